@@ -1,0 +1,129 @@
+//! Command-line interface: clap definitions, logging set-up, dispatch and error printing.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit code for operational errors (unreadable input, failed network call).
+pub const EXIT_OPERATIONAL: u8 = 1;
+/// Exit code for usage errors (unknown flag, bad value).
+pub const EXIT_USAGE: u8 = 2;
+
+/// mamori (守り): Kubernetes container security, end to end.
+///
+/// Covers the risk areas of NIST SP 800-190 — image, registry, orchestrator, container and host —
+/// from build to run.
+#[derive(Debug, Parser)]
+#[command(name = "mamori", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log level for messages on stderr (error, warn, info, debug, trace); overrides -v.
+    #[arg(long, global = true, value_name = "LEVEL", env = "MAMORI_LOG")]
+    pub log_level: Option<String>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout.
+    #[allow(dead_code)] // used by the scanning subcommands' report writers
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+}
+
+/// The subcommands. Each one is added by the work that makes it function.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Sets up `tracing` to write to stderr at the level asked for.
+pub fn init_logging(global: &GlobalArgs) {
+    let level = match (&global.log_level, global.verbose) {
+        (Some(l), _) => l.clone(),
+        (None, 0) => "warn".to_string(),
+        (None, 1) => "info".to_string(),
+        (None, 2) => "debug".to_string(),
+        (None, _) => "trace".to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let ansi = match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal(),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
+        Some(command) => match command {},
+    }
+}
+
+/// Prints a clap error (help and version go to stdout with exit 0) and returns the exit code.
+pub fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = err.print();
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::from(EXIT_USAGE),
+    }
+}
+
+/// One line: the error and its causes joined by `: `, each cause once.
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        // Skip a cause whose text is already contained in the previous message.
+        if parts.last().is_some_and(|prev| prev.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,22 @@
+//! The `mamori` command: turns flags into typed settings and hands them to the library crates.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return cli::usage_error(err),
+    };
+    cli::init_logging(&cli.global);
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", cli::error_chain(&err));
+            ExitCode::from(cli::EXIT_OPERATIONAL)
+        }
+    }
+}
