@@ -9,6 +9,8 @@
 //! - [`Event`]: one runtime or admission event, as seen by the rules engine and the console;
 //! - [`ImageRef`]: a parsed container image reference;
 //! - [`Package`] and [`Purl`]: one installed package and its package URL;
+//! - [`report`]: the writers every scanning subcommand shares (table, JSON, SARIF) and the
+//!   exit-code convention.
 //!
 //! ```
 //! use mamori_core::{Area, Finding, Severity, Target};
@@ -24,6 +26,7 @@ pub mod finding;
 pub mod image_ref;
 pub mod nist;
 pub mod package;
+pub mod report;
 pub mod severity;
 
 pub use event::Event;
