@@ -1,0 +1,331 @@
+//! The HTTP API and the dashboard routes.
+//!
+//! Every `/api` route and `/metrics` need `Authorization: Bearer TOKEN`; ingest needs the admin
+//! token. `/healthz` and `/readyz` are open for probes, and so are the dashboard's static files,
+//! which hold no data (the page asks for a token and sends it as a header, so there is no cookie
+//! for a cross-site request to ride on).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{role_of, Role};
+use crate::ingest::decode_body;
+use crate::metrics::Metrics;
+use crate::model::{EventFilter, GroupBy};
+use crate::store::{EventStore, StoreError};
+use crate::timeparse::parse_time_param;
+use crate::ui;
+
+/// Shared state of the API.
+pub struct AppState {
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// Limits of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The console's router.
+pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
+    Router::new()
+        .route("/", get(ui::index))
+        .route("/app.js", get(ui::script))
+        .route("/app.css", get(ui::style))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/events", post(ingest).get(list_events))
+        .route("/api/v1/events/{id}", get(get_event))
+        .route("/api/v1/aggregate", get(aggregate))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// An API error as JSON: `{"error": "..."}` with a status code.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("store task failed: {e}"),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+async fn authorize(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    need: Role,
+) -> Result<Role, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing bearer token".into()))?
+        .to_string();
+    let store = state.store.clone();
+    let role = blocking(move || role_of(store.as_ref(), &token)).await?;
+    match role {
+        None => Err(ApiError(StatusCode::UNAUTHORIZED, "unknown token".into())),
+        Some(r) if r < need => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("this needs the {} token", need.as_str()),
+        )),
+        Some(r) => Ok(r),
+    }
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    let store = state.store.clone();
+    blocking(move || store.has_token(Role::Admin.as_str())).await?;
+    Ok("ready\n")
+}
+
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let body = state.metrics.render();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+async fn ingest(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    authorize(&state, &headers, Role::Admin).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    let decoded = decode_body(&body, now);
+    state.metrics.record_rejected(decoded.rejected.len() as u64);
+    if decoded.events.is_empty() {
+        let status = if decoded.rejected.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return Ok((
+            status,
+            Json(json!({ "accepted": 0, "rejected": decoded.rejected })),
+        )
+            .into_response());
+    }
+    let store = state.store.clone();
+    let events = decoded.events;
+    let n = events.len() as u64;
+    let result = blocking(move || store.insert(&events)).await;
+    match result {
+        Ok(ids) => {
+            state.metrics.record_ingested(n, started.elapsed());
+            Ok(Json(json!({
+                "accepted": ids.len(),
+                "first_id": ids.first(),
+                "last_id": ids.last(),
+                "rejected": decoded.rejected,
+            }))
+            .into_response())
+        }
+        Err(e) => {
+            state.metrics.record_dropped(n);
+            Err(e)
+        }
+    }
+}
+
+/// Query parameters of the event list and the aggregates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventQuery {
+    since: Option<String>,
+    until: Option<String>,
+    source: Option<String>,
+    rule: Option<String>,
+    priority: Option<String>,
+    min_priority: Option<String>,
+    namespace: Option<String>,
+    pod: Option<String>,
+    container: Option<String>,
+    image: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    before: Option<i64>,
+    limit: Option<usize>,
+    by: Option<String>,
+    bucket: Option<i64>,
+}
+
+impl EventQuery {
+    fn filter(&self) -> Result<EventFilter, ApiError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+        let t = |v: &Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    parse_time_param(s, now)
+                        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{name}: {e}")))
+                })
+                .transpose()
+        };
+        let s = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        Ok(EventFilter {
+            since_ns: t(&self.since, "since")?,
+            until_ns: t(&self.until, "until")?,
+            source: s(&self.source),
+            rule: s(&self.rule),
+            min_priority: s(&self.min_priority),
+            priority: s(&self.priority),
+            namespace: s(&self.namespace),
+            pod: s(&self.pod),
+            container: s(&self.container),
+            image: s(&self.image),
+            status: s(&self.status),
+            text: s(&self.q),
+        })
+    }
+}
+
+async fn list_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let q = query
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .0;
+    let filter = q.filter()?;
+    let (before, limit) = (q.before, q.limit.unwrap_or(50));
+    let store = state.store.clone();
+    let page = blocking(move || store.query(&filter, before, limit)).await?;
+    state.metrics.record_query(started.elapsed());
+    Ok(Json(page).into_response())
+}
+
+async fn get_event(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let store = state.store.clone();
+    match blocking(move || store.get(id)).await? {
+        Some(ev) => Ok(Json(ev).into_response()),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no event {id}"))),
+    }
+}
+
+async fn aggregate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let q = query
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .0;
+    let filter = q.filter()?;
+    let group = match q.by.as_deref().unwrap_or("rule") {
+        "rule" => GroupBy::Rule,
+        "priority" => GroupBy::Priority,
+        "namespace" => GroupBy::Namespace,
+        "source" => GroupBy::Source,
+        "status" => GroupBy::Status,
+        "time" => GroupBy::Time,
+        other => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("by={other:?}: expected rule, priority, namespace, source, status or time"),
+            ))
+        }
+    };
+    let bucket = q.bucket.unwrap_or(300);
+    let limit = q
+        .limit
+        .unwrap_or(if group == GroupBy::Time { 10_000 } else { 20 });
+    let store = state.store.clone();
+    let f2 = filter.clone();
+    let buckets = blocking(move || store.aggregate(&f2, group, bucket, limit)).await?;
+    let store = state.store.clone();
+    let total = blocking(move || store.count(&filter)).await?;
+    state.metrics.record_query(started.elapsed());
+    Ok(Json(
+        json!({ "by": q.by.unwrap_or_else(|| "rule".into()), "total": total, "buckets": buckets }),
+    )
+    .into_response())
+}

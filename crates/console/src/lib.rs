@@ -1,0 +1,29 @@
+//! mamori's console: a durable event store, the ingest and query APIs, and the dashboard.
+//!
+//! - [`store`]: the [`EventStore`](store::EventStore) trait and its SQLite implementation (WAL,
+//!   `synchronous=FULL`: an event is on disk before its ingest call returns 2xx);
+//! - [`ingest`]: decoding of Falco JSON alerts (one object, an array or NDJSON) and mamori's own
+//!   events; invalid items are rejected one by one with their index and reason;
+//! - [`api`]: the axum router — `POST/GET /api/v1/events`, `GET /api/v1/events/{id}`,
+//!   `GET /api/v1/aggregate`, `/metrics`, `/healthz`, `/readyz` and the dashboard;
+//! - [`server`]: [`Console`](server::Console), which opens the store, creates tokens and serves.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), mamori_console::server::ConsoleError> {
+//! use mamori_console::server::{Console, ConsoleConfig};
+//! let console = Console::open(ConsoleConfig::new("/var/lib/mamori".into()), None)?;
+//! let (listener, addr) = console.bind().await?;
+//! println!("console on http://{addr}");
+//! console.serve(listener, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod ingest;
+pub mod metrics;
+pub mod model;
+pub mod server;
+pub mod store;
+pub mod timeparse;
+mod ui;

@@ -1,0 +1,144 @@
+//! The stored event: one runtime alert, admission decision or runtime-policy decision.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One event as the console stores and returns it.
+///
+/// The columns the query API filters on are lifted out of the event's fields when it is ingested;
+/// everything else stays in `fields` (Falco's `output_fields`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Row id, assigned by the store; also the pagination cursor.
+    #[serde(default)]
+    pub id: i64,
+    /// Nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// `syscall` (runtime alert), `admission` or `policy` (runtime-policy decision), or the
+    /// source a Falco alert names.
+    pub source: String,
+    /// Rule (or policy control) that produced the event.
+    pub rule: String,
+    /// Falco priority, lowercase (`emergency` … `debug`).
+    pub priority: String,
+    /// The rendered output line.
+    pub output: String,
+    /// Host that produced it.
+    #[serde(default)]
+    pub hostname: String,
+    /// Rule tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Kubernetes namespace (`k8s.ns.name`), if any.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Pod name (`k8s.pod.name`), if any.
+    #[serde(default)]
+    pub pod: Option<String>,
+    /// Container id (`container.id`), if any.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Image (`container.image.repository[:tag]`), if any.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Decision status: `detect`, `block`, `allow`, `deny`, `warn`; runtime alerts have none.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// All other fields, by Falco name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// The Falco priorities, most severe first, as Falco writes them in JSON alerts.
+pub const PRIORITIES: [&str; 8] = [
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "notice",
+    "informational",
+    "debug",
+];
+
+/// Normalises a Falco priority name (`Warning`, `WARNING`, `info`) to its lowercase JSON form.
+pub fn normalise_priority(p: &str) -> Option<&'static str> {
+    let lower = p.trim().to_ascii_lowercase();
+    let lower = match lower.as_str() {
+        "info" => "informational",
+        "warn" => "warning",
+        "err" => "error",
+        "crit" => "critical",
+        "emerg" => "emergency",
+        other => other,
+    };
+    PRIORITIES.iter().copied().find(|x| *x == lower)
+}
+
+/// A filter on stored events; every part is optional and parts combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    /// Events at or after this time (ns).
+    pub since_ns: Option<i64>,
+    /// Events before this time (ns).
+    pub until_ns: Option<i64>,
+    /// Source equals.
+    pub source: Option<String>,
+    /// Rule equals.
+    pub rule: Option<String>,
+    /// Priority at least as severe as this one.
+    pub min_priority: Option<String>,
+    /// Priority equals.
+    pub priority: Option<String>,
+    /// Namespace equals.
+    pub namespace: Option<String>,
+    /// Pod equals.
+    pub pod: Option<String>,
+    /// Container id equals.
+    pub container: Option<String>,
+    /// Image contains.
+    pub image: Option<String>,
+    /// Status equals.
+    pub status: Option<String>,
+    /// Output contains (case-insensitive).
+    pub text: Option<String>,
+}
+
+/// One page of events, newest first, with the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// The events.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// What to group counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// By rule.
+    Rule,
+    /// By priority.
+    Priority,
+    /// By namespace.
+    Namespace,
+    /// By source.
+    Source,
+    /// By status.
+    Status,
+    /// By time bucket of the given width (`bucket_secs`).
+    Time,
+}
+
+/// One group of an aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The group's key (for time buckets: the bucket start in ns, as a string).
+    pub key: String,
+    /// How many events fall in it.
+    pub count: u64,
+}

@@ -1,0 +1,70 @@
+//! The event store: a trait the servers use, and its SQLite implementation.
+//!
+//! The trait keeps the console independent of the database, so that a PostgreSQL backend can
+//! follow for highly available consoles.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::{Bucket, EventFilter, GroupBy, Page, StoredEvent};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is busy, locked, read-only or out of space: try again later (HTTP 503).
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// The request was invalid (a bad filter value).
+    #[error("invalid query: {0}")]
+    Invalid(String),
+    /// The database file is not a mamori store, is corrupt, or has a newer schema.
+    #[error("event store at {path}: {reason}")]
+    Open {
+        /// Database path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Any other database error.
+    #[error("event store error: {0}")]
+    Other(String),
+}
+
+/// What a console needs from its store. Implementations are synchronous; servers call them from
+/// blocking tasks.
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores events durably (committed before returning) and returns their ids.
+    fn insert(&self, events: &[StoredEvent]) -> Result<Vec<i64>, StoreError>;
+    /// A page of events matching `filter`, newest first, older than the cursor `before`.
+    fn query(
+        &self,
+        filter: &EventFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+    /// One event by id.
+    fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
+    /// Counts of matching events grouped by `group`, largest first (time buckets in time order).
+    fn aggregate(
+        &self,
+        filter: &EventFilter,
+        group: GroupBy,
+        bucket_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<Bucket>, StoreError>;
+    /// How many events match.
+    fn count(&self, filter: &EventFilter) -> Result<u64, StoreError>;
+    /// Deletes events older than `max_age_ns` and beyond the newest `max_rows`; returns how many.
+    fn enforce_retention(
+        &self,
+        max_age_ns: Option<i64>,
+        max_rows: Option<u64>,
+    ) -> Result<u64, StoreError>;
+    /// Stores a token hash with a role, replacing any token of that role.
+    fn put_token(&self, role: &str, hash: &str) -> Result<(), StoreError>;
+    /// The role of a token hash, if it is known.
+    fn token_role(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// Whether a token of this role exists.
+    fn has_token(&self, role: &str) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,470 @@
+//! SQLite implementation of [`EventStore`]: WAL journal, `synchronous=FULL` so that an event is on
+//! disk before the ingest call returns, schema versioned with `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension};
+
+use super::{EventStore, StoreError};
+use crate::model::{
+    normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
+};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE events (
+        id        INTEGER PRIMARY KEY,
+        time_ns   INTEGER NOT NULL,
+        source    TEXT NOT NULL,
+        rule      TEXT NOT NULL,
+        priority  INTEGER NOT NULL,
+        output    TEXT NOT NULL,
+        hostname  TEXT NOT NULL,
+        tags      TEXT NOT NULL,
+        namespace TEXT,
+        pod       TEXT,
+        container TEXT,
+        image     TEXT,
+        status    TEXT,
+        fields    TEXT NOT NULL
+     );
+     CREATE INDEX events_time ON events(time_ns);
+     CREATE INDEX events_rule ON events(rule);
+     CREATE INDEX events_priority ON events(priority);
+     CREATE INDEX events_namespace ON events(namespace);
+     CREATE INDEX events_source ON events(source);
+     CREATE INDEX events_status ON events(status);
+     CREATE TABLE tokens (
+        hash       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL,
+        created_ns INTEGER NOT NULL
+     );",
+];
+
+/// The SQLite event store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut writer = Connection::open(path).map_err(open_err)?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=2000;
+                 PRAGMA foreign_keys=ON;",
+            )
+            .map_err(open_err)?;
+        migrate(&mut writer, path)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        reader
+            .execute_batch("PRAGMA busy_timeout=2000;")
+            .map_err(open_err)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Other("writer lock poisoned".into()))?;
+        f(&mut conn).map_err(classify)
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| StoreError::Other("reader lock poisoned".into()))?;
+        f(&conn).map_err(classify)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |reason: String| StoreError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| err(format!("not a SQLite database ({e})")))?;
+    if version > SCHEMA_VERSION {
+        return Err(err(format!(
+            "schema version {version} is newer than this mamori understands ({SCHEMA_VERSION}); upgrade mamori"
+        )));
+    }
+    if version == 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type='table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| err(e.to_string()))?;
+        if tables > 0 {
+            return Err(err(
+                "database has tables but no mamori schema version; refusing to touch it".into(),
+            ));
+        }
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(|e| err(e.to_string()))?;
+        tx.execute_batch(sql)
+            .map_err(|e| err(format!("migration {}: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| err(e.to_string()))?;
+        tx.commit().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn classify(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::ReadOnly
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+fn priority_rank(name: &str) -> Option<i64> {
+    let norm = normalise_priority(name)?;
+    PRIORITIES.iter().position(|p| *p == norm).map(|i| i as i64)
+}
+
+/// Builds the WHERE clause and its parameters for a filter.
+fn where_clause(filter: &EventFilter) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let mut sql = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    let eq = |col: &str, v: &Option<String>, sql: &mut Vec<String>, args: &mut Vec<SqlValue>| {
+        if let Some(v) = v {
+            sql.push(format!("{col} = ?"));
+            args.push(SqlValue::Text(v.clone()));
+        }
+    };
+    eq("source", &filter.source, &mut sql, &mut args);
+    eq("rule", &filter.rule, &mut sql, &mut args);
+    eq("namespace", &filter.namespace, &mut sql, &mut args);
+    eq("pod", &filter.pod, &mut sql, &mut args);
+    eq("container", &filter.container, &mut sql, &mut args);
+    eq("status", &filter.status, &mut sql, &mut args);
+    if let Some(t) = filter.since_ns {
+        sql.push("time_ns >= ?".into());
+        args.push(SqlValue::Integer(t));
+    }
+    if let Some(t) = filter.until_ns {
+        sql.push("time_ns < ?".into());
+        args.push(SqlValue::Integer(t));
+    }
+    if let Some(p) = &filter.priority {
+        let rank = priority_rank(p)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown priority {p:?}")))?;
+        sql.push("priority = ?".into());
+        args.push(SqlValue::Integer(rank));
+    }
+    if let Some(p) = &filter.min_priority {
+        let rank = priority_rank(p)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown priority {p:?}")))?;
+        sql.push("priority <= ?".into());
+        args.push(SqlValue::Integer(rank));
+    }
+    if let Some(img) = &filter.image {
+        sql.push("instr(image, ?) > 0".into());
+        args.push(SqlValue::Text(img.clone()));
+    }
+    if let Some(text) = &filter.text {
+        sql.push("instr(lower(output), ?) > 0".into());
+        args.push(SqlValue::Text(text.to_lowercase()));
+    }
+    let clause = if sql.is_empty() {
+        String::from("1")
+    } else {
+        sql.join(" AND ")
+    };
+    Ok((clause, args))
+}
+
+const COLUMNS: &str =
+    "id, time_ns, source, rule, priority, output, hostname, tags, namespace, pod, container, image, status, fields";
+
+fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let rank: i64 = row.get(4)?;
+    let tags: String = row.get(7)?;
+    let fields: String = row.get(13)?;
+    Ok(StoredEvent {
+        id: row.get(0)?,
+        time_ns: row.get(1)?,
+        source: row.get(2)?,
+        rule: row.get(3)?,
+        priority: PRIORITIES
+            .get(rank as usize)
+            .copied()
+            .unwrap_or("debug")
+            .to_string(),
+        output: row.get(5)?,
+        hostname: row.get(6)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        namespace: row.get(8)?,
+        pod: row.get(9)?,
+        container: row.get(10)?,
+        image: row.get(11)?,
+        status: row.get(12)?,
+        fields: serde_json::from_str(&fields).unwrap_or_default(),
+    })
+}
+
+impl EventStore for SqliteStore {
+    fn insert(&self, events: &[StoredEvent]) -> Result<Vec<i64>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            let mut ids = Vec::with_capacity(events.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO events (time_ns, source, rule, priority, output, hostname, tags,
+                       namespace, pod, container, image, status, fields)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?;
+                for ev in events {
+                    let rank = priority_rank(&ev.priority).unwrap_or(PRIORITIES.len() as i64 - 1);
+                    let tags = serde_json::to_string(&ev.tags).unwrap_or_else(|_| "[]".into());
+                    let fields = serde_json::to_string(&ev.fields).unwrap_or_else(|_| "{}".into());
+                    stmt.execute(params![
+                        ev.time_ns,
+                        ev.source,
+                        ev.rule,
+                        rank,
+                        ev.output,
+                        ev.hostname,
+                        tags,
+                        ev.namespace,
+                        ev.pod,
+                        ev.container,
+                        ev.image,
+                        ev.status,
+                        fields
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    fn query(
+        &self,
+        filter: &EventFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let (mut clause, mut args) = where_clause(filter)?;
+        if let Some(b) = before {
+            clause.push_str(" AND id < ?");
+            args.push(SqlValue::Integer(b));
+        }
+        let limit = limit.clamp(1, 1000);
+        args.push(SqlValue::Integer(limit as i64 + 1));
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE {clause} ORDER BY id DESC LIMIT ?");
+        let mut events = self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), row_to_event)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let next_cursor = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(Page {
+            events,
+            next_cursor,
+        })
+    }
+
+    fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM events WHERE id = ?"),
+                [id],
+                row_to_event,
+            )
+            .optional()
+        })
+    }
+
+    fn aggregate(
+        &self,
+        filter: &EventFilter,
+        group: GroupBy,
+        bucket_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        let (clause, mut args) = where_clause(filter)?;
+        let limit = limit.clamp(1, 10_000) as i64;
+        let sql = match group {
+            GroupBy::Time => {
+                if bucket_secs <= 0 {
+                    return Err(StoreError::Invalid("bucket_secs must be positive".into()));
+                }
+                let width = bucket_secs.saturating_mul(1_000_000_000);
+                args.insert(0, SqlValue::Integer(width));
+                args.insert(1, SqlValue::Integer(width));
+                args.push(SqlValue::Integer(limit));
+                format!(
+                    "SELECT CAST((time_ns / ?) * ? AS TEXT) AS k, count(*) FROM events WHERE {clause}
+                     GROUP BY time_ns / {width} ORDER BY min(time_ns) LIMIT ?"
+                )
+            }
+            _ => {
+                let col = match group {
+                    GroupBy::Rule => "rule",
+                    GroupBy::Priority => "priority",
+                    GroupBy::Namespace => "namespace",
+                    GroupBy::Source => "source",
+                    GroupBy::Status => "status",
+                    GroupBy::Time => unreachable!("handled above"), // ok: matched in the outer arm
+                };
+                args.push(SqlValue::Integer(limit));
+                format!(
+                    "SELECT {col} AS k, count(*) AS n FROM events WHERE {clause}
+                     GROUP BY {col} ORDER BY n DESC, k LIMIT ?"
+                )
+            }
+        };
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
+                let key = match row.get_ref(0)? {
+                    rusqlite::types::ValueRef::Null => "(none)".to_string(),
+                    rusqlite::types::ValueRef::Integer(i) if group == GroupBy::Priority => {
+                        PRIORITIES
+                            .get(i as usize)
+                            .copied()
+                            .unwrap_or("debug")
+                            .to_string()
+                    }
+                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                };
+                Ok(Bucket {
+                    key,
+                    count: row.get::<_, i64>(1)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn count(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let (clause, args) = where_clause(filter)?;
+        self.with_reader(|conn| {
+            conn.query_row(
+                &format!("SELECT count(*) FROM events WHERE {clause}"),
+                params_from_iter(args.iter()),
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n as u64)
+    }
+
+    fn enforce_retention(
+        &self,
+        max_age_ns: Option<i64>,
+        max_rows: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        self.with_writer(|conn| {
+            let mut deleted = 0u64;
+            if let Some(age) = max_age_ns {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+                deleted += conn.execute("DELETE FROM events WHERE time_ns < ?", [now - age])? as u64;
+            }
+            if let Some(max) = max_rows {
+                deleted += conn.execute(
+                    "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    [max as i64],
+                )? as u64;
+            }
+            Ok(deleted)
+        })
+    }
+
+    fn put_token(&self, role: &str, hash: &str) -> Result<(), StoreError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM tokens WHERE role = ?", [role])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO tokens (hash, role, created_ns) VALUES (?, ?, ?)",
+                params![hash, role, now],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn token_role(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT role FROM tokens WHERE hash = ?", [hash], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    fn has_token(&self, role: &str) -> Result<bool, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT count(*) FROM tokens WHERE role = ?", [role], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .map(|n| n > 0)
+    }
+}

@@ -1,0 +1,186 @@
+// mamori console: a small dependency-free page over the query API.
+"use strict";
+
+const state = { token: sessionStorage.getItem("mamori-token"), cursor: null, view: "overview" };
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+async function api(path) {
+  const res = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (res.status === 401) { logout(); throw new Error("unauthorized"); }
+  if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || res.statusText);
+  return res.json();
+}
+
+function fmtTime(ns) {
+  const d = new Date(Number(BigInt(ns) / 1000000n));
+  return d.toISOString().replace("T", " ").replace("Z", "");
+}
+
+function pill(text) { return el("span", { class: `pill ${text}` }, text); }
+
+function bars(container, buckets) {
+  container.replaceChildren();
+  if (!buckets.length) { container.append(el("p", { class: "empty" }, "No events.")); return; }
+  const max = Math.max(...buckets.map(b => b.count));
+  const list = el("div", { class: "bars" });
+  for (const b of buckets) {
+    const fill = el("div", { class: "fill" });
+    fill.style.width = `${(100 * b.count / max).toFixed(1)}%`;
+    list.append(el("div", { class: "item" }, el("span", { title: b.key }, b.key), el("div", { class: "track" }, fill), el("span", { class: "n" }, b.count)));
+  }
+  container.append(list);
+}
+
+function timeChart(container, buckets, sinceNs, nowNs, bucketSecs) {
+  container.replaceChildren();
+  const width = 1000, height = 180, pad = 24;
+  const n = Math.max(1, Math.ceil(Number(nowNs - sinceNs) / 1e9 / bucketSecs));
+  const counts = new Array(n).fill(0);
+  for (const b of buckets) {
+    const i = Math.floor(Number(BigInt(b.key) - sinceNs) / 1e9 / bucketSecs);
+    if (i >= 0 && i < n) counts[i] += b.count;
+  }
+  const max = Math.max(1, ...counts);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const bw = (width - pad) / n;
+  counts.forEach((c, i) => {
+    const h = (height - pad) * c / max;
+    const r = document.createElementNS(ns, "rect");
+    r.setAttribute("x", pad + i * bw + 1); r.setAttribute("width", Math.max(1, bw - 2));
+    r.setAttribute("y", height - pad - h); r.setAttribute("height", h);
+    const t = document.createElementNS(ns, "title"); t.textContent = `${c} events`; r.append(t);
+    svg.append(r);
+  });
+  const label = document.createElementNS(ns, "text");
+  label.setAttribute("x", 0); label.setAttribute("y", 12); label.textContent = String(max);
+  svg.append(label);
+  container.append(svg);
+}
+
+async function loadOverview() {
+  const nowNs = BigInt(Date.now()) * 1000000n;
+  const sinceNs = nowNs - 3n * 3600n * 1000000000n;
+  const q = `since=${sinceNs}`;
+  const [time, rules, prio, ns] = await Promise.all([
+    api(`/api/v1/aggregate?by=time&bucket=300&${q}`),
+    api(`/api/v1/aggregate?by=rule&limit=10&${q}`),
+    api(`/api/v1/aggregate?by=priority&${q}`),
+    api(`/api/v1/aggregate?by=namespace&limit=10&${q}`),
+  ]);
+  timeChart(document.getElementById("chart-time"), time.buckets, sinceNs, nowNs, 300);
+  document.getElementById("range-label").textContent = `last 3 hours · ${time.total} events`;
+  bars(document.getElementById("top-rules"), rules.buckets);
+  bars(document.getElementById("by-priority"), prio.buckets);
+  bars(document.getElementById("by-namespace"), ns.buckets);
+}
+
+function filterQuery() {
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData(document.getElementById("filters"))) if (v) params.set(k, v);
+  return params;
+}
+
+async function loadEvents(append) {
+  const params = filterQuery();
+  params.set("limit", "50");
+  if (append && state.cursor) params.set("before", state.cursor);
+  const page = await api(`/api/v1/events?${params}`);
+  const body = document.querySelector("#event-table tbody");
+  if (!append) body.replaceChildren();
+  for (const ev of page.events) {
+    body.append(el("tr", { class: "clickable", "data-id": ev.id, onclick: () => showDetail(ev.id) },
+      el("td", {}, fmtTime(ev.time_ns)), el("td", {}, pill(ev.priority)), el("td", {}, ev.rule),
+      el("td", {}, [ev.namespace, ev.pod].filter(Boolean).join(" / ")), el("td", { class: "output" }, ev.output)));
+  }
+  if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No events match.")));
+  state.cursor = page.next_cursor;
+  document.getElementById("more").hidden = !page.next_cursor;
+}
+
+async function loadDecisions() {
+  const body = document.querySelector("#decision-table tbody");
+  body.replaceChildren();
+  const pages = await Promise.all(["policy", "admission"].map(s => api(`/api/v1/events?source=${s}&limit=100`)));
+  const events = pages.flatMap(p => p.events).sort((a, b) => (BigInt(b.time_ns) > BigInt(a.time_ns) ? 1 : -1));
+  for (const ev of events) {
+    body.append(el("tr", { class: "clickable", onclick: () => showDetail(ev.id) },
+      el("td", {}, fmtTime(ev.time_ns)), el("td", {}, ev.status ? pill(ev.status) : ""), el("td", {}, ev.source),
+      el("td", {}, ev.rule), el("td", {}, [ev.namespace, ev.pod].filter(Boolean).join(" / ")), el("td", { class: "output" }, ev.output)));
+  }
+  if (!events.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No runtime-policy or admission decisions yet.")));
+}
+
+async function showDetail(id) {
+  const ev = await api(`/api/v1/events/${id}`);
+  document.getElementById("detail-title").textContent = `${ev.rule} (${ev.priority})`;
+  document.getElementById("detail-output").textContent = ev.output;
+  const body = document.querySelector("#detail-fields tbody");
+  body.replaceChildren();
+  const rows = { time: fmtTime(ev.time_ns), source: ev.source, hostname: ev.hostname, status: ev.status, tags: (ev.tags || []).join(", "), ...ev.fields };
+  for (const [k, v] of Object.entries(rows)) {
+    if (v === null || v === undefined || v === "") continue;
+    body.append(el("tr", {}, el("td", {}, k), el("td", {}, typeof v === "object" ? JSON.stringify(v) : v)));
+  }
+  document.getElementById("detail").showModal();
+}
+
+function show(view) {
+  state.view = view;
+  for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
+  for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.view === view);
+  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions };
+  loaders[view]().catch(err => console.error(err));
+}
+
+function logout() {
+  sessionStorage.removeItem("mamori-token");
+  state.token = null;
+  document.getElementById("login").hidden = false;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("logout").hidden = true;
+  for (const s of document.querySelectorAll(".view")) s.hidden = true;
+}
+
+async function login(token) {
+  state.token = token;
+  try {
+    await api("/api/v1/aggregate?by=source&limit=1");
+  } catch (err) {
+    const e = document.getElementById("login-error");
+    e.textContent = `Sign-in failed: ${err.message}`; e.hidden = false;
+    return;
+  }
+  sessionStorage.setItem("mamori-token", token);
+  document.getElementById("login").hidden = true;
+  document.getElementById("nav").hidden = false;
+  document.getElementById("logout").hidden = false;
+  show(state.view);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const dark = localStorage.getItem("mamori-theme") ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+  document.documentElement.classList.toggle("dark", dark === "dark");
+  document.getElementById("theme").addEventListener("click", () => {
+    const isDark = document.documentElement.classList.toggle("dark");
+    localStorage.setItem("mamori-theme", isDark ? "dark" : "light");
+  });
+  document.getElementById("login-form").addEventListener("submit", e => { e.preventDefault(); login(document.getElementById("token").value.trim()); });
+  document.getElementById("logout").addEventListener("click", logout);
+  document.getElementById("filters").addEventListener("submit", e => { e.preventDefault(); loadEvents(false); });
+  document.getElementById("more").addEventListener("click", () => loadEvents(true));
+  for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
+  if (state.token) login(state.token); else logout();
+});

@@ -1,0 +1,236 @@
+//! The SQLite store: durability shape, filters, pagination, aggregates, retention, schema checks.
+
+use std::collections::BTreeMap;
+
+use mamori_console::model::{EventFilter, GroupBy, StoredEvent};
+use mamori_console::store::{EventStore, SqliteStore, StoreError};
+
+fn ev(i: i64, rule: &str, priority: &str, ns: Option<&str>) -> StoredEvent {
+    StoredEvent {
+        id: 0,
+        time_ns: 1_700_000_000_000_000_000 + i * 1_000_000_000,
+        source: "syscall".into(),
+        rule: rule.into(),
+        priority: priority.into(),
+        output: format!("event {i} by {rule}"),
+        hostname: "node-1".into(),
+        tags: vec!["container".into()],
+        namespace: ns.map(str::to_string),
+        pod: ns.map(|n| format!("{n}-pod")),
+        container: Some("3ad7b26ded6d".into()),
+        image: Some("nginx:1.25".into()),
+        status: None,
+        fields: BTreeMap::from([("proc.name".into(), serde_json::json!("cat"))]),
+    }
+}
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(&dir.path().join("events.db")).expect("opens");
+    (dir, s)
+}
+
+#[test]
+fn inserted_events_come_back_whole() {
+    let (_d, s) = store();
+    let ids = s
+        .insert(&[ev(
+            1,
+            "Read sensitive file untrusted",
+            "warning",
+            Some("default"),
+        )])
+        .expect("insert");
+    let got = s.get(ids[0]).expect("get").expect("present");
+    let mut want = ev(
+        1,
+        "Read sensitive file untrusted",
+        "warning",
+        Some("default"),
+    );
+    want.id = ids[0];
+    assert_eq!(got, want);
+    assert_eq!(s.get(ids[0] + 100).expect("get"), None);
+}
+
+#[test]
+fn filters_combine_and_pages_walk_back_without_overlap() {
+    let (_d, s) = store();
+    let mut batch = Vec::new();
+    for i in 0..120 {
+        let rule = if i % 3 == 0 {
+            "Terminal shell in container"
+        } else {
+            "Write below etc"
+        };
+        let prio = if i % 2 == 0 { "notice" } else { "error" };
+        batch.push(ev(
+            i,
+            rule,
+            prio,
+            Some(if i % 4 == 0 { "shop" } else { "default" }),
+        ));
+    }
+    s.insert(&batch).expect("insert");
+
+    let f = EventFilter {
+        rule: Some("Terminal shell in container".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(s.count(&f).expect("count"), 40);
+
+    let f = EventFilter {
+        min_priority: Some("error".into()),
+        namespace: Some("default".into()),
+        ..EventFilter::default()
+    };
+    let expected = batch
+        .iter()
+        .filter(|e| e.priority == "error" && e.namespace.as_deref() == Some("default"))
+        .count();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.query(&f, cursor, 7).expect("query");
+        assert!(page.events.len() <= 7);
+        for e in &page.events {
+            assert_eq!(e.priority, "error");
+            assert_eq!(e.namespace.as_deref(), Some("default"));
+        }
+        seen.extend(page.events.iter().map(|e| e.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), expected);
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+
+    let text = EventFilter {
+        text: Some("EVENT 11 BY".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(s.count(&text).expect("count"), 1);
+}
+
+#[test]
+fn aggregates_group_and_bucket() {
+    let (_d, s) = store();
+    let batch: Vec<_> = (0..30)
+        .map(|i| {
+            ev(
+                i,
+                if i < 20 { "A" } else { "B" },
+                if i < 5 { "critical" } else { "warning" },
+                None,
+            )
+        })
+        .collect();
+    s.insert(&batch).expect("insert");
+    let all = EventFilter::default();
+    let by_rule = s.aggregate(&all, GroupBy::Rule, 0, 10).expect("agg");
+    assert_eq!((by_rule[0].key.as_str(), by_rule[0].count), ("A", 20));
+    assert_eq!((by_rule[1].key.as_str(), by_rule[1].count), ("B", 10));
+    let by_prio = s.aggregate(&all, GroupBy::Priority, 0, 10).expect("agg");
+    assert_eq!((by_prio[0].key.as_str(), by_prio[0].count), ("warning", 25));
+    let by_ns = s.aggregate(&all, GroupBy::Namespace, 0, 10).expect("agg");
+    assert_eq!(by_ns[0].key, "(none)");
+    // 30 events one second apart in 10-second buckets: three buckets of ten.
+    let by_time = s.aggregate(&all, GroupBy::Time, 10, 100).expect("agg");
+    assert_eq!(by_time.iter().map(|b| b.count).sum::<u64>(), 30);
+    assert!(by_time.len() == 3 || by_time.len() == 4, "{by_time:?}");
+    assert!(matches!(
+        s.aggregate(&all, GroupBy::Time, 0, 10),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+#[test]
+fn unknown_priority_filter_is_invalid() {
+    let (_d, s) = store();
+    let f = EventFilter {
+        min_priority: Some("loud".into()),
+        ..EventFilter::default()
+    };
+    assert!(matches!(s.count(&f), Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn retention_keeps_the_newest_rows() {
+    let (_d, s) = store();
+    let batch: Vec<_> = (0..50).map(|i| ev(i, "A", "notice", None)).collect();
+    let ids = s.insert(&batch).expect("insert");
+    assert_eq!(s.enforce_retention(None, Some(20)).expect("retention"), 30);
+    assert_eq!(s.count(&EventFilter::default()).expect("count"), 20);
+    assert!(s.get(ids[29]).expect("get").is_none());
+    assert!(s.get(ids[30]).expect("get").is_some());
+    // Events from 2023 are older than a day.
+    assert_eq!(
+        s.enforce_retention(Some(86_400_000_000_000), None)
+            .expect("retention"),
+        20
+    );
+}
+
+#[test]
+fn events_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    {
+        let s = SqliteStore::open(&path).expect("opens");
+        s.insert(&[ev(1, "A", "notice", None)]).expect("insert");
+    }
+    let s = SqliteStore::open(&path).expect("reopens");
+    assert_eq!(s.count(&EventFilter::default()).expect("count"), 1);
+}
+
+#[test]
+fn foreign_and_future_databases_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("foreign.db");
+    let c = rusqlite::Connection::open(&foreign).expect("sqlite");
+    c.execute_batch("CREATE TABLE t(x)").expect("create");
+    drop(c);
+    let err = SqliteStore::open(&foreign).expect_err("refused");
+    assert!(
+        err.to_string().contains("no mamori schema version"),
+        "{err}"
+    );
+
+    let future = dir.path().join("future.db");
+    let c = rusqlite::Connection::open(&future).expect("sqlite");
+    c.execute_batch("PRAGMA user_version = 99").expect("pragma");
+    drop(c);
+    let err = SqliteStore::open(&future).expect_err("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).expect("write");
+    assert!(SqliteStore::open(&garbage).is_err());
+}
+
+#[test]
+fn tokens_are_stored_by_hash_and_role() {
+    let (_d, s) = store();
+    let new = mamori_console::auth::ensure_tokens(&s, None).expect("tokens");
+    let admin = new.admin.expect("admin generated");
+    let ro = new.read_only.expect("read-only generated");
+    assert_eq!(admin.len(), 64);
+    use mamori_console::auth::{role_of, Role};
+    assert_eq!(role_of(&s, &admin).expect("role"), Some(Role::Admin));
+    assert_eq!(role_of(&s, &ro).expect("role"), Some(Role::ReadOnly));
+    assert_eq!(role_of(&s, "nope").expect("role"), None);
+    // A second start generates nothing new; an operator token replaces the admin token.
+    let again = mamori_console::auth::ensure_tokens(&s, None).expect("tokens");
+    assert_eq!(again, Default::default());
+    mamori_console::auth::ensure_tokens(&s, Some("operator-chosen-token-1234")).expect("tokens");
+    assert_eq!(role_of(&s, &admin).expect("role"), None);
+    assert_eq!(
+        role_of(&s, "operator-chosen-token-1234").expect("role"),
+        Some(Role::Admin)
+    );
+    assert!(mamori_console::auth::ensure_tokens(&s, Some("short")).is_err());
+}
