@@ -66,7 +66,12 @@ impl ColorChoice {
 
 /// The subcommands. Each one is added by the work that makes it function.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Start the console (event store, APIs, dashboard) and the node agent on embedded defaults.
+    Up(crate::cmd_console::ConsoleArgs),
+    /// Start only the console: event store, ingest and query APIs, dashboard.
+    Console(crate::cmd_console::ConsoleArgs),
+}
 
 /// Sets up `tracing` to write to stderr at the level asked for.
 pub fn init_logging(global: &GlobalArgs) {
@@ -100,7 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Up(args) => crate::cmd_console::run_up(args),
+            Command::Console(args) => crate::cmd_console::run_console(args),
+        },
     }
 }
 

@@ -1,0 +1,120 @@
+//! `mamori console` and `mamori up`: the console server, alone or with the node agent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use mamori_console::server::{Console, ConsoleConfig};
+
+/// Flags of `mamori console`.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7777", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Folder for the event store (default: $XDG_DATA_HOME/mamori, else ~/.local/share/mamori).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Delete events older than this many days (0 keeps them forever).
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub retention_days: u32,
+    /// Keep at most this many events.
+    #[arg(long, value_name = "ROWS")]
+    pub retention_rows: Option<u64>,
+}
+
+/// The default data folder, following the XDG base directory convention.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("mamori"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data DIR")?;
+    Ok(PathBuf::from(home).join(".local/share/mamori"))
+}
+
+fn config(args: &ConsoleArgs) -> anyhow::Result<ConsoleConfig> {
+    let data_dir = match &args.data {
+        Some(d) => d.clone(),
+        None => default_data_dir()?,
+    };
+    let mut cfg = ConsoleConfig::new(data_dir);
+    cfg.listen = args.listen;
+    cfg.retention_days = (args.retention_days > 0).then_some(args.retention_days);
+    cfg.retention_rows = args.retention_rows;
+    Ok(cfg)
+}
+
+/// Opens the console and prints where it is and any tokens generated now.
+fn open(args: &ConsoleArgs) -> anyhow::Result<Console> {
+    let cfg = config(args)?;
+    let data = cfg.data_dir.clone();
+    let admin = std::env::var("MAMORI_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let console = Console::open(cfg, admin.as_deref())
+        .with_context(|| format!("cannot open the console store in {}", data.display()))?;
+    println!("mamori console: data in {}", data.display());
+    if let Some(t) = &console.new_tokens.admin {
+        println!("admin token (shown once, stored hashed): {t}");
+    }
+    if let Some(t) = &console.new_tokens.read_only {
+        println!("read-only token (shown once, stored hashed): {t}");
+    }
+    Ok(console)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("Shutting down.");
+}
+
+/// `mamori console`.
+pub fn run_console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let console = open(&args)?;
+    runtime()?.block_on(async move {
+        let (listener, addr) = console.bind().await?;
+        println!("console listening on http://{addr}");
+        console.serve(listener, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `mamori up`: the console plus the node agent on embedded defaults.
+pub fn run_up(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let console = open(&args)?;
+    runtime()?.block_on(async move {
+        let (listener, addr) = console.bind().await?;
+        println!("console listening on http://{addr} (open it in a browser and sign in with a token)");
+        // The eBPF sensor does not exist yet; say so once instead of pretending to watch the node.
+        println!(
+            "runtime sensor: not running (the eBPF sensor is not implemented yet); send runtime alerts with \
+             `mamori runtime --output http://{addr}/api/v1/events` or from Falco/Falcosidekick to the same URL"
+        );
+        console.serve(listener, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
