@@ -1,1 +1,202 @@
-fn main() {}
+//! Console hot paths: ingest of batched Falco alerts (decode only as the baseline, store insert,
+//! and HTTP POST over loopback) and queries on a store of 1,000,000 events.
+//!
+//! `cargo bench -p mamori-console`; `MAMORI_BENCH_EVENTS` changes the store size.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mamori_console::ingest::decode_body;
+use mamori_console::model::{EventFilter, GroupBy};
+use mamori_console::server::{Console, ConsoleConfig};
+use mamori_console::store::{EventStore, SqliteStore};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+const RULES: [&str; 6] = [
+    "Read sensitive file untrusted",
+    "Terminal shell in container",
+    "Write below etc",
+    "Mkdir binary dirs",
+    "Launch Package Management Process in Container",
+    "Redirect STDOUT/STDIN to Network Connection in Container",
+];
+const PRIOS: [&str; 4] = ["Warning", "Notice", "Error", "Critical"];
+
+fn alert(i: usize) -> String {
+    let rule = RULES[i % RULES.len()];
+    let prio = PRIOS[i % PRIOS.len()];
+    let ns = ["default", "shop", "payments", "kube-system"][i % 4];
+    format!(
+        r#"{{"hostname":"node-{}","output":"12:00:00.000000000: {prio} {rule} (user=root command=cat /etc/shadow pid={i} container=3ad7b26ded6d)","priority":"{prio}","rule":"{rule}","source":"syscall","tags":["container","filesystem","mitre_credential_access"],"time":"2026-11-22T12:{:02}:{:02}.000000000Z","output_fields":{{"container.id":"3ad7b26ded6d","container.image.repository":"nginx","evt.time":1700000000000000000,"fd.name":"/etc/shadow","k8s.ns.name":"{ns}","k8s.pod.name":"web-{}","proc.cmdline":"cat /etc/shadow","proc.name":"cat","user.name":"root"}}}}"#,
+        i % 8,
+        (i / 60) % 60,
+        i % 60,
+        i % 50
+    )
+}
+
+fn ndjson(start: usize, n: usize) -> String {
+    (start..start + n).map(alert).collect::<Vec<_>>().join("\n")
+}
+
+fn ingest(c: &mut Criterion) {
+    let body = ndjson(0, 500);
+    let mut g = c.benchmark_group("ingest_500_alerts");
+    g.throughput(Throughput::Elements(500));
+    g.bench_function("decode_only_baseline", |b| {
+        b.iter(|| decode_body(body.as_bytes(), 0))
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+    g.bench_function("decode_and_store", |b| {
+        b.iter(|| {
+            let d = decode_body(body.as_bytes(), 0);
+            store.insert(&d.events).expect("insert")
+        })
+    });
+
+    // HTTP over loopback with keep-alive, against a real server.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let mut cfg = ConsoleConfig::new(dir2.path().to_path_buf());
+    cfg.listen = "127.0.0.1:0".parse().expect("addr");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let console = Console::open(cfg, Some(TOKEN)).expect("console");
+    let (listener, addr) = rt.block_on(console.bind()).expect("bind");
+    rt.spawn(console.serve(listener, std::future::pending()));
+    let mut conn = TcpStream::connect(addr).expect("connect");
+    conn.set_nodelay(true).expect("nodelay");
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    g.bench_function("http_post_loopback", |b| {
+        b.iter(|| {
+            write!(
+                conn,
+                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .expect("write");
+            read_response(&mut reader)
+        })
+    });
+    g.finish();
+}
+
+fn read_response(r: &mut BufReader<TcpStream>) -> u16 {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let mut len = 0usize;
+    loop {
+        line.clear();
+        r.read_line(&mut line).expect("header");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).expect("body");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    status
+}
+
+fn queries(c: &mut Criterion) {
+    let n: usize = std::env::var("MAMORI_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+    let started = Instant::now();
+    for chunk in (0..n).step_by(10_000) {
+        let body = ndjson(chunk, 10_000.min(n - chunk));
+        store
+            .insert(&decode_body(body.as_bytes(), 0).events)
+            .expect("insert");
+    }
+    eprintln!(
+        "built a store of {n} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let filters = [
+        (
+            "rule_and_namespace",
+            EventFilter {
+                rule: Some(RULES[1].into()),
+                namespace: Some("shop".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "min_priority_critical",
+            EventFilter {
+                min_priority: Some("critical".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "pod",
+            EventFilter {
+                pod: Some("web-7".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "text_in_output",
+            EventFilter {
+                text: Some("pid=99999".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut g = c.benchmark_group(format!("query_{n}_events"));
+    for (name, f) in &filters {
+        g.bench_function(format!("page50_{name}"), |b| {
+            b.iter(|| store.query(f, None, 50).expect("query"))
+        });
+        // Criterion reports means; the goal is on p99, so measure it directly too.
+        let mut samples: Vec<Duration> = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                store.query(f, None, 50).expect("query");
+                t.elapsed()
+            })
+            .collect();
+        samples.sort();
+        eprintln!(
+            "page50_{name}: p50 {:?} p99 {:?}",
+            samples[100], samples[197]
+        );
+    }
+    let all = EventFilter::default();
+    g.bench_function("aggregate_by_rule_all", |b| {
+        b.iter(|| store.aggregate(&all, GroupBy::Rule, 0, 20).expect("agg"))
+    });
+    g.bench_function("aggregate_by_time_5min_all", |b| {
+        b.iter(|| {
+            store
+                .aggregate(&all, GroupBy::Time, 300, 10_000)
+                .expect("agg")
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(5));
+    targets = ingest, queries
+}
+criterion_main!(benches);

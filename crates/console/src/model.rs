@@ -108,6 +108,10 @@ pub struct EventFilter {
 }
 
 /// One page of events, newest first, with the cursor of the next page.
+///
+/// A substring filter (`text`, `image`) examines a bounded window of events per page, so such a
+/// page may hold fewer events than asked for while `next_cursor` is still set: keep following the
+/// cursor to search older events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     /// The events.

@@ -3,9 +3,9 @@
 //! The trait keeps the console independent of the database, so that a PostgreSQL backend can
 //! follow for highly available consoles.
 
-mod sqlite;
+pub mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SCAN_WINDOW};
 
 use crate::model::{Bucket, EventFilter, GroupBy, Page, StoredEvent};
 

@@ -234,3 +234,31 @@ fn tokens_are_stored_by_hash_and_role() {
     );
     assert!(mamori_console::auth::ensure_tokens(&s, Some("short")).is_err());
 }
+
+#[test]
+fn substring_search_is_bounded_per_page_and_resumable() {
+    let (_d, s) = store();
+    let s = s.with_scan_window(1000);
+    let window = 1000;
+    // One match at the very start, then more than a window of non-matching events.
+    let mut first = ev(0, "A", "notice", None);
+    first.output = "needle here".into();
+    s.insert(&[first]).expect("insert");
+    let filler: Vec<_> = (1..=(window + 10))
+        .map(|i| ev(i, "A", "notice", None))
+        .collect();
+    for chunk in filler.chunks(500) {
+        s.insert(chunk).expect("insert");
+    }
+    let f = EventFilter {
+        text: Some("NEEDLE".into()),
+        ..EventFilter::default()
+    };
+    let page = s.query(&f, None, 10).expect("query");
+    assert!(page.events.is_empty(), "the newest window holds no match");
+    let cursor = page.next_cursor.expect("more to search");
+    let page = s.query(&f, Some(cursor), 10).expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].output, "needle here");
+    assert_eq!(page.next_cursor, None);
+}

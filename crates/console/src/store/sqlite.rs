@@ -12,6 +12,9 @@ use crate::model::{
     normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
 };
 
+/// How many events (by id) one page of a substring search examines at most, by default.
+pub const SCAN_WINDOW: i64 = 200_000;
+
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -51,6 +54,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    scan_window: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -88,7 +92,14 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            scan_window: SCAN_WINDOW,
         })
+    }
+
+    /// Sets how many events one page of a substring search examines at most.
+    pub fn with_scan_window(mut self, events: i64) -> Self {
+        self.scan_window = events.max(1);
+        self
     }
 
     /// The database file.
@@ -309,6 +320,23 @@ impl EventStore for SqliteStore {
             clause.push_str(" AND id < ?");
             args.push(SqlValue::Integer(b));
         }
+        // Substring filters cannot use an index: bound the work of one page to a window of ids,
+        // and hand back a cursor at the window's edge so the caller can keep searching older.
+        let mut window_floor = None;
+        if filter.text.is_some() || filter.image.is_some() {
+            let top = match before {
+                Some(b) => b,
+                None => self.with_reader(|c| {
+                    c.query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                })?,
+            };
+            let floor = top.saturating_sub(self.scan_window);
+            clause.push_str(" AND id >= ?");
+            args.push(SqlValue::Integer(floor));
+            window_floor = Some(floor);
+        }
         let limit = limit.clamp(1, 1000);
         args.push(SqlValue::Integer(limit as i64 + 1));
         let sql = format!("SELECT {COLUMNS} FROM events WHERE {clause} ORDER BY id DESC LIMIT ?");
@@ -321,7 +349,19 @@ impl EventStore for SqliteStore {
             events.truncate(limit);
             events.last().map(|e| e.id)
         } else {
-            None
+            match window_floor {
+                Some(floor) if floor > 1 => {
+                    let older = self.with_reader(|c| {
+                        c.query_row(
+                            "SELECT EXISTS(SELECT 1 FROM events WHERE id < ?)",
+                            [floor],
+                            |r| r.get::<_, bool>(0),
+                        )
+                    })?;
+                    older.then_some(floor)
+                }
+                _ => None,
+            }
         };
         Ok(Page {
             events,
