@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::alarms::AlarmConfig;
 use crate::auth::{role_of, Role};
 use crate::ingest::decode_body;
 use crate::metrics::Metrics;
@@ -61,6 +62,13 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
         .route("/api/v1/events", post(ingest).get(list_events))
         .route("/api/v1/events/{id}", get(get_event))
         .route("/api/v1/aggregate", get(aggregate))
+        .route("/api/v1/alarms", get(list_alarms))
+        .route(
+            "/api/v1/alarms/{name}",
+            axum::routing::put(put_alarm).delete(delete_alarm),
+        )
+        .route("/api/v1/alarms/{name}/history", get(alarm_history))
+        .route("/api/v1/alarms/{name}/ack", post(ack_alarm))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -328,4 +336,87 @@ async fn aggregate(
         json!({ "by": q.by.unwrap_or_else(|| "rule".into()), "total": total, "buckets": buckets }),
     )
     .into_response())
+}
+
+async fn list_alarms(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.alarms()).await?).into_response())
+}
+
+async fn put_alarm(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Admin).await?;
+    let cfg: AlarmConfig = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid alarm definition: {e}"),
+        )
+    })?;
+    if cfg.name != name {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the definition's name {:?} differs from the URL's {name:?}",
+                cfg.name
+            ),
+        ));
+    }
+    let store = state.store.clone();
+    blocking(move || store.upsert_alarm(&cfg)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_alarm(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Admin).await?;
+    let store = state.store.clone();
+    let n = name.clone();
+    if blocking(move || store.delete_alarm(&n)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no alarm {name:?}"),
+        ))
+    }
+}
+
+async fn alarm_history(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.alarm_history(&name, 100)).await?).into_response())
+}
+
+async fn ack_alarm(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Admin).await?;
+    let store = state.store.clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    let n = name.clone();
+    if blocking(move || store.acknowledge_alarm(&n, now)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no alarm {name:?}"),
+        ))
+    }
 }

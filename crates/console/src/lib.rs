@@ -6,6 +6,8 @@
 //!   events; invalid items are rejected one by one with their index and reason;
 //! - [`api`]: the axum router — `POST/GET /api/v1/events`, `GET /api/v1/events/{id}`,
 //!   `GET /api/v1/aggregate`, `/metrics`, `/healthz`, `/readyz` and the dashboard;
+//! - [`alarms`]: CloudWatch-style alarms (count over a window vs a threshold; OK / ALARM /
+//!   INSUFFICIENT_DATA with history; log, webhook and e-mail actions);
 //! - [`server`]: [`Console`](server::Console), which opens the store, creates tokens and serves.
 //!
 //! ```no_run
@@ -18,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod alarms;
 pub mod api;
 pub mod auth;
 pub mod ingest;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::alarms::{evaluate_due, run_actions, AlarmConfig, Notification};
 use crate::api::{router, AppState, Limits};
 use crate::auth::{ensure_tokens, NewTokens};
 use crate::metrics::Metrics;
@@ -32,6 +33,12 @@ pub struct ConsoleConfig {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Alarms defined in the configuration file (created or updated at start).
+    #[serde(default)]
+    pub alarms: Vec<AlarmConfig>,
+    /// The console's public URL, for links in alarm notifications.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -51,6 +58,8 @@ impl ConsoleConfig {
             retention_days: Some(30),
             retention_rows: None,
             max_body_bytes: default_max_body(),
+            alarms: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -99,6 +108,9 @@ impl Console {
         })?;
         let store = SqliteStore::open(&config.data_dir.join("events.db"))?;
         let new_tokens = ensure_tokens(&store, admin_token)?;
+        for alarm in &config.alarms {
+            store.upsert_alarm(alarm)?;
+        }
         let state = Arc::new(AppState {
             store: Arc::new(store),
             metrics: Metrics::default(),
@@ -145,13 +157,65 @@ impl Console {
     ) -> Result<(), ConsoleError> {
         let addr = self.config.listen;
         let retention = self.spawn_retention();
+        let alarms = self.spawn_alarms();
         let app = self.router();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| ConsoleError::Serve { addr, source });
         retention.abort();
+        alarms.abort();
         result
+    }
+
+    fn spawn_alarms(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.state.store.clone();
+        let url = self.config.public_url.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let s = store.clone();
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+                let Ok(transitions) =
+                    tokio::task::spawn_blocking(move || evaluate_due(s.as_ref(), now)).await
+                else {
+                    continue;
+                };
+                for (t, cfg) in transitions {
+                    let n = Notification {
+                        alarm: t.alarm.clone(),
+                        description: cfg.description.clone(),
+                        previous_state: t.from,
+                        state: t.to,
+                        value: t.value,
+                        threshold: cfg.threshold,
+                        reason: t.reason.clone(),
+                        time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(
+                            t.time_ns,
+                        ))
+                        .ok()
+                        .and_then(|d| {
+                            d.format(&time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .unwrap_or_default(),
+                        console_url: url.clone(),
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        for (action, result) in cfg.actions.iter().zip(run_actions(
+                            &cfg.actions,
+                            &n,
+                            Duration::from_secs(10),
+                        )) {
+                            if let Err(error) = result {
+                                tracing::warn!(%error, alarm = %n.alarm, action = action.kind(), "Alarm action failed.");
+                            }
+                        }
+                    });
+                }
+            }
+        })
     }
 
     fn spawn_retention(&self) -> tokio::task::JoinHandle<()> {

@@ -7,6 +7,7 @@ pub mod sqlite;
 
 pub use sqlite::{SqliteStore, SCAN_WINDOW};
 
+use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
 use crate::model::{Bucket, EventFilter, GroupBy, Page, StoredEvent};
 
 /// Why the store could not do what was asked.
@@ -67,4 +68,23 @@ pub trait EventStore: Send + Sync + 'static {
     fn token_role(&self, hash: &str) -> Result<Option<String>, StoreError>;
     /// Whether a token of this role exists.
     fn has_token(&self, role: &str) -> Result<bool, StoreError>;
+    /// Creates or replaces an alarm definition (its state is kept when it exists).
+    fn upsert_alarm(&self, alarm: &AlarmConfig) -> Result<(), StoreError>;
+    /// Deletes an alarm and its history; whether it existed.
+    fn delete_alarm(&self, name: &str) -> Result<bool, StoreError>;
+    /// Every alarm with its state, by name.
+    fn alarms(&self) -> Result<Vec<AlarmStatus>, StoreError>;
+    /// Records an evaluation; returns the transition when the state changed.
+    fn record_evaluation(
+        &self,
+        name: &str,
+        value: Option<f64>,
+        state: AlarmState,
+        reason: &str,
+        now_ns: i64,
+    ) -> Result<Option<Transition>, StoreError>;
+    /// Acknowledges the alarm's current state; whether the alarm exists.
+    fn acknowledge_alarm(&self, name: &str, now_ns: i64) -> Result<bool, StoreError>;
+    /// The newest transitions of an alarm, newest first.
+    fn alarm_history(&self, name: &str, limit: usize) -> Result<Vec<Transition>, StoreError>;
 }

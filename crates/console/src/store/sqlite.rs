@@ -8,6 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::{EventStore, StoreError};
+use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
 use crate::model::{
     normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
 };
@@ -16,7 +17,7 @@ use crate::model::{
 pub const SCAN_WINDOW: i64 = 200_000;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -47,6 +48,26 @@ const MIGRATIONS: &[&str] = &[
         role       TEXT NOT NULL,
         created_ns INTEGER NOT NULL
      );",
+    // v2: alarms
+    "CREATE TABLE alarms (
+        name              TEXT PRIMARY KEY,
+        definition        TEXT NOT NULL,
+        state             TEXT NOT NULL,
+        state_since_ns    INTEGER NOT NULL,
+        last_value        REAL,
+        last_evaluated_ns INTEGER,
+        acknowledged_ns   INTEGER
+     );
+     CREATE TABLE alarm_history (
+        id        INTEGER PRIMARY KEY,
+        alarm     TEXT NOT NULL,
+        time_ns   INTEGER NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state  TEXT NOT NULL,
+        value     REAL,
+        reason    TEXT NOT NULL
+     );
+     CREATE INDEX alarm_history_alarm ON alarm_history(alarm, id);",
 ];
 
 /// The SQLite event store.
@@ -507,4 +528,144 @@ impl EventStore for SqliteStore {
         })
         .map(|n| n > 0)
     }
+
+    fn upsert_alarm(&self, alarm: &AlarmConfig) -> Result<(), StoreError> {
+        alarm.validate().map_err(StoreError::Invalid)?;
+        let def = serde_json::to_string(alarm).map_err(|e| StoreError::Other(e.to_string()))?;
+        let now = now_ns();
+        self.with_writer(|conn| {
+            conn.execute(
+                "INSERT INTO alarms (name, definition, state, state_since_ns) VALUES (?1, ?2, 'INSUFFICIENT_DATA', ?3)
+                 ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, last_evaluated_ns = NULL",
+                params![alarm.name, def, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn delete_alarm(&self, name: &str) -> Result<bool, StoreError> {
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute("DELETE FROM alarms WHERE name = ?", [name])?;
+            tx.execute("DELETE FROM alarm_history WHERE alarm = ?", [name])?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    fn alarms(&self) -> Result<Vec<AlarmStatus>, StoreError> {
+        let rows = self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT definition, state, state_since_ns, last_value, last_evaluated_ns, acknowledged_ns
+                 FROM alarms ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(def, state, since, value, evaluated, ack)| {
+                Ok(AlarmStatus {
+                    config: serde_json::from_str(&def).map_err(|e| {
+                        StoreError::Other(format!("stored alarm definition is unreadable: {e}"))
+                    })?,
+                    state: AlarmState::parse(&state).unwrap_or(AlarmState::InsufficientData),
+                    state_since_ns: since,
+                    last_value: value,
+                    last_evaluated_ns: evaluated,
+                    acknowledged_ns: ack,
+                })
+            })
+            .collect()
+    }
+
+    fn record_evaluation(
+        &self,
+        name: &str,
+        value: Option<f64>,
+        state: AlarmState,
+        reason: &str,
+        now_ns: i64,
+    ) -> Result<Option<Transition>, StoreError> {
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            let old: Option<String> = tx
+                .query_row("SELECT state FROM alarms WHERE name = ?", [name], |r| r.get(0))
+                .optional()?;
+            let Some(old) = old.as_deref().and_then(AlarmState::parse) else {
+                return Ok(None);
+            };
+            let changed = old != state;
+            if changed {
+                tx.execute(
+                    "UPDATE alarms SET state = ?2, state_since_ns = ?3, last_value = ?4, last_evaluated_ns = ?3,
+                       acknowledged_ns = NULL WHERE name = ?1",
+                    params![name, state.as_str(), now_ns, value],
+                )?;
+                tx.execute(
+                    "INSERT INTO alarm_history (alarm, time_ns, from_state, to_state, value, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![name, now_ns, old.as_str(), state.as_str(), value, reason],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE alarms SET last_value = ?2, last_evaluated_ns = ?3 WHERE name = ?1",
+                    params![name, value, now_ns],
+                )?;
+            }
+            tx.commit()?;
+            Ok(changed.then(|| Transition {
+                alarm: name.to_string(),
+                time_ns: now_ns,
+                from: old,
+                to: state,
+                value,
+                reason: reason.to_string(),
+            }))
+        })
+    }
+
+    fn acknowledge_alarm(&self, name: &str, now_ns: i64) -> Result<bool, StoreError> {
+        self.with_writer(|conn| {
+            conn.execute(
+                "UPDATE alarms SET acknowledged_ns = ?2 WHERE name = ?1",
+                params![name, now_ns],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn alarm_history(&self, name: &str, limit: usize) -> Result<Vec<Transition>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT time_ns, from_state, to_state, value, reason FROM alarm_history
+                 WHERE alarm = ? ORDER BY id DESC LIMIT ?",
+            )?;
+            let rows = stmt.query_map(params![name, limit.clamp(1, 1000) as i64], |r| {
+                let from: String = r.get(1)?;
+                let to: String = r.get(2)?;
+                Ok(Transition {
+                    alarm: name.to_string(),
+                    time_ns: r.get(0)?,
+                    from: AlarmState::parse(&from).unwrap_or(AlarmState::InsufficientData),
+                    to: AlarmState::parse(&to).unwrap_or(AlarmState::InsufficientData),
+                    value: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+fn now_ns() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
 }
