@@ -23,6 +23,7 @@ use crate::auth::{role_of, Role};
 use crate::ingest::decode_body;
 use crate::metrics::Metrics;
 use crate::model::{EventFilter, GroupBy};
+use crate::reports::decode_report;
 use crate::store::{EventStore, StoreError};
 use crate::timeparse::parse_time_param;
 use crate::ui;
@@ -62,6 +63,9 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
         .route("/api/v1/events", post(ingest).get(list_events))
         .route("/api/v1/events/{id}", get(get_event))
         .route("/api/v1/aggregate", get(aggregate))
+        .route("/api/v1/reports", post(post_report).get(list_reports))
+        .route("/api/v1/findings", get(list_findings))
+        .route("/api/v1/compliance", get(compliance))
         .route("/api/v1/alarms", get(list_alarms))
         .route(
             "/api/v1/alarms/{name}",
@@ -419,4 +423,67 @@ async fn ack_alarm(
             format!("no alarm {name:?}"),
         ))
     }
+}
+
+async fn post_report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Admin).await?;
+    let report = decode_report(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid report: {e}")))?;
+    let n = report.findings.len();
+    let store = state.store.clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    let id = blocking(move || store.insert_report(&report, now)).await?;
+    Ok(Json(json!({ "id": id, "findings": n })).into_response())
+}
+
+async fn list_reports(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.reports(100)).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingQuery {
+    severity: Option<String>,
+    risk: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_findings(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<FindingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let q = query
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .0;
+    let store = state.store.clone();
+    let findings = blocking(move || {
+        store.findings(
+            q.severity.as_deref().filter(|s| !s.is_empty()),
+            q.risk.as_deref().filter(|s| !s.is_empty()),
+            q.limit.unwrap_or(500),
+        )
+    })
+    .await?;
+    Ok(Json(findings).into_response())
+}
+
+async fn compliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly).await?;
+    let store = state.store.clone();
+    let counts = blocking(move || store.findings_by_risk()).await?;
+    Ok(Json(crate::reports::compliance(&counts)).into_response())
 }

@@ -6,6 +6,8 @@
 //!   events; invalid items are rejected one by one with their index and reason;
 //! - [`api`]: the axum router — `POST/GET /api/v1/events`, `GET /api/v1/events/{id}`,
 //!   `GET /api/v1/aggregate`, `/metrics`, `/healthz`, `/readyz` and the dashboard;
+//! - [`reports`]: image and configuration scan reports (`mamori.report/v1`), their findings,
+//!   and the compliance view by NIST SP 800-190 risk;
 //! - [`alarms`]: CloudWatch-style alarms (count over a window vs a threshold; OK / ALARM /
 //!   INSUFFICIENT_DATA with history; log, webhook and e-mail actions);
 //! - [`server`]: [`Console`](server::Console), which opens the store, creates tokens and serves.
@@ -26,6 +28,7 @@ pub mod auth;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod reports;
 pub mod server;
 pub mod store;
 pub mod timeparse;

@@ -9,6 +9,7 @@ pub use sqlite::{SqliteStore, SCAN_WINDOW};
 
 use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
 use crate::model::{Bucket, EventFilter, GroupBy, Page, StoredEvent};
+use crate::reports::{IncomingReport, StoredReport};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -87,4 +88,18 @@ pub trait EventStore: Send + Sync + 'static {
     fn acknowledge_alarm(&self, name: &str, now_ns: i64) -> Result<bool, StoreError>;
     /// The newest transitions of an alarm, newest first.
     fn alarm_history(&self, name: &str, limit: usize) -> Result<Vec<Transition>, StoreError>;
+    /// Stores a scan report and its findings; returns its id.
+    fn insert_report(&self, report: &IncomingReport, received_ns: i64) -> Result<i64, StoreError>;
+    /// The newest reports, newest first.
+    fn reports(&self, limit: usize) -> Result<Vec<StoredReport>, StoreError>;
+    /// Findings of the newest report per target (older reports of the same target are superseded),
+    /// optionally only of one severity or one NIST risk id.
+    fn findings(
+        &self,
+        severity: Option<&str>,
+        risk: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<mamori_core::Finding>, StoreError>;
+    /// Per NIST risk id: (id, findings, high-or-critical findings), over the current findings.
+    fn findings_by_risk(&self) -> Result<Vec<(String, u64, u64)>, StoreError>;
 }

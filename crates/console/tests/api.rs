@@ -216,3 +216,97 @@ async fn dashboard_is_served_with_security_headers() {
     assert_eq!(status, StatusCode::OK);
     assert!(js.contains("/api/v1/aggregate"));
 }
+
+#[tokio::test]
+async fn reports_feed_findings_and_the_compliance_view() {
+    let h = harness(1 << 20);
+    let report = r#"{"schema":"mamori.report/v1","tool":{"name":"mamori","version":"0.1.0"},"targets":["deploy/"],"summary":{},
+      "findings":[
+        {"rule_id":"MK-K8S-PRIV","title":"Privileged","severity":"high","area":"container","nist":["3.4.3"],"target":{"file":{"path":"a.yaml"}},"message":"privileged"},
+        {"rule_id":"DL3007","title":"latest","severity":"medium","area":"image","nist":["3.1.1","3.2.2"],"target":{"file":{"path":"Dockerfile"}},"message":"latest"}]}"#;
+    let (status, body, _) = call(&h, "POST", "/api/v1/reports", Some(ADMIN), report).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A newer report of the same targets supersedes the old one.
+    let newer = report.replace(r#"{"rule_id":"DL3007""#, r#"{"rule_id":"DL3008""#);
+    let (status, _, _) = call(&h, "POST", "/api/v1/reports", Some(ADMIN), &newer).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, body, _) = call(&h, "GET", "/api/v1/findings", Some(&h.read_only), "").await;
+    let findings = json(&body);
+    let ids: Vec<_> = findings
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ids, ["MK-K8S-PRIV", "DL3008"]);
+    let (_, body, _) = call(
+        &h,
+        "GET",
+        "/api/v1/findings?risk=3.2.2",
+        Some(&h.read_only),
+        "",
+    )
+    .await;
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(1));
+
+    let (_, body, _) = call(&h, "GET", "/api/v1/compliance", Some(&h.read_only), "").await;
+    let risks = json(&body);
+    assert_eq!(risks.as_array().map(Vec::len), Some(23));
+    let r343 = risks
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["id"] == "3.4.3")
+        .expect("3.4.3");
+    assert_eq!(
+        (r343["findings"].as_u64(), r343["high_or_critical"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let (_, body, _) = call(&h, "GET", "/api/v1/reports", Some(&h.read_only), "").await;
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(2));
+
+    let (status, body, _) = call(
+        &h,
+        "POST",
+        "/api/v1/reports",
+        Some(ADMIN),
+        "{\"schema\":\"x\"}",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("unsupported report schema"), "{body}");
+}
+
+#[tokio::test]
+async fn alarms_are_defined_listed_acknowledged_and_deleted_through_the_api() {
+    let h = harness(1 << 20);
+    let def = r#"{"name":"shells","filter":{"rule":"Terminal shell in container"},"window_secs":300,"comparison":">=","threshold":1}"#;
+    let (status, _, _) = call(&h, "PUT", "/api/v1/alarms/shells", Some(&h.read_only), def).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = call(&h, "PUT", "/api/v1/alarms/shells", Some(ADMIN), def).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body, _) = call(&h, "PUT", "/api/v1/alarms/other", Some(ADMIN), def).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body, _) = call(
+        &h,
+        "PUT",
+        "/api/v1/alarms/shells",
+        Some(ADMIN),
+        r#"{"name":"shells","windw":3}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("windw"), "{body}");
+    let (_, body, _) = call(&h, "GET", "/api/v1/alarms", Some(&h.read_only), "").await;
+    assert_eq!(json(&body)[0]["state"], "INSUFFICIENT_DATA");
+    let (status, _, _) = call(&h, "POST", "/api/v1/alarms/shells/ack", Some(ADMIN), "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(&h, "POST", "/api/v1/alarms/nope/ack", Some(ADMIN), "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(&h, "DELETE", "/api/v1/alarms/shells", Some(ADMIN), "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body, _) = call(&h, "GET", "/api/v1/alarms", Some(&h.read_only), "").await;
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(0));
+}

@@ -12,12 +12,13 @@ use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
 use crate::model::{
     normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
 };
+use crate::reports::{IncomingReport, StoredReport};
 
 /// How many events (by id) one page of a substring search examines at most, by default.
 pub const SCAN_WINDOW: i64 = 200_000;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -68,6 +69,32 @@ const MIGRATIONS: &[&str] = &[
         reason    TEXT NOT NULL
      );
      CREATE INDEX alarm_history_alarm ON alarm_history(alarm, id);",
+    // v3: scan reports. `current` marks the newest report of each target set.
+    "CREATE TABLE reports (
+        id          INTEGER PRIMARY KEY,
+        received_ns INTEGER NOT NULL,
+        tool        TEXT NOT NULL,
+        targets     TEXT NOT NULL,
+        counts      TEXT NOT NULL,
+        current     INTEGER NOT NULL DEFAULT 1
+     );
+     CREATE INDEX reports_targets ON reports(targets, current);
+     CREATE TABLE findings (
+        id        INTEGER PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        severity  TEXT NOT NULL,
+        rule_id   TEXT NOT NULL,
+        nist      TEXT NOT NULL,
+        body      TEXT NOT NULL
+     );
+     CREATE INDEX findings_report ON findings(report_id);
+     CREATE TABLE finding_risks (
+        finding_id INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        report_id  INTEGER NOT NULL,
+        risk       TEXT NOT NULL,
+        severity   TEXT NOT NULL
+     );
+     CREATE INDEX finding_risks_report ON finding_risks(report_id);",
 ];
 
 /// The SQLite event store.
@@ -660,6 +687,117 @@ impl EventStore for SqliteStore {
                     value: r.get(3)?,
                     reason: r.get(4)?,
                 })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn insert_report(&self, report: &IncomingReport, received_ns: i64) -> Result<i64, StoreError> {
+        let targets =
+            serde_json::to_string(&report.targets).map_err(|e| StoreError::Other(e.to_string()))?;
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for f in &report.findings {
+            *counts.entry(f.severity.as_str().to_string()).or_default() += 1;
+        }
+        let counts =
+            serde_json::to_string(&counts).map_err(|e| StoreError::Other(e.to_string()))?;
+        self.with_writer(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("UPDATE reports SET current = 0 WHERE targets = ?", [&targets])?;
+            tx.execute(
+                "INSERT INTO reports (received_ns, tool, targets, counts) VALUES (?1, ?2, ?3, ?4)",
+                params![received_ns, report.tool, targets, counts],
+            )?;
+            let report_id = tx.last_insert_rowid();
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO findings (report_id, severity, rule_id, nist, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                let mut risk = tx.prepare_cached(
+                    "INSERT INTO finding_risks (finding_id, report_id, risk, severity) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for f in &report.findings {
+                    let body = serde_json::to_string(f).unwrap_or_else(|_| "{}".into());
+                    let nist = serde_json::to_string(&f.nist).unwrap_or_else(|_| "[]".into());
+                    ins.execute(params![report_id, f.severity.as_str(), f.rule_id, nist, body])?;
+                    let fid = tx.last_insert_rowid();
+                    for r in &f.nist {
+                        risk.execute(params![fid, report_id, r, f.severity.as_str()])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(report_id)
+        })
+    }
+
+    fn reports(&self, limit: usize) -> Result<Vec<StoredReport>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, received_ns, tool, targets, counts FROM reports ORDER BY id DESC LIMIT ?",
+            )?;
+            let rows = stmt.query_map([limit.clamp(1, 1000) as i64], |r| {
+                let targets: String = r.get(3)?;
+                let counts: String = r.get(4)?;
+                Ok(StoredReport {
+                    id: r.get(0)?,
+                    received_ns: r.get(1)?,
+                    tool: r.get(2)?,
+                    targets: serde_json::from_str(&targets).unwrap_or_default(),
+                    counts: serde_json::from_str(&counts).unwrap_or_default(),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn findings(
+        &self,
+        severity: Option<&str>,
+        risk: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<mamori_core::Finding>, StoreError> {
+        let mut sql = String::from(
+            "SELECT f.body FROM findings f JOIN reports r ON r.id = f.report_id WHERE r.current = 1",
+        );
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(s) = severity {
+            sql.push_str(" AND f.severity = ?");
+            args.push(SqlValue::Text(s.to_ascii_lowercase()));
+        }
+        if let Some(k) = risk {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM finding_risks x WHERE x.finding_id = f.id AND x.risk = ?)");
+            args.push(SqlValue::Text(k.to_string()));
+        }
+        sql.push_str(" ORDER BY f.id LIMIT ?");
+        args.push(SqlValue::Integer(limit.clamp(1, 10_000) as i64));
+        let bodies = self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b)
+                    .map_err(|e| StoreError::Other(format!("stored finding is unreadable: {e}")))
+            })
+            .collect()
+    }
+
+    fn findings_by_risk(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT x.risk, count(*), sum(x.severity IN ('high', 'critical'))
+                 FROM finding_risks x JOIN reports r ON r.id = x.report_id
+                 WHERE r.current = 1 GROUP BY x.risk ORDER BY x.risk",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
             })?;
             rows.collect()
         })

@@ -14,11 +14,74 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-async function api(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+async function api(path, method = "GET", body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body });
   if (res.status === 401) { logout(); throw new Error("unauthorized"); }
   if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || res.statusText);
-  return res.json();
+  return res.status === 204 ? null : res.json();
+}
+
+const EXAMPLE_ALARM = {
+  name: "mkdir-binary-dirs",
+  description: "Directories created below binary dirs",
+  filter: { rule: "Mkdir binary dirs" },
+  window_secs: 300, comparison: ">=", threshold: 1, evaluate_every_secs: 60,
+  actions: [{ type: "log" }],
+};
+
+function condition(c) {
+  const f = Object.entries(c.filter || {}).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join(", ") || "all events";
+  return `count(${f}) over ${c.window_secs}s ${c.comparison} ${c.threshold}`;
+}
+
+async function loadAlarms() {
+  const alarms = await api("/api/v1/alarms");
+  const body = document.querySelector("#alarm-table tbody");
+  body.replaceChildren();
+  for (const a of alarms) {
+    const ack = a.state === "ALARM"
+      ? (a.acknowledged_ns ? el("span", { class: "acked" }, "acknowledged")
+        : el("button", { class: "small", "data-ack": a.config.name, onclick: async e => { e.stopPropagation(); await api(`/api/v1/alarms/${encodeURIComponent(a.config.name)}/ack`, "POST"); loadAlarms(); } }, "Acknowledge"))
+      : "";
+    body.append(el("tr", { class: "clickable", onclick: () => showHistory(a.config) },
+      el("td", {}, a.config.name), el("td", {}, pill(a.state)), el("td", {}, fmtTime(a.state_since_ns)),
+      el("td", {}, condition(a.config)), el("td", {}, a.last_value ?? "-"), el("td", {}, ack)));
+  }
+  if (!alarms.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No alarms defined.")));
+  const ta = document.getElementById("alarm-json");
+  if (!ta.value) ta.value = JSON.stringify(EXAMPLE_ALARM, null, 2);
+  updateBadge(alarms);
+}
+
+function updateBadge(alarms) {
+  const firing = alarms.filter(a => a.state === "ALARM" && !a.acknowledged_ns).length;
+  const badge = document.getElementById("alarm-badge");
+  badge.textContent = firing; badge.hidden = firing === 0;
+}
+
+async function showHistory(cfg) {
+  document.getElementById("alarm-json").value = JSON.stringify(cfg, null, 2);
+  const rows = await api(`/api/v1/alarms/${encodeURIComponent(cfg.name)}/history`);
+  document.getElementById("history-name").textContent = cfg.name;
+  const body = document.querySelector("#history-table tbody");
+  body.replaceChildren();
+  for (const h of rows) body.append(el("tr", {}, el("td", {}, fmtTime(h.time_ns)), el("td", {}, pill(h.from)), el("td", {}, pill(h.to)), el("td", {}, h.value ?? "-"), el("td", {}, h.reason)));
+  document.getElementById("history-card").hidden = false;
+}
+
+async function saveAlarm(e) {
+  e.preventDefault();
+  const msg = document.getElementById("alarm-msg");
+  try {
+    const cfg = JSON.parse(document.getElementById("alarm-json").value);
+    await api(`/api/v1/alarms/${encodeURIComponent(cfg.name)}`, "PUT", JSON.stringify(cfg));
+    msg.textContent = `Saved ${cfg.name}.`; msg.className = "";
+    loadAlarms();
+  } catch (err) {
+    msg.textContent = `Not saved: ${err.message}`; msg.className = "error";
+  }
 }
 
 function fmtTime(ns) {
@@ -85,6 +148,11 @@ async function loadOverview() {
   bars(document.getElementById("top-rules"), rules.buckets);
   bars(document.getElementById("by-priority"), prio.buckets);
   bars(document.getElementById("by-namespace"), ns.buckets);
+  const alarms = await api("/api/v1/alarms");
+  const firing = alarms.filter(a => a.state === "ALARM");
+  const box = document.getElementById("alarms-firing");
+  box.replaceChildren(...(firing.length ? firing.map(a => el("div", {}, pill("ALARM"), " ", a.config.name)) : [el("p", { class: "empty" }, "None.")]));
+  updateBadge(alarms);
 }
 
 function filterQuery() {
@@ -141,7 +209,7 @@ function show(view) {
   state.view = view;
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
   for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.view === view);
-  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions };
+  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions, alarms: loadAlarms };
   loaders[view]().catch(err => console.error(err));
 }
 
@@ -181,6 +249,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("logout").addEventListener("click", logout);
   document.getElementById("filters").addEventListener("submit", e => { e.preventDefault(); loadEvents(false); });
   document.getElementById("more").addEventListener("click", () => loadEvents(true));
+  document.getElementById("alarm-form").addEventListener("submit", saveAlarm);
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
   if (state.token) login(state.token); else logout();
 });
