@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion macros generate undocumented items
 //! Console hot paths: ingest of batched Falco alerts (decode only as the baseline, store insert,
 //! and HTTP POST over loopback) and queries on a store of 1,000,000 events.
 //!
@@ -195,6 +196,7 @@ fn queries(c: &mut Criterion) {
 }
 
 criterion_group! {
+
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(5));
     targets = ingest, queries

@@ -32,6 +32,7 @@ fn start(data: &std::path::Path) -> (Child, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("console did not report its address");
 }
 

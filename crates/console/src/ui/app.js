@@ -191,6 +191,58 @@ async function loadDecisions() {
   if (!events.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No runtime-policy or admission decisions yet.")));
 }
 
+function targetName(t) {
+  if (typeof t === "string") return t;
+  const [kind, v] = Object.entries(t)[0] || ["", {}];
+  if (kind === "file") return v.path;
+  if (kind === "image") return v.reference;
+  if (kind === "object") return [v.kind, v.namespace, v.name].filter(Boolean).join("/");
+  if (kind === "process") return `${v.container_id} pid ${v.pid}`;
+  return kind;
+}
+
+function locationText(l) {
+  if (!l) return "";
+  let s = l.path || "";
+  if (l.line) s += `:${l.line}` + (l.column ? `:${l.column}` : "");
+  if (l.pointer) s += ` ${l.pointer}`;
+  return s.trim();
+}
+
+async function loadFindings() {
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData(document.getElementById("finding-filters"))) if (v) params.set(k, v);
+  const [findings, reports] = await Promise.all([api(`/api/v1/findings?${params}`), api("/api/v1/reports")]);
+  const body = document.querySelector("#finding-table tbody");
+  body.replaceChildren();
+  const order = ["critical", "high", "medium", "low", "info", "unknown"];
+  findings.sort((a, b) => order.indexOf(a.severity) - order.indexOf(b.severity));
+  for (const f of findings) {
+    body.append(el("tr", {}, el("td", {}, el("span", { class: `pill sev-${f.severity}` }, f.severity)), el("td", {}, f.rule_id),
+      el("td", {}, targetName(f.target)), el("td", {}, locationText(f.location)), el("td", {}, (f.nist || []).join(" ")), el("td", {}, f.message || f.title)));
+  }
+  if (!findings.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No findings. Post scan reports with mamori's JSON format to /api/v1/reports.")));
+  const rbody = document.querySelector("#report-table tbody");
+  rbody.replaceChildren();
+  for (const r of reports) {
+    const counts = Object.entries(r.counts).map(([k, v]) => `${v} ${k}`).join(", ") || "none";
+    rbody.append(el("tr", {}, el("td", {}, fmtTime(r.received_ns)), el("td", {}, r.tool), el("td", {}, r.targets.join(", ")), el("td", {}, counts)));
+  }
+}
+
+async function loadCompliance() {
+  const risks = await api("/api/v1/compliance");
+  const body = document.querySelector("#compliance-table tbody");
+  body.replaceChildren();
+  for (const r of risks) {
+    const status = r.findings === 0 ? el("span", { class: "pill OK" }, "none")
+      : el("span", { class: `pill ${r.high_or_critical ? "ALARM" : "warning"}` }, `${r.findings}${r.high_or_critical ? ` (${r.high_or_critical} high+)` : ""}`);
+    body.append(el("tr", { class: "clickable", onclick: () => { document.querySelector("#finding-filters [name=risk]").value = r.id; show("findings"); } },
+      el("td", {}, `${r.id} / ${r.countermeasure}`), el("td", {}, r.title), el("td", {}, r.area),
+      el("td", {}, r.covered_by.length ? r.covered_by.join("; ") : el("span", { class: "empty" }, "not covered yet")), el("td", {}, status)));
+  }
+}
+
 async function showDetail(id) {
   const ev = await api(`/api/v1/events/${id}`);
   document.getElementById("detail-title").textContent = `${ev.rule} (${ev.priority})`;
@@ -209,7 +261,7 @@ function show(view) {
   state.view = view;
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
   for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.view === view);
-  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions, alarms: loadAlarms };
+  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions, alarms: loadAlarms, findings: loadFindings, compliance: loadCompliance };
   loaders[view]().catch(err => console.error(err));
 }
 
@@ -250,6 +302,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("filters").addEventListener("submit", e => { e.preventDefault(); loadEvents(false); });
   document.getElementById("more").addEventListener("click", () => loadEvents(true));
   document.getElementById("alarm-form").addEventListener("submit", saveAlarm);
+  document.getElementById("finding-filters").addEventListener("submit", e => { e.preventDefault(); loadFindings(); });
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
   if (state.token) login(state.token); else logout();
 });
