@@ -66,7 +66,12 @@ impl ColorChoice {
 
 /// The subcommands. Each one is added by the work that makes it function.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Work with runtime rules files (Falco's rules language).
+    Rules(crate::cmd_rules::RulesArgs),
+    /// Evaluate runtime events against rules and write Falco-compatible alerts.
+    Runtime(crate::cmd_runtime::RuntimeArgs),
+}
 
 /// Sets up `tracing` to write to stderr at the level asked for.
 pub fn init_logging(global: &GlobalArgs) {
@@ -100,7 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Rules(args) => crate::cmd_rules::run(args),
+            Command::Runtime(args) => crate::cmd_runtime::run(args),
+        },
     }
 }
 

@@ -51,3 +51,9 @@ pub use engine::{CompiledRule, Engine, RuleMatching, Ruleset, Settings, Stats};
 pub use loader::{load, LoadFailed, Loaded, RulesFile};
 pub use output::{evt_time, rfc3339_nanos, Alert};
 pub use priority::Priority;
+
+/// mamori's own default ruleset (`rules/mamori_rules.yaml`), embedded in the binary.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/mamori_rules.yaml");
+
+/// The file name shown in diagnostics for [`DEFAULT_RULES`].
+pub const DEFAULT_RULES_NAME: &str = "<builtin>/mamori_rules.yaml";
