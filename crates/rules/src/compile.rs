@@ -50,10 +50,24 @@ pub(crate) enum Derive {
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     pub map: FxMap<Box<str>, u32>,
+    /// Interned `evt.type` names.
+    pub types: FxMap<Box<str>, u32>,
     pub keys: Vec<(String, FieldType, Option<Derive>)>,
+    /// The event keys that hold each slot's value (canonical name first, then aliases).
+    pub lookup: Vec<Vec<Box<str>>>,
 }
 
 impl Slots {
+    /// The id of an event type name, interning it.
+    pub(crate) fn type_id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.types.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.types.len()).unwrap_or(u32::MAX);
+        self.types.insert(name.into(), i);
+        i
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
@@ -66,9 +80,14 @@ impl Slots {
         }
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
         self.map.insert(key.clone().into_boxed_str(), id);
+        let mut lookup = vec![key.clone().into_boxed_str()];
         for alias in fields::alias_keys(fi.name, arg) {
-            self.map.entry(alias.into_boxed_str()).or_insert(id);
+            if !self.map.contains_key(alias.as_str()) {
+                self.map.insert(alias.clone().into_boxed_str(), id);
+                lookup.push(alias.into_boxed_str());
+            }
         }
+        self.lookup.push(lookup);
         self.keys.push((key, fi.ty, None));
         let derive = self.derive_for(fi.name, arg);
         if let Some(d) = derive {
@@ -118,13 +137,62 @@ impl Slots {
     }
 }
 
-/// Compiles an expanded expression (no macro identifiers left).
-pub(crate) fn compile(e: &Expr, slots: &mut Slots) -> Result<Node, CompileError> {
+/// Compiled macros, shared by every rule that uses them (and memoized per event).
+#[derive(Debug, Default)]
+pub(crate) struct Macros<'a> {
+    /// Parsed, list-expanded macro conditions by macro index.
+    pub asts: Vec<Option<&'a Expr>>,
+    /// Macro index by name.
+    pub idx: std::collections::HashMap<&'a str, usize>,
+    /// Macro index -> compiled node id (or the error it gave).
+    pub done: Vec<Option<Result<u32, CompileError>>>,
+    /// Compiled macro bodies by node id.
+    pub nodes: Vec<Node>,
+    /// Macros being compiled (cycle detection).
+    pub stack: Vec<usize>,
+}
+
+impl Macros<'_> {
+    fn node_for(&mut self, name: &str, slots: &mut Slots) -> Result<u32, CompileError> {
+        let Some(&i) = self.idx.get(name) else {
+            return Err(err(format!("undefined macro '{name}' used in filter")));
+        };
+        if let Some(r) = &self.done[i] {
+            return r.clone();
+        }
+        if self.stack.contains(&i) {
+            return Err(err(format!("macro '{name}' is defined in terms of itself (cycle)")));
+        }
+        let Some(ast) = self.asts[i] else {
+            return Err(err(format!("macro '{name}' has an invalid condition")));
+        };
+        self.stack.push(i);
+        let r = compile(ast, slots, self);
+        self.stack.pop();
+        let r = r.map(|n| {
+            self.nodes.push(n);
+            u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX)
+        });
+        self.done[i] = Some(r.clone());
+        r
+    }
+}
+
+/// Compiles an expression; macro references become shared, memoized macro nodes.
+pub(crate) fn compile(e: &Expr, slots: &mut Slots, macros: &mut Macros<'_>) -> Result<Node, CompileError> {
     Ok(match e {
-        Expr::And(v) => Node::And(v.iter().map(|c| compile(c, slots)).collect::<Result<_, _>>()?),
-        Expr::Or(v) => Node::Or(v.iter().map(|c| compile(c, slots)).collect::<Result<_, _>>()?),
-        Expr::Not(c) => Node::Not(Box::new(compile(c, slots)?)),
-        Expr::Ident(name) => return Err(err(format!("undefined macro '{name}' used in filter"))),
+        Expr::And(v) => Node::And(
+            v.iter()
+                .map(|c| compile(c, slots, macros))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(v) => Node::Or(
+            v.iter()
+                .map(|c| compile(c, slots, macros))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Not(c) => Node::Not(Box::new(compile(c, slots, macros)?)),
+        Expr::Ident(name) => Node::Macro(macros.node_for(name, slots)?),
         Expr::Check(c) => compile_check(c, slots)?,
     })
 }
@@ -260,6 +328,25 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
         return Err(err(format!("operator '{}' does not take a list", op.token())));
     }
     let vals = texts(&c.rhs)?;
+    if let FieldExpr::Field { name, arg: None } = &c.lhs {
+        if name == "evt.type" && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) {
+            let mut bits: Vec<u64> = Vec::new();
+            for v in &vals {
+                let id = slots.type_id(v) as usize;
+                if bits.len() <= id / 64 {
+                    bits.resize(id / 64 + 1, 0);
+                }
+                bits[id / 64] |= 1u64 << (id % 64);
+            }
+            return Ok(check(
+                lhs,
+                Test::EvtType {
+                    bits: bits.into_boxed_slice(),
+                    ne: op == Op::Ne,
+                },
+            ));
+        }
+    }
     let test = match ty {
         FieldType::Str => {
             if matches!(op, Op::BContains | Op::BStartsWith) {
@@ -369,6 +456,9 @@ fn str_test(op: Op, vals: &[&str]) -> Result<StrTest, CompileError> {
             let re = Regex::new(&format!("^(?:{pat})$"))
                 .map_err(|e| err(format!("invalid regex '{pat}': {e}")))?;
             StrTest::Regex(re)
+        }
+        Op::In | Op::Intersects if vals.len() <= 6 => {
+            StrTest::InSmall(vals.iter().map(|s| (*s).into()).collect())
         }
         Op::In | Op::Intersects => {
             let set: FxSet<Box<str>> = vals.iter().map(|s| (*s).into()).collect();

@@ -4,10 +4,11 @@ use mamori_core::event::{EventSource, Value};
 use mamori_core::Event;
 
 use crate::compile::{Derive, Slots};
-use crate::matchers::FxMap;
+use std::cell::{Cell, OnceCell};
+
 use crate::output::{evt_time, rfc3339_nanos, Alert, Format};
 use crate::priority::Priority;
-use crate::program::{Node, Slot, View};
+use crate::program::{EvtType, Node, View};
 
 /// One compiled rule.
 #[derive(Debug)]
@@ -48,14 +49,22 @@ pub struct Stats {
 pub struct Ruleset {
     rules: Vec<CompiledRule>,
     slots: Slots,
-    derived: Vec<u32>,
-    by_type: FxMap<Box<str>, Box<[u32]>>,
+    macro_nodes: Vec<Node>,
+    derived: Vec<(u32, Derive)>,
+    lazy_of: Vec<u32>,
+    by_type: Vec<Box<[u32]>>,
     untyped: Box<[u32]>,
     stats: Stats,
 }
 
 impl Ruleset {
-    pub(crate) fn new(rules: Vec<CompiledRule>, slots: Slots, macros: usize, lists: usize) -> Self {
+    pub(crate) fn new(
+        rules: Vec<CompiledRule>,
+        slots: Slots,
+        macro_nodes: Vec<Node>,
+        macros: usize,
+        lists: usize,
+    ) -> Self {
         let mut rs = Ruleset {
             stats: Stats {
                 rules: rules.len(),
@@ -66,8 +75,10 @@ impl Ruleset {
             },
             rules,
             slots,
+            macro_nodes,
             derived: Vec::new(),
-            by_type: FxMap::default(),
+            lazy_of: Vec::new(),
+            by_type: Vec::new(),
             untyped: Box::new([]),
         };
         rs.reindex();
@@ -76,32 +87,41 @@ impl Ruleset {
 
     fn reindex(&mut self) {
         self.derived = (0..self.slots.len() as u32)
-            .filter(|&s| self.slots.keys[s as usize].2.is_some())
+            .filter_map(|s| self.slots.keys[s as usize].2.clone().map(|d| (s, d)))
             .collect();
+        self.lazy_of = vec![u32::MAX; self.slots.len()];
+        for (i, (s, _)) in self.derived.iter().enumerate() {
+            self.lazy_of[*s as usize] = i as u32;
+        }
         let untyped: Vec<u32> = (0..self.rules.len() as u32)
             .filter(|&i| {
                 let r = &self.rules[i as usize];
                 r.enabled && r.evttypes.is_none()
             })
             .collect();
-        let mut by_type: FxMap<Box<str>, Vec<u32>> = FxMap::default();
+        for r in &self.rules {
+            for t in r.evttypes.iter().flatten() {
+                self.slots.type_id(t);
+            }
+        }
+        let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); self.slots.types.len()];
         for (i, r) in self.rules.iter().enumerate() {
             if !r.enabled {
                 continue;
             }
-            if let Some(ts) = &r.evttypes {
-                for t in ts {
-                    by_type.entry(t.as_str().into()).or_default().push(i as u32);
+            for t in r.evttypes.iter().flatten() {
+                if let Some(&id) = self.slots.types.get(t.as_str()) {
+                    by_type[id as usize].push(i as u32);
                 }
             }
         }
         self.by_type = by_type
             .into_iter()
-            .map(|(k, mut v)| {
+            .map(|mut v| {
                 v.extend(untyped.iter().copied());
                 v.sort_unstable();
                 v.dedup();
-                (k, v.into_boxed_slice())
+                v.into_boxed_slice()
             })
             .collect();
         self.untyped = untyped.into_boxed_slice();
@@ -142,70 +162,35 @@ impl Ruleset {
         self.reindex();
     }
 
-    fn candidates(&self, ev: &Event) -> &[u32] {
+    fn candidates(&self, ev: &Event) -> (&[u32], EvtType) {
         match ev.fields.get("evt.type") {
-            Some(Value::Str(t)) => self.by_type.get(t.as_str()).unwrap_or(&self.untyped),
-            _ => &self.untyped,
+            Some(Value::Str(t)) => match self.slots.types.get(t.as_str()) {
+                Some(&id) => (
+                    self.by_type.get(id as usize).map_or(&self.untyped[..], |b| &b[..]),
+                    EvtType::Known(id),
+                ),
+                None => (&self.untyped, EvtType::Unknown),
+            },
+            Some(_) => (&self.untyped, EvtType::Unknown),
+            None => (&self.untyped, EvtType::Missing),
         }
     }
 
-    fn view<'e>(&self, ev: &'e Event, hostname: &str) -> View<'e> {
-        let mut slots = vec![Slot::None; self.slots.len()];
-        for (k, v) in &ev.fields {
-            if let Some(&s) = self.slots.map.get(k.as_str()) {
-                slots[s as usize] = Slot::Ev(v);
-            }
+    fn view<'e>(&'e self, ev: &'e Event, hostname: &'e str, evt_type: EvtType) -> View<'e> {
+        let n = self.slots.len();
+        View {
+            refs: vec![Cell::new(None); n],
+            resolved: vec![Cell::new(false); n],
+            keys: &self.slots.lookup,
+            lazy_of: &self.lazy_of,
+            lazy: (0..self.derived.len()).map(|_| OnceCell::new()).collect(),
+            derives: &self.derived,
+            ev,
+            hostname,
+            evt_type,
+            macros: &self.macro_nodes,
+            memo: vec![Cell::new(0); self.macro_nodes.len()],
         }
-        let mut view = View {
-            slots,
-            derived: Vec::new(),
-        };
-        for &s in &self.derived {
-            if !matches!(view.slots[s as usize], Slot::None) {
-                continue;
-            }
-            let Some(d) = &self.slots.keys[s as usize].2 else {
-                continue;
-            };
-            let val = match d {
-                Derive::DirOf(p) | Derive::FileOf(p) => match view.get(*p) {
-                    Some(Value::Str(path)) if path.starts_with('/') => {
-                        let (dir, file) = match path.rfind('/') {
-                            Some(0) => ("/", &path[1..]),
-                            Some(i) => (&path[..i], &path[i + 1..]),
-                            None => ("", path.as_str()),
-                        };
-                        Some(Value::Str(if matches!(d, Derive::DirOf(_)) {
-                            dir.to_string()
-                        } else {
-                            file.to_string()
-                        }))
-                    }
-                    _ => None,
-                },
-                Derive::AnyOf(list) => {
-                    let vals: Vec<String> = list
-                        .iter()
-                        .filter_map(|&p| match view.get(p) {
-                            Some(Value::Str(s)) => Some(s.clone()),
-                            Some(Value::Int(i)) => Some(i.to_string()),
-                            Some(Value::List(l)) => Some(l.join(",")),
-                            _ => None,
-                        })
-                        .collect();
-                    (!vals.is_empty()).then_some(Value::List(vals))
-                }
-                Derive::Time => Some(Value::Str(evt_time(ev.time_ns))),
-                Derive::RawTime => Some(Value::Int(i64::try_from(ev.time_ns).unwrap_or(i64::MAX))),
-                Derive::Source => Some(Value::Str(ev.source.as_str().to_string())),
-                Derive::Hostname => Some(Value::Str(hostname.to_string())),
-            };
-            if let Some(v) = val {
-                view.derived.push(v);
-                view.slots[s as usize] = Slot::Der((view.derived.len() - 1) as u32);
-            }
-        }
-        view
     }
 }
 
@@ -272,11 +257,11 @@ impl Engine {
         if ev.source != EventSource::Syscall {
             return 0;
         }
-        let cands = self.ruleset.candidates(ev);
+        let (cands, evt_type) = self.ruleset.candidates(ev);
         if cands.is_empty() {
             return 0;
         }
-        let view = self.ruleset.view(ev, &self.settings.hostname);
+        let view = self.ruleset.view(ev, &self.settings.hostname, evt_type);
         let mut n = 0;
         for &ri in cands {
             let r = &self.ruleset.rules[ri as usize];

@@ -213,6 +213,13 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
     }
     let mut slots = Slots::default();
     let mut rules = Vec::new();
+    let macro_asts = ex.macro_ast.clone();
+    let mut cmacros = compile::Macros {
+        asts: macro_asts.iter().map(Option::as_ref).collect(),
+        idx: ex.macro_idx.clone(),
+        done: vec![None; col.macros.len()],
+        ..compile::Macros::default()
+    };
     for r in &col.rules {
         let item = format!("rule '{}'", r.name);
         if r.source != "syscall" {
@@ -269,7 +276,7 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
                 format!("rule skipped (skip-if-unknown-filter): {msg}"),
             );
         };
-        let cond = match compile::compile(&expanded, &mut slots) {
+        let cond = match compile::compile(&ast, &mut slots, &mut cmacros) {
             Ok(n) => n,
             Err(e) if e.unknown_field && r.skip_if_unknown_filter => {
                 skip(diags, &e.message);
@@ -344,7 +351,8 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
             );
         }
     }
-    Ruleset::new(rules, slots, col.macros.len(), col.lists.len())
+    let nodes = std::mem::take(&mut cmacros.nodes);
+    Ruleset::new(rules, slots, nodes, col.macros.len(), col.lists.len())
 }
 
 fn mark_idents(e: &Expr, idx: &HashMap<&str, usize>, out: &mut [bool]) {

@@ -1,36 +1,120 @@
 //! Compiled conditions and their evaluation over an event view.
 
 use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
 
 use mamori_core::event::Value;
+use mamori_core::Event;
 use memchr::memmem::Finder;
 use regex::Regex;
 
 use crate::ast::{Modifier, Op, Transformer};
+use crate::compile::Derive;
 use crate::matchers::{Cidr, FxSet, Glob, PathSet};
 
-/// The values of the fields a ruleset needs, for one event, by slot.
+/// The values of the fields a ruleset needs, for one event, by slot. Fields are looked up in
+/// the event on first use; derived values (`fd.directory`, `proc.aname`, `evt.time`, ...) are
+/// computed on first use.
 #[derive(Debug)]
 pub struct View<'e> {
-    pub(crate) slots: Vec<Slot<'e>>,
-    pub(crate) derived: Vec<Value>,
+    pub(crate) refs: Vec<Cell<Option<&'e Value>>>,
+    pub(crate) resolved: Vec<Cell<bool>>,
+    pub(crate) keys: &'e [Vec<Box<str>>],
+    pub(crate) lazy_of: &'e [u32],
+    pub(crate) lazy: Vec<OnceCell<Option<Value>>>,
+    pub(crate) derives: &'e [(u32, Derive)],
+    pub(crate) ev: &'e Event,
+    pub(crate) hostname: &'e str,
+    pub(crate) evt_type: EvtType,
+    pub(crate) macros: &'e [Node],
+    /// Per-macro memo: 0 unknown, 1 false, 2 true.
+    pub(crate) memo: Vec<Cell<u8>>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Slot<'e> {
-    None,
-    Ev(&'e Value),
-    Der(u32),
+/// The event's type as an interned id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EvtType {
+    Missing,
+    Unknown,
+    Known(u32),
 }
 
 impl View<'_> {
     #[inline]
+    fn macro_value(&self, i: u32) -> bool {
+        let Some(cell) = self.memo.get(i as usize) else {
+            return false;
+        };
+        match cell.get() {
+            1 => false,
+            2 => true,
+            _ => {
+                let r = self.macros.get(i as usize).is_some_and(|n| n.eval(self));
+                cell.set(if r { 2 } else { 1 });
+                r
+            }
+        }
+    }
+
+    #[inline]
     pub(crate) fn get(&self, slot: u32) -> Option<&Value> {
-        match self.slots.get(slot as usize).copied().unwrap_or(Slot::None) {
-            Slot::None => None,
-            Slot::Ev(v) => Some(v),
-            Slot::Der(i) => self.derived.get(i as usize),
+        let s = slot as usize;
+        let done = self.resolved.get(s)?;
+        if !done.get() {
+            let found = self.keys.get(s).and_then(|ks| {
+                ks.iter().find_map(|k| self.ev.fields.get(&**k))
+            });
+            self.refs[s].set(found);
+            done.set(true);
+        }
+        if let Some(v) = self.refs[s].get() {
+            return Some(v);
+        }
+        let li = *self.lazy_of.get(s)?;
+        if li == u32::MAX {
+            return None;
+        }
+        self.lazy
+            .get(li as usize)?
+            .get_or_init(|| self.compute(li as usize))
+            .as_ref()
+    }
+
+    fn compute(&self, i: usize) -> Option<Value> {
+        let (_, d) = self.derives.get(i)?;
+        match d {
+            Derive::DirOf(p) | Derive::FileOf(p) => match self.get(*p) {
+                Some(Value::Str(path)) if path.starts_with('/') => {
+                    let (dir, file) = match path.rfind('/') {
+                        Some(0) => ("/", &path[1..]),
+                        Some(i) => (&path[..i], &path[i + 1..]),
+                        None => ("", path.as_str()),
+                    };
+                    Some(Value::Str(if matches!(d, Derive::DirOf(_)) {
+                        dir.to_string()
+                    } else {
+                        file.to_string()
+                    }))
+                }
+                _ => None,
+            },
+            Derive::AnyOf(list) => {
+                let vals: Vec<String> = list
+                    .iter()
+                    .filter_map(|&p| match self.get(p) {
+                        Some(Value::Str(s)) => Some(s.clone()),
+                        Some(Value::Int(i)) => Some(i.to_string()),
+                        Some(Value::List(l)) => Some(l.join(",")),
+                        _ => None,
+                    })
+                    .collect();
+                (!vals.is_empty()).then_some(Value::List(vals))
+            }
+            Derive::Time => Some(Value::Str(crate::output::evt_time(self.ev.time_ns))),
+            Derive::RawTime => Some(Value::Int(i64::try_from(self.ev.time_ns).unwrap_or(i64::MAX))),
+            Derive::Source => Some(Value::Str(self.ev.source.as_str().to_string())),
+            Derive::Hostname => Some(Value::Str(self.hostname.to_string())),
         }
     }
 }
@@ -42,6 +126,8 @@ pub(crate) enum Node {
     Or(Box<[Node]>),
     Not(Box<Node>),
     Check(Box<Cmp>),
+    /// A compiled macro, evaluated once per event.
+    Macro(u32),
 }
 
 /// How a field with several values is compared.
@@ -79,6 +165,8 @@ pub(crate) enum Test {
     Bytes(BytesTest),
     Modified { m: Modifier, tests: Box<[StrTest]> },
     Val { op: Op, rhs: Lhs, numeric: bool },
+    /// `evt.type` =/!=/in against interned type ids (bitset).
+    EvtType { bits: Box<[u64]>, ne: bool },
 }
 
 #[derive(Debug)]
@@ -94,6 +182,7 @@ pub(crate) enum StrTest {
     IGlob(Glob),
     Regex(Regex),
     In(FxSet<Box<str>>),
+    InSmall(Box<[Box<str>]>),
     Pmatch(PathSet),
 }
 
@@ -124,6 +213,7 @@ impl Node {
             Node::Or(c) => c.iter().any(|n| n.eval(v)),
             Node::Not(n) => !n.eval(v),
             Node::Check(c) => c.eval(v),
+            Node::Macro(i) => v.macro_value(*i),
         }
     }
 }
@@ -229,6 +319,18 @@ pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 impl Cmp {
     #[inline]
     fn eval(&self, v: &View<'_>) -> bool {
+        if let Test::EvtType { bits, ne } = &self.test {
+            return match v.evt_type {
+                EvtType::Missing => false,
+                EvtType::Unknown => *ne,
+                EvtType::Known(i) => {
+                    let hit = bits
+                        .get((i / 64) as usize)
+                        .is_some_and(|w| w & (1u64 << (i % 64)) != 0);
+                    hit != *ne
+                }
+            };
+        }
         let Some(p) = produce(&self.lhs, v) else {
             return false;
         };
@@ -242,7 +344,13 @@ impl Cmp {
         };
         match &self.test {
             Test::Exists => true,
-            Test::Str(t) => str_values(val, multi, matches!(t, StrTest::In(_)), |s| t.test(s)),
+            Test::Str(t) => str_values(
+                val,
+                multi,
+                matches!(t, StrTest::In(_) | StrTest::InSmall(_)),
+                |s| t.test(s),
+            ),
+            Test::EvtType { .. } => false,
             Test::Modified { m, tests } => str_values(val, multi, false, |s| {
                 let n = tests.iter().filter(|t| t.test(s)).count();
                 match m {
@@ -414,6 +522,7 @@ impl StrTest {
             StrTest::IGlob(g) => g.is_match(&s.to_lowercase()),
             StrTest::Regex(r) => r.is_match(s),
             StrTest::In(set) => set.contains(s),
+            StrTest::InSmall(v) => v.iter().any(|x| x.len() == s.len() && **x == *s),
             StrTest::Pmatch(p) => p.is_match(s),
         }
     }
