@@ -94,7 +94,11 @@ pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     let loaded = match load(&sources) {
         Ok(l) => l,
         Err(failed) => {
-            for d in failed.diagnostics.iter().filter(|d| d.level == Level::Error) {
+            for d in failed
+                .diagnostics
+                .iter()
+                .filter(|d| d.level == Level::Error)
+            {
                 eprintln!("{d}");
             }
             anyhow::bail!("rules did not load");

@@ -69,7 +69,9 @@ pub struct HttpOutput {
 
 impl std::fmt::Debug for HttpOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpOutput").field("url", &self.url).finish()
+        f.debug_struct("HttpOutput")
+            .field("url", &self.url)
+            .finish()
     }
 }
 
@@ -152,7 +154,9 @@ fn worker(t: Target, rx: Receiver<Msg>, s: HttpSettings, shared: Arc<Shared>) {
                 delay = delay.saturating_mul(2);
             }
         }
-        shared.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        shared
+            .dropped
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
     };
     let mut batch: Vec<String> = Vec::new();
@@ -315,20 +319,38 @@ mod tests {
         let arr: Vec<serde_json::Value> = serde_json::from_str(&bodies[1]).unwrap();
         assert_eq!(arr.len(), 2);
         assert_eq!(arr[1]["rule"], "b");
-        assert_eq!(o.counters(), Counters { received: 2, sent: 2, dropped: 0 });
+        assert_eq!(
+            o.counters(),
+            Counters {
+                received: 2,
+                sent: 2,
+                dropped: 0
+            }
+        );
     }
 
     #[test]
     fn unreachable_server_drops_after_attempts() {
         // Bind then close a port so that connections are refused.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut s = HttpSettings::new(format!("http://127.0.0.1:{port}/"));
         s.attempts = 2;
         s.backoff = Duration::from_millis(1);
         let mut o = HttpOutput::start(s).unwrap();
         o.send(&alert("a")).unwrap();
         o.flush().unwrap();
-        assert_eq!(o.counters(), Counters { received: 1, sent: 0, dropped: 1 });
+        assert_eq!(
+            o.counters(),
+            Counters {
+                received: 1,
+                sent: 0,
+                dropped: 1
+            }
+        );
     }
 
     #[test]

@@ -307,7 +307,10 @@ impl fmt::Display for FieldExpr {
                     f.write_char('[')?;
                     if a.is_empty()
                         || a.bytes().any(|b| {
-                            matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 8 | b'[' | b']' | b'"' | b'\'')
+                            matches!(
+                                b,
+                                b' ' | b'\t' | b'\n' | b'\r' | 8 | b'[' | b']' | b'"' | b'\''
+                            )
                         })
                     {
                         write_quoted(f, a)?;
@@ -363,7 +366,11 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::And(v) | Expr::Or(v) => {
-                let sep = if matches!(self, Expr::And(_)) { " and " } else { " or " };
+                let sep = if matches!(self, Expr::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
                 for (i, c) in v.iter().enumerate() {
                     if i > 0 {
                         f.write_str(sep)?;

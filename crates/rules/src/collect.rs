@@ -324,7 +324,9 @@ impl Collected {
                     Code::LoadPluginNative,
                     it.pos,
                     &item,
-                    format!("plugin '{native}' is provided natively by mamori; requirement satisfied"),
+                    format!(
+                        "plugin '{native}' is provided natively by mamori; requirement satisfied"
+                    ),
                 );
             } else {
                 cx.err(
@@ -372,7 +374,12 @@ impl Collected {
             return None;
         }
         let Kind::Map(om) = &ov.kind else {
-            cx.err(Code::LoadErrOverride, ov.pos, item, "'override' must be a mapping");
+            cx.err(
+                Code::LoadErrOverride,
+                ov.pos,
+                item,
+                "'override' must be a mapping",
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -400,12 +407,22 @@ impl Collected {
                         format!("key '{k}' cannot be appended to, use 'replace' instead"),
                     );
                 } else {
-                    cx.err(Code::LoadErrOverride, v.pos, item, format!("key '{k}' cannot be overridden"));
+                    cx.err(
+                        Code::LoadErrOverride,
+                        v.pos,
+                        item,
+                        format!("key '{k}' cannot be overridden"),
+                    );
                 }
                 return None;
             }
             if !is_append && !replaceable.contains(&k.as_str()) {
-                cx.err(Code::LoadErrOverride, v.pos, item, format!("key '{k}' cannot be replaced"));
+                cx.err(
+                    Code::LoadErrOverride,
+                    v.pos,
+                    item,
+                    format!("key '{k}' cannot be replaced"),
+                );
                 return None;
             }
             if get(map, k).is_none() {
@@ -425,7 +442,9 @@ impl Collected {
                     Code::LoadErrOverride,
                     v.pos,
                     item,
-                    format!("unexpected key '{k}': no corresponding entry under 'override' is defined"),
+                    format!(
+                        "unexpected key '{k}': no corresponding entry under 'override' is defined"
+                    ),
                 );
                 return None;
             }
@@ -435,20 +454,35 @@ impl Collected {
 
     fn list(&mut self, cx: &mut Ctx<'_>, pos: Pos, map: &[(String, Node)]) {
         let Some(name) = get(map, "list").and_then(Node::as_scalar) else {
-            cx.err(Code::LoadErrYamlValidate, pos, "list", "list name must be a string");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                pos,
+                "list",
+                "list name must be a string",
+            );
             return;
         };
         let item = format!("list '{name}'");
         Self::check_keys(cx, map, LIST_KEYS, &item);
         if name.is_empty()
-            || name
-                .bytes()
-                .any(|b| matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',') || b.is_ascii_whitespace())
+            || name.bytes().any(|b| {
+                matches!(b, b'(' | b')' | b'"' | b'\'' | b'=' | b',') || b.is_ascii_whitespace()
+            })
         {
-            cx.warn(Code::LoadInvalidName, pos, &item, "list name contains invalid characters");
+            cx.warn(
+                Code::LoadInvalidName,
+                pos,
+                &item,
+                "list name contains invalid characters",
+            );
         }
         let Some(items_node) = get(map, "items") else {
-            cx.err(Code::LoadErrYamlValidate, pos, &item, "item has no mandatory key 'items'");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                pos,
+                &item,
+                "item has no mandatory key 'items'",
+            );
             return;
         };
         let Some(items) = str_list(items_node) else {
@@ -498,7 +532,12 @@ impl Collected {
 
     fn macro_item(&mut self, cx: &mut Ctx<'_>, pos: Pos, map: &[(String, Node)]) {
         let Some(name) = get(map, "macro").and_then(Node::as_scalar) else {
-            cx.err(Code::LoadErrYamlValidate, pos, "macro", "macro name must be a string");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                pos,
+                "macro",
+                "macro name must be a string",
+            );
             return;
         };
         let item = format!("macro '{name}'");
@@ -514,11 +553,21 @@ impl Collected {
             );
         }
         let Some(cnode) = get(map, "condition") else {
-            cx.err(Code::LoadErrYamlValidate, pos, &item, "item has no mandatory key 'condition'");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                pos,
+                &item,
+                "item has no mandatory key 'condition'",
+            );
             return;
         };
         let Some(cond) = cnode.as_scalar() else {
-            cx.err(Code::LoadErrYamlValidate, cnode.pos, &item, "'condition' must be a string");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                cnode.pos,
+                &item,
+                "'condition' must be a string",
+            );
             return;
         };
         let Some(ov) = Self::overrides(cx, map, &["condition"], &["condition"], &item, "macro")
@@ -567,13 +616,17 @@ impl Collected {
 
     fn rule(&mut self, cx: &mut Ctx<'_>, pos: Pos, map: &[(String, Node)]) {
         let Some(name) = get(map, "rule").and_then(Node::as_scalar) else {
-            cx.err(Code::LoadErrYamlValidate, pos, "rule", "rule name must be a string");
+            cx.err(
+                Code::LoadErrYamlValidate,
+                pos,
+                "rule",
+                "rule name must be a string",
+            );
             return;
         };
         let item = format!("rule '{name}'");
         Self::check_keys(cx, map, RULE_KEYS, &item);
-        let Some(ov) =
-            Self::overrides(cx, map, RULE_APPENDABLE, RULE_REPLACEABLE, &item, "rule")
+        let Some(ov) = Self::overrides(cx, map, RULE_APPENDABLE, RULE_REPLACEABLE, &item, "rule")
         else {
             return;
         };
@@ -689,7 +742,12 @@ impl Collected {
             if key == "source" {
                 match v.as_scalar() {
                     Some(s) => rule.source = s,
-                    None => cx.err(Code::LoadErrYamlValidate, v.pos, &item, "'source' must be a string"),
+                    None => cx.err(
+                        Code::LoadErrYamlValidate,
+                        v.pos,
+                        &item,
+                        "'source' must be a string",
+                    ),
                 }
             }
         }
@@ -714,14 +772,24 @@ impl Collected {
         let text = |cx: &mut Ctx<'_>| -> Option<String> {
             let t = v.as_scalar();
             if t.is_none() {
-                cx.err(Code::LoadErrYamlValidate, v.pos, item, format!("'{key}' must be a string"));
+                cx.err(
+                    Code::LoadErrYamlValidate,
+                    v.pos,
+                    item,
+                    format!("'{key}' must be a string"),
+                );
             }
             t
         };
         let boolean = |cx: &mut Ctx<'_>| -> Option<bool> {
             let b = bool_of(v);
             if b.is_none() {
-                cx.err(Code::LoadErrYamlValidate, v.pos, item, format!("'{key}' must be a boolean"));
+                cx.err(
+                    Code::LoadErrYamlValidate,
+                    v.pos,
+                    item,
+                    format!("'{key}' must be a boolean"),
+                );
             }
             b
         };
@@ -774,7 +842,12 @@ impl Collected {
             "capture_duration" => {}
             "tags" => {
                 let Some(tags) = str_list(v) else {
-                    cx.err(Code::LoadErrYamlValidate, v.pos, item, "'tags' must be a sequence of strings");
+                    cx.err(
+                        Code::LoadErrYamlValidate,
+                        v.pos,
+                        item,
+                        "'tags' must be a sequence of strings",
+                    );
                     return;
                 };
                 let r = &mut self.rules[i];
@@ -796,7 +869,12 @@ impl Collected {
     fn exceptions(&mut self, cx: &mut Ctx<'_>, i: usize, v: &Node, append: bool, item: &str) {
         let Kind::Seq(list) = &v.kind else {
             if !matches!(v.kind, Kind::Null) {
-                cx.err(Code::LoadErrException, v.pos, item, "'exceptions' must be a sequence");
+                cx.err(
+                    Code::LoadErrException,
+                    v.pos,
+                    item,
+                    "'exceptions' must be a sequence",
+                );
             }
             return;
         };
@@ -805,11 +883,21 @@ impl Collected {
         }
         for e in list {
             let Kind::Map(m) = &e.kind else {
-                cx.err(Code::LoadErrException, e.pos, item, "exception must be a mapping");
+                cx.err(
+                    Code::LoadErrException,
+                    e.pos,
+                    item,
+                    "exception must be a mapping",
+                );
                 continue;
             };
             let Some(name) = get(m, "name").and_then(Node::as_scalar) else {
-                cx.err(Code::LoadErrException, e.pos, item, "exception has no mandatory key 'name'");
+                cx.err(
+                    Code::LoadErrException,
+                    e.pos,
+                    item,
+                    "exception has no mandatory key 'name'",
+                );
                 continue;
             };
             let one_or_many = |n: &Node| -> Option<OneOrMany> {
@@ -861,7 +949,9 @@ impl Collected {
                             Code::LoadWarning,
                             e.pos,
                             item,
-                            format!("exception '{name}': overriding/appending exception with no values"),
+                            format!(
+                                "exception '{name}': overriding/appending exception with no values"
+                            ),
                         );
                     }
                     prev.values.extend(values);

@@ -125,9 +125,10 @@ impl Slots {
             ("fd.cnet", None) => Derive::AnyOf(vec![self.named("fd.cip", None)]),
             ("fd.rnet", None) => Derive::AnyOf(vec![self.named("fd.rip", None)]),
             ("fd.lnet", None) => Derive::AnyOf(vec![self.named("fd.lip", None)]),
-            ("fd.port", None) => {
-                Derive::AnyOf(vec![self.named("fd.sport", None), self.named("fd.cport", None)])
-            }
+            ("fd.port", None) => Derive::AnyOf(vec![
+                self.named("fd.sport", None),
+                self.named("fd.cport", None),
+            ]),
             ("evt.time" | "evt.time.s" | "evt.time.iso8601" | "evt.datetime", None) => Derive::Time,
             ("evt.rawtime", None) => Derive::RawTime,
             ("evt.source", None) => Derive::Source,
@@ -161,7 +162,9 @@ impl Macros<'_> {
             return r.clone();
         }
         if self.stack.contains(&i) {
-            return Err(err(format!("macro '{name}' is defined in terms of itself (cycle)")));
+            return Err(err(format!(
+                "macro '{name}' is defined in terms of itself (cycle)"
+            )));
         }
         let Some(ast) = self.asts[i] else {
             return Err(err(format!("macro '{name}' has an invalid condition")));
@@ -179,7 +182,11 @@ impl Macros<'_> {
 }
 
 /// Compiles an expression; macro references become shared, memoized macro nodes.
-pub(crate) fn compile(e: &Expr, slots: &mut Slots, macros: &mut Macros<'_>) -> Result<Node, CompileError> {
+pub(crate) fn compile(
+    e: &Expr,
+    slots: &mut Slots,
+    macros: &mut Macros<'_>,
+) -> Result<Node, CompileError> {
     Ok(match e {
         Expr::And(v) => Node::And(
             v.iter()
@@ -214,7 +221,10 @@ pub(crate) fn compile_lhs(
             };
             match (fi.arg, &arg) {
                 (ArgKind::None, Some(_)) => {
-                    return Err(err(format!("field '{}' does not accept arguments", fi.name)))
+                    return Err(err(format!(
+                        "field '{}' does not accept arguments",
+                        fi.name
+                    )))
                 }
                 (ArgKind::Required, None) => {
                     return Err(err(format!("field '{}' requires an argument", fi.name)))
@@ -235,7 +245,13 @@ pub(crate) fn compile_lhs(
             for a in args {
                 let (l, ty) = compile_lhs(a, slots, None)?;
                 if matches!(l, Lhs::Slot { .. })
-                    && matches!(tf, Transformer::ToLower | Transformer::ToUpper | Transformer::B64 | Transformer::Basename)
+                    && matches!(
+                        tf,
+                        Transformer::ToLower
+                            | Transformer::ToUpper
+                            | Transformer::B64
+                            | Transformer::Basename
+                    )
                     && ty != FieldType::Str
                 {
                     return Err(err(format!(
@@ -245,15 +261,19 @@ pub(crate) fn compile_lhs(
                     )));
                 }
                 if let FieldExpr::Field { name, arg: None } = a {
-                    if matches!(name.as_str(), "proc.aname" | "proc.aexe" | "proc.aexepath" | "proc.acmdline")
-                    {
+                    if matches!(
+                        name.as_str(),
+                        "proc.aname" | "proc.aexe" | "proc.aexepath" | "proc.acmdline"
+                    ) {
                         return Err(err(format!("field '{name}' does not support transformers")));
                     }
                 }
                 out.push(l);
             }
             if *tf == Transformer::Join && out.len() < 2 {
-                return Err(err("transformer 'join' needs a separator and a list of fields"));
+                return Err(err(
+                    "transformer 'join' needs a separator and a list of fields",
+                ));
             }
             let ty = if *tf == Transformer::Len {
                 FieldType::Num
@@ -298,7 +318,11 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
     if let Rhs::Val(f) | Rhs::Transform(f) = &c.rhs {
         let (rhs, rty) = compile_lhs(f, slots, None)?;
         let numeric = ty == FieldType::Num && rty == FieldType::Num;
-        if matches!(ty, FieldType::Num | FieldType::Bool) && !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In)
+        if matches!(ty, FieldType::Num | FieldType::Bool)
+            && !matches!(
+                op,
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In
+            )
         {
             return Err(bad());
         }
@@ -325,7 +349,10 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             return Err(err(format!("operator '{}' needs a list", op.token())));
         }
     } else if matches!(c.rhs, Rhs::List(_) | Rhs::ListRef(_)) {
-        return Err(err(format!("operator '{}' does not take a list", op.token())));
+        return Err(err(format!(
+            "operator '{}' does not take a list",
+            op.token()
+        )));
     }
     let vals = texts(&c.rhs)?;
     if let FieldExpr::Field { name, arg: None } = &c.lhs {
@@ -398,11 +425,18 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             for v in &vals {
                 let cidr = Cidr::parse(v).filter(|_| ty == FieldType::Net || !v.contains('/'));
                 set.push(cidr.ok_or_else(|| {
-                    err(format!("'{v}' is not a valid {} (field '{}')", ty.name(), c.lhs))
+                    err(format!(
+                        "'{v}' is not a valid {} (field '{}')",
+                        ty.name(),
+                        c.lhs
+                    ))
                 })?);
             }
             match op {
-                Op::Eq | Op::Ne | Op::In | Op::Intersects => Test::Ip { set, ne: op == Op::Ne },
+                Op::Eq | Op::Ne | Op::In | Op::Intersects => Test::Ip {
+                    set,
+                    ne: op == Op::Ne,
+                },
                 _ => return Err(bad()),
             }
         }
@@ -410,9 +444,12 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             let v = vals[0];
             match op {
                 Op::BContains | Op::BStartsWith => {
-                    let bytes = hex(v).ok_or_else(|| err(format!("'{v}' is not a valid hex string")))?;
+                    let bytes =
+                        hex(v).ok_or_else(|| err(format!("'{v}' is not a valid hex string")))?;
                     if op == Op::BContains {
-                        Test::Bytes(BytesTest::Contains(Finder::new(&bytes).into_owned()))
+                        Test::Bytes(BytesTest::Contains(Box::new(
+                            Finder::new(&bytes).into_owned(),
+                        )))
                     } else {
                         Test::Bytes(BytesTest::StartsWith(bytes.into_boxed_slice()))
                     }
@@ -421,7 +458,9 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
                     v.as_bytes().to_vec().into_boxed_slice(),
                     op == Op::Ne,
                 )),
-                Op::Contains | Op::StartsWith | Op::In | Op::EndsWith => Test::Str(str_test(op, &vals)?),
+                Op::Contains | Op::StartsWith | Op::In | Op::EndsWith => {
+                    Test::Str(str_test(op, &vals)?)
+                }
                 _ => return Err(bad()),
             }
         }
@@ -440,17 +479,25 @@ fn hex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn str_test(op: Op, vals: &[&str]) -> Result<StrTest, CompileError> {
-    let one = || vals.first().map(|s| (*s).to_string().into_boxed_str()).unwrap_or_default();
+    let one = || {
+        vals.first()
+            .map(|s| (*s).to_string().into_boxed_str())
+            .unwrap_or_default()
+    };
     Ok(match op {
         Op::Eq => StrTest::Eq(one()),
         Op::Ne => StrTest::Ne(one()),
         Op::Lt | Op::Le | Op::Gt | Op::Ge => StrTest::Ord(op, one()),
-        Op::Contains => StrTest::Contains(Finder::new(vals.first().copied().unwrap_or("")).into_owned()),
+        Op::Contains => StrTest::Contains(Box::new(
+            Finder::new(vals.first().copied().unwrap_or("")).into_owned(),
+        )),
         Op::IContains => StrTest::IContains(one().to_lowercase().into_boxed_str()),
         Op::StartsWith => StrTest::StartsWith(one()),
         Op::EndsWith => StrTest::EndsWith(one()),
         Op::Glob => StrTest::Glob(Glob::new(vals.first().copied().unwrap_or(""))),
-        Op::IGlob => StrTest::IGlob(Glob::new(&vals.first().copied().unwrap_or("").to_lowercase())),
+        Op::IGlob => StrTest::IGlob(Glob::new(
+            &vals.first().copied().unwrap_or("").to_lowercase(),
+        )),
         Op::Regex => {
             let pat = vals.first().copied().unwrap_or("");
             let re = Regex::new(&format!("^(?:{pat})$"))
@@ -466,7 +513,10 @@ fn str_test(op: Op, vals: &[&str]) -> Result<StrTest, CompileError> {
         }
         Op::Pmatch => StrTest::Pmatch(PathSet::new(vals.iter().copied())),
         Op::BContains | Op::BStartsWith | Op::Exists => {
-            return Err(err(format!("operator '{}' is not supported on strings", op.token())))
+            return Err(err(format!(
+                "operator '{}' is not supported on strings",
+                op.token()
+            )))
         }
     })
 }

@@ -166,7 +166,9 @@ impl Ruleset {
         match ev.fields.get("evt.type") {
             Some(Value::Str(t)) => match self.slots.types.get(t.as_str()) {
                 Some(&id) => (
-                    self.by_type.get(id as usize).map_or(&self.untyped[..], |b| &b[..]),
+                    self.by_type
+                        .get(id as usize)
+                        .map_or(&self.untyped[..], |b| &b[..]),
                     EvtType::Known(id),
                 ),
                 None => (&self.untyped, EvtType::Unknown),

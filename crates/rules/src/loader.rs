@@ -48,7 +48,9 @@ pub struct LoadFailed {
 }
 
 fn errors_count(d: &[Diagnostic]) -> usize {
-    d.iter().filter(|d| d.level == crate::diag::Level::Error).count()
+    d.iter()
+        .filter(|d| d.level == crate::diag::Level::Error)
+        .count()
 }
 
 fn first_error(d: &[Diagnostic]) -> String {
@@ -109,7 +111,10 @@ impl<'c> Expander<'c> {
             Rhs::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for it in items.drain(..) {
-                    match (!it.quoted).then(|| self.lists.get(it.text.as_str())).flatten() {
+                    match (!it.quoted)
+                        .then(|| self.lists.get(it.text.as_str()))
+                        .flatten()
+                    {
                         Some((idx, vals)) => {
                             self.list_used[*idx] = true;
                             out.extend(vals.iter().cloned());
@@ -152,7 +157,9 @@ impl<'c> Expander<'c> {
                     return Ok(done.clone());
                 }
                 if stack.contains(&i) {
-                    return Err(format!("macro '{name}' is defined in terms of itself (cycle)"));
+                    return Err(format!(
+                        "macro '{name}' is defined in terms of itself (cycle)"
+                    ));
                 }
                 let Some(ast) = self.macro_ast[i].clone() else {
                     return Err(format!("macro '{name}' has an invalid condition"));
@@ -235,7 +242,13 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
         let mut ast = match parse_condition(&r.condition) {
             Ok(a) => a,
             Err(e) => {
-                diag_at(diags, Code::LoadErrCompileCondition, &r.cond_origin, &item, e.to_string());
+                diag_at(
+                    diags,
+                    Code::LoadErrCompileCondition,
+                    &r.cond_origin,
+                    &item,
+                    e.to_string(),
+                );
                 continue;
             }
         };
@@ -263,7 +276,13 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
         let expanded = match ex.expand_macros(&ast, &mut Vec::new()) {
             Ok(x) => x,
             Err(msg) => {
-                diag_at(diags, Code::LoadErrCompileCondition, &r.cond_origin, &item, msg);
+                diag_at(
+                    diags,
+                    Code::LoadErrCompileCondition,
+                    &r.cond_origin,
+                    &item,
+                    msg,
+                );
                 continue;
             }
         };
@@ -283,7 +302,13 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
                 continue;
             }
             Err(e) => {
-                diag_at(diags, Code::LoadErrCompileCondition, &r.cond_origin, &item, e.message);
+                diag_at(
+                    diags,
+                    Code::LoadErrCompileCondition,
+                    &r.cond_origin,
+                    &item,
+                    e.message,
+                );
                 continue;
             }
         };
@@ -295,7 +320,13 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
                 continue;
             }
             Err(e) => {
-                diags.error(Code::LoadErrCompileOutput, &r.origin.file, r.origin.pos, &item, e.message);
+                diags.error(
+                    Code::LoadErrCompileOutput,
+                    &r.origin.file,
+                    r.origin.pos,
+                    &item,
+                    e.message,
+                );
                 continue;
             }
         };
@@ -383,16 +414,22 @@ fn value_rhs(n: &Node, op: Op, modifier: bool) -> Result<Rhs, String> {
     match &n.kind {
         Kind::Seq(items) => {
             if !op.is_list_op() && !modifier {
-                return Err(format!("a list value needs a list operator, not '{}'", op.token()));
+                return Err(format!(
+                    "a list value needs a list operator, not '{}'",
+                    op.token()
+                ));
             }
             items
                 .iter()
-                .map(|i| literal_of(i).ok_or_else(|| "exception values must be strings".to_string()))
+                .map(|i| {
+                    literal_of(i).ok_or_else(|| "exception values must be strings".to_string())
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Rhs::List)
         }
         _ => {
-            let lit = literal_of(n).ok_or_else(|| "exception values must be strings".to_string())?;
+            let lit =
+                literal_of(n).ok_or_else(|| "exception values must be strings".to_string())?;
             Ok(if op.is_list_op() || modifier {
                 Rhs::List(vec![lit])
             } else {
@@ -409,16 +446,21 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
     }
     let name = &e.name;
     let field = |f: &str| {
-        let fe = parse_field_expr(f).map_err(|_| format!("exception '{name}': '{f}' is not a supported filter field"))?;
+        let fe = parse_field_expr(f)
+            .map_err(|_| format!("exception '{name}': '{f}' is not a supported filter field"))?;
         if let crate::ast::FieldExpr::Field { name: n, arg } = &fe {
             if crate::fields::resolve(n, arg.as_deref()).is_none() {
-                return Err(format!("exception '{name}': '{f}' is not a supported filter field"));
+                return Err(format!(
+                    "exception '{name}': '{f}' is not a supported filter field"
+                ));
             }
         }
         Ok(fe)
     };
     let comp = |c: &str| {
-        parse_comp(c).ok_or_else(|| format!("exception '{name}': '{c}' is not a supported comparison operator"))
+        parse_comp(c).ok_or_else(|| {
+            format!("exception '{name}': '{c}' is not a supported comparison operator")
+        })
     };
     match e.fields.as_ref() {
         Some(OneOrMany::One(f)) => {
@@ -426,7 +468,9 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
                 None => (Op::In, None),
                 Some(OneOrMany::One(c)) => comp(c)?,
                 Some(OneOrMany::Many(_)) => {
-                    return Err(format!("exception '{name}': fields and comps must both be strings"))
+                    return Err(format!(
+                        "exception '{name}': fields and comps must both be strings"
+                    ))
                 }
             };
             if !op.is_list_op() && m.is_none() {
@@ -437,7 +481,10 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
             }
             let mut items = Vec::new();
             for v in &e.values {
-                items.push(literal_of(v).ok_or_else(|| format!("exception '{name}': values must be strings"))?);
+                items.push(
+                    literal_of(v)
+                        .ok_or_else(|| format!("exception '{name}': values must be strings"))?,
+                );
             }
             Ok(Some(Expr::Check(Box::new(Check {
                 lhs: field(f)?,
@@ -451,22 +498,30 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
                 None => vec![(Op::Eq, None); fs.len()],
                 Some(OneOrMany::Many(cs)) => {
                     if cs.len() != fs.len() {
-                        return Err(format!("exception '{name}': fields and comps lists must have equal length"));
+                        return Err(format!(
+                            "exception '{name}': fields and comps lists must have equal length"
+                        ));
                     }
                     cs.iter().map(|c| comp(c)).collect::<Result<_, _>>()?
                 }
                 Some(OneOrMany::One(_)) => {
-                    return Err(format!("exception '{name}': fields and comps must both be lists"))
+                    return Err(format!(
+                        "exception '{name}': fields and comps must both be lists"
+                    ))
                 }
             };
             let lhs: Vec<_> = fs.iter().map(|f| field(f)).collect::<Result<_, _>>()?;
             let mut rows = Vec::new();
             for row in &e.values {
                 let Kind::Seq(cells) = &row.kind else {
-                    return Err(format!("exception '{name}': each value must be a list matching 'fields'"));
+                    return Err(format!(
+                        "exception '{name}': each value must be a list matching 'fields'"
+                    ));
                 };
                 if cells.len() != fs.len() {
-                    return Err(format!("exception '{name}': fields and values lists must have equal length"));
+                    return Err(format!(
+                        "exception '{name}': fields and values lists must have equal length"
+                    ));
                 }
                 let mut conj = Vec::new();
                 for ((cell, l), (op, m)) in cells.iter().zip(&lhs).zip(&comps) {
@@ -474,7 +529,8 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
                         lhs: l.clone(),
                         op: *op,
                         modifier: *m,
-                        rhs: value_rhs(cell, *op, m.is_some()).map_err(|m| format!("exception '{name}': {m}"))?,
+                        rhs: value_rhs(cell, *op, m.is_some())
+                            .map_err(|m| format!("exception '{name}': {m}"))?,
                     })));
                 }
                 rows.push(if conj.len() == 1 {
@@ -492,4 +548,3 @@ fn exception_expr(e: &ExceptionInfo) -> Result<Option<Expr>, String> {
         None => Err(format!("exception '{name}' has no fields")),
     }
 }
-

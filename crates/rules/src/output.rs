@@ -57,13 +57,17 @@ pub(crate) fn compile_format(
         let width = text[wstart..i].parse::<usize>().ok();
         let Some((expr, key, len)) = token_at(&text[i..]) else {
             return Err(FormatError {
-                unknown_field: text[i..].bytes().next().is_some_and(|c| c.is_ascii_alphabetic()),
+                unknown_field: text[i..]
+                    .bytes()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic()),
                 message: format!("invalid formatting token at offset {}", wstart - 1),
             });
         };
         i += len;
         if key == "container.info" {
-            warnings.push("%container.info is deprecated and is replaced by an empty string".into());
+            warnings
+                .push("%container.info is deprecated and is replaced by an empty string".into());
             continue;
         }
         let (lhs, ty) = compile_lhs(&expr, slots, None).map_err(|e| FormatError {

@@ -62,9 +62,10 @@ impl View<'_> {
         let s = slot as usize;
         let done = self.resolved.get(s)?;
         if !done.get() {
-            let found = self.keys.get(s).and_then(|ks| {
-                ks.iter().find_map(|k| self.ev.fields.get(&**k))
-            });
+            let found = self
+                .keys
+                .get(s)
+                .and_then(|ks| ks.iter().find_map(|k| self.ev.fields.get(&**k)));
             self.refs[s].set(found);
             done.set(true);
         }
@@ -112,7 +113,9 @@ impl View<'_> {
                 (!vals.is_empty()).then_some(Value::List(vals))
             }
             Derive::Time => Some(Value::Str(crate::output::evt_time(self.ev.time_ns))),
-            Derive::RawTime => Some(Value::Int(i64::try_from(self.ev.time_ns).unwrap_or(i64::MAX))),
+            Derive::RawTime => Some(Value::Int(
+                i64::try_from(self.ev.time_ns).unwrap_or(i64::MAX),
+            )),
             Derive::Source => Some(Value::Str(self.ev.source.as_str().to_string())),
             Derive::Hostname => Some(Value::Str(self.hostname.to_string())),
         }
@@ -159,14 +162,30 @@ pub(crate) enum Test {
     Exists,
     Str(StrTest),
     Num(NumTest),
-    Bool { want: bool, ne: bool },
+    Bool {
+        want: bool,
+        ne: bool,
+    },
     BoolIn(Vec<bool>),
-    Ip { set: Vec<Cidr>, ne: bool },
+    Ip {
+        set: Vec<Cidr>,
+        ne: bool,
+    },
     Bytes(BytesTest),
-    Modified { m: Modifier, tests: Box<[StrTest]> },
-    Val { op: Op, rhs: Lhs, numeric: bool },
+    Modified {
+        m: Modifier,
+        tests: Box<[StrTest]>,
+    },
+    Val {
+        op: Op,
+        rhs: Lhs,
+        numeric: bool,
+    },
     /// `evt.type` =/!=/in against interned type ids (bitset).
-    EvtType { bits: Box<[u64]>, ne: bool },
+    EvtType {
+        bits: Box<[u64]>,
+        ne: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -174,7 +193,7 @@ pub(crate) enum StrTest {
     Eq(Box<str>),
     Ne(Box<str>),
     Ord(Op, Box<str>),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     IContains(Box<str>),
     StartsWith(Box<str>),
     EndsWith(Box<str>),
@@ -194,7 +213,7 @@ pub(crate) enum NumTest {
 
 #[derive(Debug)]
 pub(crate) enum BytesTest {
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     StartsWith(Box<[u8]>),
     Eq(Box<[u8]>, bool),
 }
@@ -464,7 +483,11 @@ pub(crate) fn parse_num(s: &str) -> Option<i64> {
         return Some(if neg { -v } else { v });
     }
     if let Ok(v) = body.parse::<u64>() {
-        return Some(if neg { 0i64.saturating_sub_unsigned(v) } else { v.min(i64::MAX as u64) as i64 });
+        return Some(if neg {
+            0i64.saturating_sub_unsigned(v)
+        } else {
+            v.min(i64::MAX as u64) as i64
+        });
     }
     let f: f64 = body.parse().ok()?;
     if !f.is_finite() {

@@ -38,9 +38,11 @@ pub fn parse_line(text: &str, line: usize) -> Result<Event, BadLine> {
     for (k, v) in obj {
         if k == "evt.time" || k == "evt.rawtime" {
             ev.time_ns = match &v {
-                serde_json::Value::Number(n) => n
-                    .as_u64()
-                    .ok_or_else(|| bad(format!("'{k}' must be a non-negative integer of nanoseconds")))?,
+                serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| {
+                    bad(format!(
+                        "'{k}' must be a non-negative integer of nanoseconds"
+                    ))
+                })?,
                 serde_json::Value::String(s) => s
                     .parse()
                     .map_err(|_| bad(format!("'{k}' must be an integer of nanoseconds")))?,
@@ -134,7 +136,8 @@ mod tests {
 
     #[test]
     fn bad_lines_are_counted_with_numbers() {
-        let input = "{\"evt.type\":\"open\"}\nnot json\n\n{\"a\":{\"b\":1}}\n{\"evt.type\":\"mkdir\"}\n";
+        let input =
+            "{\"evt.type\":\"open\"}\nnot json\n\n{\"a\":{\"b\":1}}\n{\"evt.type\":\"mkdir\"}\n";
         let mut bads = Vec::new();
         let (good, bad) = read_replay(input.as_bytes(), |_| {}, |b| bads.push(b)).unwrap();
         assert_eq!((good, bad), (2, 2));

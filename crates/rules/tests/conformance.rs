@@ -10,7 +10,10 @@ fn files(dir: &Path, names: &[&str]) -> Vec<RulesFile> {
         .iter()
         .map(|n| {
             let p = dir.join(n);
-            RulesFile::new(p.display().to_string(), std::fs::read_to_string(&p).unwrap())
+            RulesFile::new(
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
         })
         .collect()
 }
@@ -124,7 +127,11 @@ fn terminal_shell_near_misses_do_not_fire() {
     // On the host, not in a container.
     assert!(alerts(&e, &SHELL.replace("3ad7b26ded6d", "host")).is_empty());
     // Parent is not a container entrypoint.
-    assert!(alerts(&e, &SHELL.replace(r#""proc.pname":"runc""#, r#""proc.pname":"sshd""#)).is_empty());
+    assert!(alerts(
+        &e,
+        &SHELL.replace(r#""proc.pname":"runc""#, r#""proc.pname":"sshd""#)
+    )
+    .is_empty());
 }
 
 const WRITE_ETC: &str = r#"{"evt.type":"openat","evt.is_open_write":true,"evt.is_open_read":false,"fd.name":"/etc/evil.conf","fd.typechar":"f","fd.num":4,"proc.name":"python3","proc.exepath":"/usr/bin/python3","proc.cmdline":"python3 x.py","proc.pname":"bash","proc.pcmdline":"bash","user.name":"root","user.uid":0,"user.loginuid":1000,"proc.tty":0,"container.id":"host","evt.time":1700000000000000000}"#;
@@ -144,7 +151,11 @@ fn write_below_etc_fires_with_sandbox() {
          command=python3 x.py terminal=0"
     );
     // Near misses: a package manager writing, and a write below /tmp.
-    assert!(alerts(&e, &WRITE_ETC.replace(r#""proc.name":"python3""#, r#""proc.name":"dpkg""#)).is_empty());
+    assert!(alerts(
+        &e,
+        &WRITE_ETC.replace(r#""proc.name":"python3""#, r#""proc.name":"dpkg""#)
+    )
+    .is_empty());
     assert!(alerts(&e, &WRITE_ETC.replace("/etc/evil.conf", "/tmp/evil.conf")).is_empty());
 }
 
@@ -163,12 +174,20 @@ fn mkdir_binary_dirs_fires_with_sandbox() {
          process=evil proc_exepath=/tmp/evil parent=bash command=evil terminal=34816"
     );
     assert!(alerts(&e, &MKDIR.replace("/bin/.hidden", "/tmp/.hidden")).is_empty());
-    assert!(alerts(&e, &MKDIR.replace(r#""proc.name":"evil""#, r#""proc.name":"dpkg""#)).is_empty());
+    assert!(alerts(
+        &e,
+        &MKDIR.replace(r#""proc.name":"evil""#, r#""proc.name":"dpkg""#)
+    )
+    .is_empty());
 }
 
 #[test]
 fn without_sandbox_the_sandbox_rules_do_not_exist() {
     let Some(e) = engine(&ALL[..2]) else { return };
-    assert!(alerts(&e, MKDIR).iter().all(|a| a.rule != "Mkdir binary dirs"));
-    assert!(alerts(&e, WRITE_ETC).iter().all(|a| a.rule != "Write below etc"));
+    assert!(alerts(&e, MKDIR)
+        .iter()
+        .all(|a| a.rule != "Mkdir binary dirs"));
+    assert!(alerts(&e, WRITE_ETC)
+        .iter()
+        .all(|a| a.rule != "Write below etc"));
 }

@@ -4,8 +4,11 @@
 use mamori_rules::{load, replay::parse_line, Engine, RuleMatching, RulesFile, Settings};
 
 fn engine() -> Engine {
-    let l = load(&[RulesFile::new(mamori_rules::DEFAULT_RULES_NAME, mamori_rules::DEFAULT_RULES)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let l = load(&[RulesFile::new(
+        mamori_rules::DEFAULT_RULES_NAME,
+        mamori_rules::DEFAULT_RULES,
+    )])
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
     Engine::new(
         l.ruleset,
@@ -96,7 +99,10 @@ fn every_rule_fires_and_has_a_near_miss() {
     let e = engine();
     for (rule, hit, miss) in CASES {
         let fired = rules_fired(&e, hit);
-        assert!(fired.iter().any(|r| r == rule), "{rule}: expected to fire, got {fired:?}");
+        assert!(
+            fired.iter().any(|r| r == rule),
+            "{rule}: expected to fire, got {fired:?}"
+        );
         let fired = rules_fired(&e, miss);
         assert!(!fired.iter().any(|r| r == rule), "{rule}: near-miss fired");
     }
@@ -106,6 +112,10 @@ fn every_rule_fires_and_has_a_near_miss() {
 fn every_rule_is_covered() {
     let e = engine();
     for r in e.ruleset().rules() {
-        assert!(CASES.iter().any(|(n, _, _)| *n == r.name), "no test case for {}", r.name);
+        assert!(
+            CASES.iter().any(|(n, _, _)| *n == r.name),
+            "no test case for {}",
+            r.name
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! `filter_transformer.ut.cpp`; Falco `test_rule_loader.cpp`). Each case names what it checks.
 //! Written for mamori; the expectations are Falco's documented results.
 
-use mamori_rules::{load, parser::parse_condition, replay::parse_line, Engine, RulesFile, Settings};
+use mamori_rules::{
+    load, parser::parse_condition, replay::parse_line, Engine, RulesFile, Settings,
+};
 
 fn rules_yaml(cond: &str) -> String {
     format!(
@@ -28,7 +30,8 @@ fn eval(cond: &str, ev: &str) -> bool {
 const GETCWD: &str = r#"{"evt.type":"getcwd","proc.name":"cat","evt.args":"res=0 path=/","syscall.type":"getcwd","evt.res":"SUCCESS","evt.rawres":0}"#;
 const OPEN: &str = r#"{"evt.type":"openat","fd.name":"/opt/dir/subdir/file.txt","evt.arg.flags":"O_RDWR|O_CREAT","fd.num":3,"proc.name":"cat","evt.buffer":"hello"}"#;
 const CONN: &str = r#"{"evt.type":"connect","fd.sip":"142.251.111.147","fd.cip":"172.40.111.222","fd.sport":443,"fd.cport":40000,"proc.name":"curl"}"#;
-const ANCESTORS: &str = r#"{"evt.type":"execve","proc.name":"good-exe","proc.pname":"bash","proc.aname[2]":"init"}"#;
+const ANCESTORS: &str =
+    r#"{"evt.type":"execve","proc.name":"good-exe","proc.pname":"bash","proc.aname[2]":"init"}"#;
 
 // ------------------------------------------------------------------ parser accept / reject
 
@@ -38,7 +41,10 @@ fn accepts(s: &str) {
     }
     // Every accepted string also parses with surrounding blanks, newlines or tabs (libs test).
     assert!(parse_condition(&format!("  {s}  ")).is_ok(), "{s:?} padded");
-    assert!(parse_condition(&s.replace(' ', "\n")).is_ok(), "{s:?} newlines");
+    assert!(
+        parse_condition(&s.replace(' ', "\n")).is_ok(),
+        "{s:?} newlines"
+    );
     assert!(parse_condition(&s.replace(' ', "\t")).is_ok(), "{s:?} tabs");
 }
 
@@ -57,7 +63,12 @@ fn c01_identifiers_and_not_forms() {
 #[test]
 fn c02_and_or_chains_with_parentheses() {
     // filter_parser: `a and b and(c)`, `(a)and(b)and(c)`, `a or b or(c)`, `not(a)and(not(b))`.
-    for s in ["a and b and(c)", "(a)and(b)and(c)", "a or b or(c)", "not(a)and(not(b))"] {
+    for s in [
+        "a and b and(c)",
+        "(a)and(b)and(c)",
+        "a or b or(c)",
+        "not(a)and(not(b))",
+    ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
 }
@@ -75,8 +86,16 @@ fn c04_misplaced_keywords_rejected() {
     // filter_parser rejects: `a andb`, `aand b`, `a and b and`, `and a`, `or a`, `a not b`,
     // `a andnot b`, `(a)andnot(b)`, `a ornot b`, `a and or b`.
     for s in [
-        "a andb", "aand b", "a and b and", "and a", "or a", "a not b", "a andnot b",
-        "(a)andnot(b)", "a ornot b", "a and or b",
+        "a andb",
+        "aand b",
+        "a and b and",
+        "and a",
+        "or a",
+        "a not b",
+        "a andnot b",
+        "(a)andnot(b)",
+        "a ornot b",
+        "a and or b",
     ] {
         rejects(s);
     }
@@ -85,7 +104,12 @@ fn c04_misplaced_keywords_rejected() {
 #[test]
 fn c05_bad_checks_rejected() {
     // filter_parser: `a.b = b = 1`, `(a.b = 1`, `a.a invalidoperator xxx`, `macro > 12`.
-    for s in ["a.b = b = 1", "(a.b = 1", "a.a invalidoperator xxx", "macro > 12"] {
+    for s in [
+        "a.b = b = 1",
+        "(a.b = 1",
+        "a.a invalidoperator xxx",
+        "macro > 12",
+    ] {
         rejects(s);
     }
 }
@@ -110,12 +134,24 @@ fn c08_operator_spacing() {
     // filter_parser: `test.op =value`, `!=value`, `>1`, `in()`, `pmatch()` accepted;
     // `===`, `!== value`, `containsvalue`, `startswithvalue`, `ExIsTs`, `exists something`,
     // `>`, `in` rejected.
-    for s in ["test.op =value", "test.op !=value", "test.op >1", "test.op in()", "test.op pmatch()"] {
+    for s in [
+        "test.op =value",
+        "test.op !=value",
+        "test.op >1",
+        "test.op in()",
+        "test.op pmatch()",
+    ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in [
-        "test.op ===", "test.op !== value", "test.op containsvalue", "test.op startswithvalue",
-        "test.op ExIsTs", "test.op exists something", "test.op >", "test.op in",
+        "test.op ===",
+        "test.op !== value",
+        "test.op containsvalue",
+        "test.op startswithvalue",
+        "test.op ExIsTs",
+        "test.op exists something",
+        "test.op >",
+        "test.op in",
     ] {
         rejects(s);
     }
@@ -132,14 +168,21 @@ fn c10_list_literals() {
     // filter_parser: empty list, single, quoted items, odd characters accepted; trailing or
     // double commas rejected; lists need in/intersects/pmatch.
     for s in [
-        "test.list in ()", "test.list in (a)", "test.list in ('single-quoted')",
-        "test.list in (value, \"value\", 'value')", "test.list in (0a!@#456:/\\.;!$%^&*[]{}|)",
+        "test.list in ()",
+        "test.list in (a)",
+        "test.list in ('single-quoted')",
+        "test.list in (value, \"value\", 'value')",
+        "test.list in (0a!@#456:/\\.;!$%^&*[]{}|)",
     ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in [
-        "test.list in (value,)", "test.list in (,)", "test.list in (value,,)",
-        "test.list > (value)", "test.list = (value)", "test.list contains (value)",
+        "test.list in (value,)",
+        "test.list in (,)",
+        "test.list in (value,,)",
+        "test.list > (value)",
+        "test.list = (value)",
+        "test.list contains (value)",
         "test.list startswith (value)",
     ] {
         rejects(s);
@@ -150,7 +193,12 @@ fn c10_list_literals() {
 fn c11_numbers() {
     // filter_parser: hex, signed float with exponent, `+1` accepted for numeric operators;
     // `0aaaaa`, `a`, `0xAAA.1` rejected; string operators take any bare token.
-    for s in ["test.num <= 0x12345", "test.num > -0.1222e+10", "test.num < +1", "test.str = 0aaaaa"] {
+    for s in [
+        "test.num <= 0x12345",
+        "test.num > -0.1222e+10",
+        "test.num < +1",
+        "test.str = 0aaaaa",
+    ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in ["test.num >= 0aaaaa", "test.num <= a", "test.num < 0xAAA.1"] {
@@ -162,15 +210,23 @@ fn c11_numbers() {
 fn c12_quoted_strings() {
     // filter_parser/escaping: quoted values with spaces, empty strings, escaped quotes.
     for s in [
-        "test.str = \"test value\"", "test.str = 'test value'", "test.str = \"\"",
-        "test.str = ''", "test.str = 'escape single quote \\' '", "test.str = 'mixed \"'",
+        "test.str = \"test value\"",
+        "test.str = 'test value'",
+        "test.str = \"\"",
+        "test.str = ''",
+        "test.str = 'escape single quote \\' '",
+        "test.str = 'mixed \"'",
         "test.str = \"mixed '\"",
     ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in [
-        "test.str = a,", "test.str = a=", "test.str = '", "test.str = \"broken\"\"",
-        "test.str = \"mixed \\'\"", "test.str = 'mixed \\\"'",
+        "test.str = a,",
+        "test.str = a=",
+        "test.str = '",
+        "test.str = \"broken\"\"",
+        "test.str = \"mixed \\'\"",
+        "test.str = 'mixed \\\"'",
     ] {
         rejects(s);
     }
@@ -180,15 +236,25 @@ fn c12_quoted_strings() {
 fn c13_field_arguments() {
     // filter_parser: bracket arguments; empty, nested or spaced arguments rejected.
     for s in [
-        "test.str[aaaa1] exists", "test.str[1234] exists", "test.str[+0.25e+10] exists",
-        "test.str[\"\"] exists", "test.str['a aa'] exists", "test.str[0a!@#456:/\\.;!$%^&*(){}|] exists",
-        "evt.arg[0] contains /bin", "proc.aname[2] != oneof (bash, sh)",
+        "test.str[aaaa1] exists",
+        "test.str[1234] exists",
+        "test.str[+0.25e+10] exists",
+        "test.str[\"\"] exists",
+        "test.str['a aa'] exists",
+        "test.str[0a!@#456:/\\.;!$%^&*(){}|] exists",
+        "evt.arg[0] contains /bin",
+        "proc.aname[2] != oneof (bash, sh)",
     ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in [
-        "test.str[] exists", "test.str[[] exists", "test.str[]] exists", "test.str[   test   ] exists",
-        "test.str] exists", "evt.arg[] = value", "evt.arg[\"x\" = value",
+        "test.str[] exists",
+        "test.str[[] exists",
+        "test.str[]] exists",
+        "test.str[   test   ] exists",
+        "test.str] exists",
+        "evt.arg[] = value",
+        "evt.arg[\"x\" = value",
     ] {
         rejects(s);
     }
@@ -199,16 +265,25 @@ fn c14_transformers_syntax() {
     // filter_parser: transformers accepted (nesting, space after paren); rejected with a space
     // before the paren, unknown names, val() on the left, val inside a transformer.
     for s in [
-        "tolower(test.field) exists", "b64(toupper(test.field)) exists", "b64( test.field) exists",
-        "some.field = val(test.field)", "some.field in b64(test.field)", "tolower(a.b) = b64(c.d)",
+        "tolower(test.field) exists",
+        "b64(toupper(test.field)) exists",
+        "b64( test.field) exists",
+        "some.field = val(test.field)",
+        "some.field in b64(test.field)",
+        "tolower(a.b) = b64(c.d)",
         "some.field = b64 and(some_macro)",
     ] {
         assert!(parse_condition(s).is_ok(), "{s}");
     }
     for s in [
-        "b64 (test.field) exists", "some_fake_transformer(x.y) exists", "val(test.field) exists",
-        "b64(val(test.field)) exists", "b64(test.field [1]) exists", "some.field = val(val(test.field))",
-        "some.field = (b64(test.field))", "some.field in (a, b64(test.field))",
+        "b64 (test.field) exists",
+        "some_fake_transformer(x.y) exists",
+        "val(test.field) exists",
+        "b64(val(test.field)) exists",
+        "b64(test.field [1]) exists",
+        "some.field = val(val(test.field))",
+        "some.field = (b64(test.field))",
+        "some.field in (a, b64(test.field))",
         "some.field = b64and(some_macro)",
     ] {
         rejects(s);
@@ -220,7 +295,9 @@ fn c15_list_modifiers_syntax() {
     // filter_parser (libs 0.25): `== oneof (..)`, `!= allof my_list`, a list named oneof, and
     // `== oneof` with nothing after it is the plain string "oneof".
     for s in [
-        "proc.name == oneof (cat, nginx)", "proc.name != allof my_list", "proc.name == oneof oneof",
+        "proc.name == oneof (cat, nginx)",
+        "proc.name != allof my_list",
+        "proc.name == oneof oneof",
         "proc.name == oneof",
     ] {
         assert!(parse_condition(s).is_ok(), "{s}");
@@ -262,7 +339,10 @@ fn c19_nested_not_with_or_and() {
     let t = "proc.name = cat";
     let f = "proc.name = dog";
     assert!(eval(&format!("not ({f} or {f} and not {t})"), GETCWD));
-    assert!(!eval(&format!("not (({f} or not ({f} and not {t})) and {t})"), GETCWD));
+    assert!(!eval(
+        &format!("not (({f} or not ({f} and not {t})) and {t})"),
+        GETCWD
+    ));
 }
 
 #[test]
@@ -467,7 +547,10 @@ fn c44_basename_len_join_concat() {
     let ev = r#"{"evt.type":"x","fd.name":"/tmp/file_to_run"}"#;
     assert!(eval("basename(fd.name) = file_to_run", ev));
     assert!(eval("len(fd.name) = 16", ev));
-    assert!(eval("join(\"-\", (fd.name, fd.directory)) = /tmp/file_to_run-/tmp", ev));
+    assert!(eval(
+        "join(\"-\", (fd.name, fd.directory)) = /tmp/file_to_run-/tmp",
+        ev
+    ));
     assert!(eval("concat(\"aaa\", \"bbb\") = aaabbb", ev));
     assert!(parse_condition("join() = foo").is_err());
 }
@@ -525,8 +608,12 @@ fn c50_aname_with_index() {
 #[test]
 fn c51_operator_type_compatibility_errors() {
     for c in [
-        "evt.rawtime contains 1", "evt.is_io < true", "fd.name bcontains 303000",
-        "fd.ip startswith 127.0.0.1", "fd.ip < 127", "proc.name = \"\\x00\"",
+        "evt.rawtime contains 1",
+        "evt.is_io < true",
+        "fd.name bcontains 303000",
+        "fd.ip startswith 127.0.0.1",
+        "fd.ip < 127",
+        "proc.name = \"\\x00\"",
     ] {
         assert!(compile(c).is_err(), "{c} should not compile");
     }
@@ -534,7 +621,11 @@ fn c51_operator_type_compatibility_errors() {
 
 #[test]
 fn c52_operator_type_compatibility_ok() {
-    for c in ["fd.ip in (127.0.0.1)", "evt.buffer = \"a\"", "fd.name regex '/home/.*/dev'"] {
+    for c in [
+        "fd.ip in (127.0.0.1)",
+        "evt.buffer = \"a\"",
+        "fd.name regex '/home/.*/dev'",
+    ] {
         assert!(compile(c).is_ok(), "{c} should compile");
     }
 }
@@ -646,8 +737,13 @@ fn c61_output_na_for_missing_fields() {
     let engine = Engine::new(rs, Settings::default());
     let mut alerts = Vec::new();
     engine.process(&parse_line(GETCWD, 1).unwrap(), |a| alerts.push(a));
-    assert!(alerts[0].output.ends_with("Notice name=cat pod=<NA> flags=<NA>"));
-    assert_eq!(alerts[0].output_fields["k8s.pod.name"], serde_json::Value::Null);
+    assert!(alerts[0]
+        .output
+        .ends_with("Notice name=cat pod=<NA> flags=<NA>"));
+    assert_eq!(
+        alerts[0].output_fields["k8s.pod.name"],
+        serde_json::Value::Null
+    );
     assert_eq!(alerts[0].tags, ["a", "b"]);
     assert_eq!(alerts[0].priority, "Notice");
 }

@@ -1,7 +1,9 @@
 //! Loader semantics (Falco `test_rule_loader.cpp` behaviours): lists, macros, append/override,
 //! exceptions, versions, and coded diagnostics with positions for bad input.
 
-use mamori_rules::{load, replay::parse_line, Code, Engine, Level, LoadFailed, RulesFile, Settings};
+use mamori_rules::{
+    load, replay::parse_line, Code, Engine, Level, LoadFailed, RulesFile, Settings,
+};
 
 fn ok(yaml: &str) -> mamori_rules::Loaded {
     load(&[RulesFile::new("t.yaml", yaml)]).unwrap_or_else(|e| {
@@ -17,7 +19,10 @@ fn fails(yaml: &str) -> LoadFailed {
 }
 
 fn first_error(f: &LoadFailed) -> &mamori_rules::Diagnostic {
-    f.diagnostics.iter().find(|d| d.level == Level::Error).unwrap()
+    f.diagnostics
+        .iter()
+        .find(|d| d.level == Level::Error)
+        .unwrap()
 }
 
 fn fires(l: mamori_rules::Loaded, ev: &str) -> Vec<String> {
@@ -55,7 +60,10 @@ fn list_append_with_override_and_legacy_append() {
     assert_eq!(fires(ok(&y), PWSH).len(), 1);
     let y = format!("{RULE}\n- list: shells\n  items: [pwsh]\n  append: true\n");
     let l = ok(&y);
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadDeprecatedAppend));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadDeprecatedAppend));
     assert_eq!(fires(l, PWSH).len(), 1);
 }
 
@@ -107,8 +115,14 @@ fn rule_override_append_concatenates_with_a_space() {
         "{RULE}\n- rule: r\n  desc: with append\n  output: and more\n  condition: and proc.cmdline contains x\n  override:\n    desc: append\n    output: append\n    condition: append\n"
     );
     let l = ok(&y);
-    assert_eq!(l.ruleset.rules()[0].desc, "legit rule description with append");
-    assert_eq!(fires(l, BASH), ["00:00:00.000000000: Warning shell bash and more"]);
+    assert_eq!(
+        l.ruleset.rules()[0].desc,
+        "legit rule description with append"
+    );
+    assert_eq!(
+        fires(l, BASH),
+        ["00:00:00.000000000: Warning shell bash and more"]
+    );
 }
 
 #[test]
@@ -125,22 +139,37 @@ fn rule_override_replace_priority_and_enabled() {
 fn priority_cannot_be_appended() {
     let y = format!("{RULE}\n- rule: r\n  priority: ERROR\n  override:\n    priority: append\n");
     let f = fails(&y);
-    assert!(first_error(&f).message.contains("cannot be appended"), "{f}");
+    assert!(
+        first_error(&f).message.contains("cannot be appended"),
+        "{f}"
+    );
 }
 
 #[test]
 fn override_keys_must_match_item_keys() {
-    let y = format!("{RULE}\n- rule: r\n  desc: x\n  priority: ERROR\n  override:\n    desc: replace\n");
+    let y = format!(
+        "{RULE}\n- rule: r\n  desc: x\n  priority: ERROR\n  override:\n    desc: replace\n"
+    );
     let f = fails(&y);
-    assert!(first_error(&f).message.contains("unexpected key 'priority'"), "{f}");
+    assert!(
+        first_error(&f)
+            .message
+            .contains("unexpected key 'priority'"),
+        "{f}"
+    );
     let y = format!("{RULE}\n- rule: r\n  override:\n    desc: replace\n");
     let f = fails(&y);
-    assert!(first_error(&f).message.contains("'desc' is not defined"), "{f}");
+    assert!(
+        first_error(&f).message.contains("'desc' is not defined"),
+        "{f}"
+    );
 }
 
 #[test]
 fn append_and_override_together_is_an_error() {
-    let y = format!("{RULE}\n- list: shells\n  items: [x]\n  append: true\n  override:\n    items: append\n");
+    let y = format!(
+        "{RULE}\n- list: shells\n  items: [x]\n  append: true\n  override:\n    items: append\n"
+    );
     assert_eq!(first_error(&fails(&y)).code, Code::LoadErrOverride);
 }
 
@@ -169,7 +198,10 @@ fn append_before_definition_is_an_error_replace_is_not() {
 fn standalone_enabled_is_deprecated_but_works() {
     let y = format!("{RULE}\n- rule: r\n  enabled: false\n");
     let l = ok(&y);
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadDeprecatedEnabled));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadDeprecatedEnabled));
     assert_eq!(l.ruleset.stats().enabled, 0);
 }
 
@@ -241,14 +273,26 @@ fn exception_appending_values() {
 #[test]
 fn exception_errors() {
     let base = "- rule: r\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n  exceptions:\n";
-    let bad_len = format!("{base}    - name: e\n      fields: [proc.name, proc.pid]\n      values: [[a]]\n");
-    assert!(first_error(&fails(&bad_len)).message.contains("equal length"));
+    let bad_len =
+        format!("{base}    - name: e\n      fields: [proc.name, proc.pid]\n      values: [[a]]\n");
+    assert!(first_error(&fails(&bad_len))
+        .message
+        .contains("equal length"));
     let bad_comp = format!("{base}    - name: e\n      fields: [proc.name]\n      comps: [likes]\n      values: [[a]]\n");
-    assert!(first_error(&fails(&bad_comp)).message.contains("not a supported comparison operator"));
-    let bad_field = format!("{base}    - name: e\n      fields: [proc.nope]\n      values: [[a]]\n");
-    assert!(first_error(&fails(&bad_field)).message.contains("not a supported filter field"));
-    let mixed = format!("{base}    - name: e\n      fields: proc.name\n      comps: [in]\n      values: [a]\n");
-    assert!(first_error(&fails(&mixed)).message.contains("must both be strings"));
+    assert!(first_error(&fails(&bad_comp))
+        .message
+        .contains("not a supported comparison operator"));
+    let bad_field =
+        format!("{base}    - name: e\n      fields: [proc.nope]\n      values: [[a]]\n");
+    assert!(first_error(&fails(&bad_field))
+        .message
+        .contains("not a supported filter field"));
+    let mixed = format!(
+        "{base}    - name: e\n      fields: proc.name\n      comps: [in]\n      values: [a]\n"
+    );
+    assert!(first_error(&fails(&mixed))
+        .message
+        .contains("must both be strings"));
 }
 
 #[test]
@@ -280,7 +324,9 @@ fn parse_errors_have_position_and_code() {
     assert_eq!(d.code, Code::LoadErrCompileCondition);
     assert_eq!(d.item, "rule 'r'");
     assert_eq!(d.pos.line, 3);
-    assert!(d.to_string().starts_with("t.yaml:3:14: error LOAD_ERR_COMPILE_CONDITION (rule 'r')"));
+    assert!(d
+        .to_string()
+        .starts_with("t.yaml:3:14: error LOAD_ERR_COMPILE_CONDITION (rule 'r')"));
 }
 
 #[test]
@@ -295,7 +341,9 @@ fn malformed_yaml_is_a_coded_error() {
 fn missing_mandatory_keys_and_bad_priority() {
     let f = fails("- rule: r\n  desc: d\n  condition: evt.type = open\n  priority: INFO\n");
     assert!(first_error(&f).message.contains("'output'"));
-    let f = fails("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: LOUD\n");
+    let f = fails(
+        "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: LOUD\n",
+    );
     assert!(first_error(&f).message.contains("invalid priority"));
 }
 
@@ -303,23 +351,43 @@ fn missing_mandatory_keys_and_bad_priority() {
 fn unknown_keys_and_items_warn() {
     let y = format!("{RULE}\n- something: else\n- rule: r2\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n  colour: blue\n");
     let l = ok(&y);
-    assert!(l.diagnostics.iter().filter(|d| d.code == Code::LoadUnknownItem).count() >= 2);
+    assert!(
+        l.diagnostics
+            .iter()
+            .filter(|d| d.code == Code::LoadUnknownItem)
+            .count()
+            >= 2
+    );
 }
 
 #[test]
 fn unused_lists_and_macros_warn() {
-    let y = format!("{RULE}\n- list: lonely\n  items: [a]\n- macro: lonely_macro\n  condition: proc.name = a\n");
+    let y = format!(
+        "{RULE}\n- list: lonely\n  items: [a]\n- macro: lonely_macro\n  condition: proc.name = a\n"
+    );
     let l = ok(&y);
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadUnusedList && d.item == "list 'lonely'"));
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadUnusedMacro));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadUnusedList && d.item == "list 'lonely'"));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadUnusedMacro));
 }
 
 #[test]
 fn rule_without_evttype_warns_unless_told_not_to() {
     let y = "- rule: r\n  desc: d\n  condition: proc.name = a\n  output: o\n  priority: INFO\n";
-    assert!(ok(y).diagnostics.iter().any(|d| d.code == Code::LoadNoEvttype));
+    assert!(ok(y)
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadNoEvttype));
     let y = format!("{y}  warn_evttypes: false\n");
-    assert!(!ok(&y).diagnostics.iter().any(|d| d.code == Code::LoadNoEvttype));
+    assert!(!ok(&y)
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadNoEvttype));
 }
 
 #[test]
@@ -328,7 +396,10 @@ fn skip_if_unknown_filter() {
     assert!(first_error(&fails(y)).message.contains("nonexistent"));
     let y = format!("{y}  skip-if-unknown-filter: true\n");
     let l = ok(&y);
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadSkippedRule));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadSkippedRule));
     assert_eq!(l.ruleset.stats().rules, 0);
 }
 
@@ -345,7 +416,10 @@ fn engine_and_plugin_versions() {
     let f = fails("- required_engine_version: 9.0.0\n");
     assert_eq!(first_error(&f).code, Code::LoadErrRequiredEngineVersion);
     let l = ok("- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n");
-    assert!(l.diagnostics.iter().any(|d| d.code == Code::LoadPluginNative));
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::LoadPluginNative));
     let f = fails("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n");
     assert_eq!(first_error(&f).code, Code::LoadErrRequiredPluginVersion);
 }
@@ -353,7 +427,10 @@ fn engine_and_plugin_versions() {
 #[test]
 fn later_files_override_earlier_ones() {
     let a = RulesFile::new("a.yaml", RULE);
-    let b = RulesFile::new("b.yaml", "- list: shells\n  items: [pwsh]\n  override:\n    items: append\n");
+    let b = RulesFile::new(
+        "b.yaml",
+        "- list: shells\n  items: [pwsh]\n  override:\n    items: append\n",
+    );
     let l = load(&[a, b]).unwrap();
     assert_eq!(fires(l, PWSH).len(), 1);
 }

@@ -7,7 +7,13 @@ use proptest::prelude::*;
 
 fn plain_field() -> impl Strategy<Value = FieldExpr> {
     (
-        prop::sample::select(vec!["proc.name", "fd.name", "evt.arg", "proc.aname", "k8s.pod.label"]),
+        prop::sample::select(vec![
+            "proc.name",
+            "fd.name",
+            "evt.arg",
+            "proc.aname",
+            "k8s.pod.label",
+        ]),
         prop::option::of("[a-z0-9/ ._-]{0,6}"),
     )
         .prop_map(|(n, a)| FieldExpr::Field {
@@ -19,7 +25,11 @@ fn plain_field() -> impl Strategy<Value = FieldExpr> {
 fn field() -> impl Strategy<Value = FieldExpr> {
     plain_field().prop_recursive(2, 4, 1, |inner| {
         (
-            prop::sample::select(vec![Transformer::ToLower, Transformer::ToUpper, Transformer::B64]),
+            prop::sample::select(vec![
+                Transformer::ToLower,
+                Transformer::ToUpper,
+                Transformer::B64,
+            ]),
             inner,
         )
             .prop_map(|(tf, a)| FieldExpr::Transform { tf, args: vec![a] })
@@ -35,7 +45,13 @@ fn lit() -> impl Strategy<Value = Literal> {
 
 fn check() -> impl Strategy<Value = Expr> {
     let scalar_ops = prop::sample::select(vec![
-        Op::Eq, Op::Ne, Op::Contains, Op::IContains, Op::StartsWith, Op::EndsWith, Op::Glob,
+        Op::Eq,
+        Op::Ne,
+        Op::Contains,
+        Op::IContains,
+        Op::StartsWith,
+        Op::EndsWith,
+        Op::Glob,
         Op::Regex,
     ]);
     let list_ops = prop::sample::select(vec![Op::In, Op::Intersects, Op::Pmatch]);
@@ -58,8 +74,12 @@ fn check() -> impl Strategy<Value = Expr> {
             modifier: Some(Modifier::AnyOf),
             rhs: Rhs::List(v)
         }),
-        (field(), prop::sample::select(vec![Op::Lt, Op::Ge]), -1000i64..1000).prop_map(
-            |(lhs, op, n)| Check {
+        (
+            field(),
+            prop::sample::select(vec![Op::Lt, Op::Ge]),
+            -1000i64..1000
+        )
+            .prop_map(|(lhs, op, n)| Check {
                 lhs,
                 op,
                 modifier: None,
@@ -67,8 +87,7 @@ fn check() -> impl Strategy<Value = Expr> {
                     text: n.to_string(),
                     quoted: false
                 })
-            }
-        ),
+            }),
         field().prop_map(|lhs| Check {
             lhs,
             op: Op::Exists,
@@ -86,11 +105,12 @@ fn check() -> impl Strategy<Value = Expr> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    let leaf = prop_oneof![check(), "[a-z][a-z0-9_]{0,6}".prop_filter("keyword", |s| !matches!(
-        s.as_str(),
-        "and" | "or" | "not"
-    ))
-    .prop_map(Expr::Ident)];
+    let leaf = prop_oneof![
+        check(),
+        "[a-z][a-z0-9_]{0,6}"
+            .prop_filter("keyword", |s| !matches!(s.as_str(), "and" | "or" | "not"))
+            .prop_map(Expr::Ident)
+    ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::And),
