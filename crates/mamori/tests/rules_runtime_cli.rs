@@ -15,7 +15,10 @@ fn validate_builtin_rules_succeeds() {
     let out = mamori().args(["rules", "validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("rules (") && text.starts_with("ok:"), "{text}");
+    assert!(
+        text.contains("rules (") && text.starts_with("ok:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -27,10 +30,17 @@ fn validate_reports_errors_with_position_and_exits_1() {
         "- rule: r\n  desc: d\n  condition: proc.pid = abc\n  output: o\n  priority: INFO\n",
     )
     .unwrap();
-    let out = mamori().args(["rules", "validate"]).arg(&p).output().unwrap();
+    let out = mamori()
+        .args(["rules", "validate"])
+        .arg(&p)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("bad.yaml:3:14: error LOAD_ERR_COMPILE_CONDITION (rule 'r')"), "{text}");
+    assert!(
+        text.contains("bad.yaml:3:14: error LOAD_ERR_COMPILE_CONDITION (rule 'r')"),
+        "{text}"
+    );
     assert!(text.contains("failed: 1 file(s): 1 error(s)"), "{text}");
 }
 
@@ -48,7 +58,10 @@ fn validate_falco_files() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("93 rules (81 enabled), 315 macros, 118 lists"), "{text}");
+    assert!(
+        text.contains("93 rules (81 enabled), 315 macros, 118 lists"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -60,11 +73,22 @@ fn runtime_replay_writes_falco_json_and_counts_bad_lines() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let alerts: Vec<serde_json::Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let alerts: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(alerts.len() >= 5, "{stdout}");
     for a in &alerts {
-        for k in ["time", "rule", "priority", "output", "output_fields", "hostname", "source", "tags"] {
+        for k in [
+            "time",
+            "rule",
+            "priority",
+            "output",
+            "output_fields",
+            "hostname",
+            "source",
+            "tags",
+        ] {
             assert!(a.get(k).is_some(), "missing {k} in {a}");
         }
         assert_eq!(a["hostname"], "node-1");
@@ -89,6 +113,9 @@ fn runtime_file_output_and_bad_source() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     assert!(std::fs::read_to_string(&f).unwrap().lines().count() >= 6);
-    let out = mamori().args(["runtime", "--source", "ebpf"]).output().unwrap();
+    let out = mamori()
+        .args(["runtime", "--source", "ebpf"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
