@@ -331,13 +331,9 @@ mod tests {
 
     #[test]
     fn unreachable_server_drops_after_attempts() {
-        // Bind then close a port so that connections are refused.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = HttpSettings::new(format!("http://127.0.0.1:{port}/"));
+        // Port 1 on loopback is closed, so connections are refused. (A port freed by this test
+        // could be re-bound concurrently by the other server test.)
+        let mut s = HttpSettings::new("http://127.0.0.1:1/");
         s.attempts = 2;
         s.backoff = Duration::from_millis(1);
         let mut o = HttpOutput::start(s).unwrap();
