@@ -396,7 +396,7 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             }
             match op {
                 Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                    Test::Num(NumTest::Cmp(op, nums[0]))
+                    Test::Num(NumTest::Cmp(op, nums.first().copied().unwrap_or(0)))
                 }
                 Op::In | Op::Intersects => Test::Num(NumTest::In(nums.into_boxed_slice())),
                 _ => return Err(bad()),
@@ -413,7 +413,7 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             }
             match op {
                 Op::Eq | Op::Ne => Test::Bool {
-                    want: bs[0],
+                    want: bs.first().copied().unwrap_or(true),
                     ne: op == Op::Ne,
                 },
                 Op::In | Op::Intersects => Test::BoolIn(bs),
@@ -441,7 +441,7 @@ fn compile_check(c: &Check, slots: &mut Slots) -> Result<Node, CompileError> {
             }
         }
         FieldType::Bytes => {
-            let v = vals[0];
+            let v = vals.first().copied().unwrap_or("");
             match op {
                 Op::BContains | Op::BStartsWith => {
                     let bytes =

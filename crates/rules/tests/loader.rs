@@ -451,3 +451,19 @@ fn hostile_yaml_does_not_panic() {
         let _ = load(&[RulesFile::new("t", y)]);
     }
 }
+
+#[test]
+fn empty_lists_on_every_field_type_do_not_panic() {
+    for c in [
+        "evt.buffer in ()",
+        "proc.pid in ()",
+        "evt.is_open_read in ()",
+        "fd.sip in ()",
+        "fd.net in ()",
+        "proc.name pmatch ()",
+        "proc.name = oneof ()",
+    ] {
+        let y = format!("- rule: r\n  desc: d\n  condition: evt.type = open and {c}\n  output: o\n  priority: INFO\n");
+        let _ = load(&[RulesFile::new("t", y)]);
+    }
+}

@@ -147,4 +147,15 @@ proptest! {
     fn parser_never_panics_on_condition_like_text(s in "[a-z. ()=!<>,'\"\\[\\]0-9]{0,60}") {
         let _ = parse_condition(&s);
     }
+
+    #[test]
+    fn loader_never_panics_on_rule_like_yaml(
+        cond in "[a-z. ()=!<>,'\"0-9]{0,40}",
+        out in "[a-z %.\\[\\]0-9]{0,30}",
+    ) {
+        let y = format!(
+            "- list: l\n  items: [a, b]\n- macro: m\n  condition: {cond:?}\n- rule: r\n  desc: d\n  condition: {cond:?}\n  output: {out:?}\n  priority: INFO\n"
+        );
+        let _ = mamori_rules::load(&[mamori_rules::RulesFile::new("p.yaml", y)]);
+    }
 }
