@@ -71,6 +71,10 @@ pub enum Command {
     Up(crate::cmd_console::ConsoleArgs),
     /// Start only the console: event store, ingest and query APIs, dashboard.
     Console(crate::cmd_console::ConsoleArgs),
+    /// Work with runtime rules files (Falco's rules language).
+    Rules(crate::cmd_rules::RulesArgs),
+    /// Evaluate runtime events against rules and write Falco-compatible alerts.
+    Runtime(crate::cmd_runtime::RuntimeArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -108,6 +112,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(command) => match command {
             Command::Up(args) => crate::cmd_console::run_up(args),
             Command::Console(args) => crate::cmd_console::run_console(args),
+            Command::Rules(args) => crate::cmd_rules::run(args),
+            Command::Runtime(args) => crate::cmd_runtime::run(args),
         },
     }
 }

@@ -2,6 +2,8 @@
 
 mod cli;
 mod cmd_console;
+mod cmd_rules;
+mod cmd_runtime;
 
 use std::process::ExitCode;
 

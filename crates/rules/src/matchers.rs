@@ -1,0 +1,323 @@
+//! Precompiled matchers: fast hash sets, fnmatch-style globs, path-prefix sets, CIDRs.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// A small, fast, non-cryptographic hasher (FxHash). Keys come from rules files, not attackers.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits into the low bits that pick the bucket.
+        let h = self.hash;
+        (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
+    }
+}
+
+/// Hash map with [`FxHasher`].
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// Hash set with [`FxHasher`].
+pub type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// A compiled fnmatch-style glob (`*`, `?`, `[...]`, `[!...]`); `*` also matches `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    toks: Vec<GTok>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GTok {
+    Lit(char),
+    Any,
+    Star,
+    Class(bool, Vec<(char, char)>),
+}
+
+impl Glob {
+    /// Compiles a pattern. Unbalanced `[` is taken literally, like fnmatch.
+    pub fn new(pat: &str) -> Glob {
+        let chars: Vec<char> = pat.chars().collect();
+        let mut toks = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '*' => {
+                    if toks.last() != Some(&GTok::Star) {
+                        toks.push(GTok::Star);
+                    }
+                    i += 1;
+                }
+                '?' => {
+                    toks.push(GTok::Any);
+                    i += 1;
+                }
+                '[' => {
+                    let mut j = i + 1;
+                    let neg = j < chars.len() && (chars[j] == '!' || chars[j] == '^');
+                    if neg {
+                        j += 1;
+                    }
+                    let start = j;
+                    let mut ranges = Vec::new();
+                    let mut closed = false;
+                    while j < chars.len() {
+                        if chars[j] == ']' && j > start {
+                            closed = true;
+                            break;
+                        }
+                        if j + 2 < chars.len() && chars[j + 1] == '-' && chars[j + 2] != ']' {
+                            ranges.push((chars[j], chars[j + 2]));
+                            j += 3;
+                        } else {
+                            ranges.push((chars[j], chars[j]));
+                            j += 1;
+                        }
+                    }
+                    if closed {
+                        toks.push(GTok::Class(neg, ranges));
+                        i = j + 1;
+                    } else {
+                        toks.push(GTok::Lit('['));
+                        i += 1;
+                    }
+                }
+                c => {
+                    toks.push(GTok::Lit(c));
+                    i += 1;
+                }
+            }
+        }
+        Glob { toks }
+    }
+
+    /// Whether the whole of `s` matches.
+    pub fn is_match(&self, s: &str) -> bool {
+        let chars: Vec<char> = s.chars().collect();
+        let (mut ti, mut si) = (0usize, 0usize);
+        let mut back: Option<(usize, usize)> = None;
+        while si < chars.len() {
+            let ok = match self.toks.get(ti) {
+                Some(GTok::Star) => {
+                    back = Some((ti, si));
+                    ti += 1;
+                    continue;
+                }
+                Some(GTok::Any) => true,
+                Some(GTok::Lit(c)) => *c == chars[si],
+                Some(GTok::Class(neg, r)) => {
+                    r.iter().any(|(a, b)| *a <= chars[si] && chars[si] <= *b) != *neg
+                }
+                None => false,
+            };
+            if ok {
+                ti += 1;
+                si += 1;
+            } else if let Some((bt, bs)) = back {
+                ti = bt + 1;
+                si = bs + 1;
+                back = Some((bt, bs + 1));
+            } else {
+                return false;
+            }
+        }
+        self.toks[ti..].iter().all(|t| *t == GTok::Star)
+    }
+
+    /// Whether the pattern has wildcards.
+    pub fn has_wildcards(&self) -> bool {
+        self.toks.iter().any(|t| !matches!(t, GTok::Lit(_)))
+    }
+}
+
+/// A set of path prefixes for `pmatch`: `/opt/dir` matches `/opt/dir` and `/opt/dir/...`, not
+/// `/opt/dir2`. Components may hold glob wildcards.
+#[derive(Debug, Clone, Default)]
+pub struct PathSet {
+    exact: FxSet<Box<str>>,
+    root: bool,
+    globbed: Vec<Vec<Glob>>,
+}
+
+fn components(p: &str) -> impl Iterator<Item = &str> {
+    p.split('/').filter(|c| !c.is_empty())
+}
+
+impl PathSet {
+    /// Builds the set.
+    pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> PathSet {
+        let mut set = PathSet::default();
+        for p in paths {
+            let trimmed = p.trim_end_matches('/');
+            if trimmed.is_empty() {
+                if p.starts_with('/') {
+                    set.root = true;
+                }
+                continue;
+            }
+            let comps: Vec<Glob> = components(trimmed).map(Glob::new).collect();
+            if comps.iter().any(Glob::has_wildcards) {
+                set.globbed.push(comps);
+            } else {
+                set.exact.insert(trimmed.into());
+            }
+        }
+        set
+    }
+
+    /// Whether `path` is below (or equal to) one of the prefixes.
+    pub fn is_match(&self, path: &str) -> bool {
+        if self.root && path.starts_with('/') {
+            return true;
+        }
+        let p = path.trim_end_matches('/');
+        if !self.exact.is_empty() {
+            if self.exact.contains(p) {
+                return true;
+            }
+            for (i, b) in p.bytes().enumerate() {
+                if b == b'/' && i > 0 && self.exact.contains(&p[..i]) {
+                    return true;
+                }
+            }
+        }
+        if !self.globbed.is_empty() {
+            let comps: Vec<&str> = components(p).collect();
+            for g in &self.globbed {
+                if g.len() <= comps.len() && g.iter().zip(&comps).all(|(g, c)| g.is_match(c)) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// An IP network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n`, `x::/n` or a bare address (full-length prefix).
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        (bits <= max).then_some(Cidr { addr, bits })
+    }
+
+    /// Whether `ip` is inside the network.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.bits))
+                };
+                u32::from(n) & mask == u32::from(*a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.bits))
+                };
+                u128::from(n) & mask == u128::from(*a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(Glob::new("/etc/*.conf").is_match("/etc/a.conf"));
+        assert!(Glob::new("*").is_match("/a/b"));
+        assert!(Glob::new("a?c").is_match("abc"));
+        assert!(!Glob::new("a?c").is_match("ac"));
+        assert!(Glob::new("[a-c]x").is_match("bx"));
+        assert!(!Glob::new("[!a-c]x").is_match("bx"));
+        assert!(Glob::new("*.log").is_match(".log"));
+        assert!(!Glob::new("*.log").is_match("x.logs"));
+        assert!(Glob::new("[x").is_match("[x"));
+    }
+
+    #[test]
+    fn pmatch_like_libs() {
+        // libs filter_op_pmatch tests, /opt/dir/subdir/file.txt
+        let f = "/opt/dir/subdir/file.txt";
+        let m = |p: &str| PathSet::new([p]).is_match(f);
+        assert!(m("/opt/dir"));
+        assert!(m("/opt/dir/subdir"));
+        assert!(!m("/opt/dir2"));
+        assert!(m("/opt/*"));
+        assert!(m("/opt/*/subdir"));
+        assert!(m("/opt/di?/subdir"));
+        assert!(!m("/opt/di[!r]/subdir"));
+        assert!(!m("/opt/di/subdir"));
+        assert!(m("/opt/*/*"));
+        assert!(!m("/opt/*/*/subsubdir"));
+        assert!(m("/"));
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("142.251.0.0/8").unwrap();
+        assert!(c.contains(&"142.251.111.147".parse().unwrap()));
+        assert!(!Cidr::parse("10.0.0.0/8")
+            .unwrap()
+            .contains(&"142.1.1.1".parse().unwrap()));
+        assert!(Cidr::parse("2001:4860::0/32")
+            .unwrap()
+            .contains(&"2001:4860:4860::8888".parse().unwrap()));
+        assert!(Cidr::parse("1.2.3.4/33").is_none());
+    }
+}
