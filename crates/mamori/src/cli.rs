@@ -69,6 +69,8 @@ impl ColorChoice {
 pub enum Command {
     /// Compare package versions with each ecosystem's exact ordering rules.
     Version(crate::cmd_version::VersionArgs),
+    /// Import OSV vulnerability data and show the database status.
+    Db(crate::cmd_db::DbArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(command) => match command {
             Command::Version(args) => crate::cmd_version::run(args),
+            Command::Db(args) => crate::cmd_db::run(args),
         },
     }
 }

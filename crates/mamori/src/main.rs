@@ -1,6 +1,7 @@
 //! The `mamori` command: turns flags into typed settings and hands them to the library crates.
 
 mod cli;
+mod cmd_db;
 mod cmd_version;
 
 use std::process::ExitCode;
