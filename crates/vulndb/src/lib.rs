@@ -34,4 +34,4 @@ pub mod suppress;
 pub use import::{import, ImportError, ImportOptions, ImportReport, Skipped, Source};
 pub use matching::{Match, MatchError};
 pub use store::{Database, Metadata, OpenError};
-pub use suppress::{Suppression, Suppressions};
+pub use suppress::{SuppressError, Suppression, Suppressions};
