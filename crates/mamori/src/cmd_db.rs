@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use mamori_vulndb::{import, Database, ImportOptions, Source};
+use mamori_core::{Ecosystem, Package};
+use mamori_vulndb::{import, Database, ImportOptions, Source, Suppressions};
 
 /// Manage the vulnerability database.
 #[derive(Debug, Args)]
@@ -37,6 +38,31 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Match one package against the database and print the matches as JSON.
+    ///
+    /// For Debian, Ubuntu and Alpine give the source package with --source (advisories name
+    /// source packages); for distro packages give the release (12, v3.19, 9) with --release.
+    Match {
+        /// OSV ecosystem (Debian, Alpine, AlmaLinux, PyPI, Go, npm, Maven, …).
+        ecosystem: String,
+        /// Package name.
+        name: String,
+        /// Installed version.
+        #[arg(value_name = "VERSION")]
+        installed: String,
+        /// Distro release (`12`, `v3.19`, `9`).
+        #[arg(long)]
+        release: Option<String>,
+        /// Source package as NAME or NAME@VERSION.
+        #[arg(long, value_name = "NAME[@VERSION]")]
+        source: Option<String>,
+        /// `.mamoriignore` or OpenVEX files whose rules mark matches as suppressed.
+        #[arg(long = "ignore", value_name = "FILE")]
+        ignore: Vec<PathBuf>,
+        /// Database directory (default: $XDG_CACHE_HOME/mamori/db).
+        #[arg(long, value_name = "DIR", env = "MAMORI_DB")]
+        db: Option<PathBuf>,
+    },
     /// Show what the database holds.
     Status {
         /// Database directory (default: $XDG_CACHE_HOME/mamori/db).
@@ -61,6 +87,7 @@ pub fn default_db_dir() -> anyhow::Result<PathBuf> {
 
 /// Runs `mamori db …`.
 pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     match args.command {
         DbCommand::Import {
             sources,
@@ -91,33 +118,73 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             }
             let report = report.context("import failed; the previous database is unchanged")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let m = &report.metadata;
-            println!(
+            writeln!(
+                out,
                 "imported {} advisories from {} files into {} in {:.2}s",
                 m.advisories,
                 report.files,
                 report.path.display(),
                 started.elapsed().as_secs_f64()
-            );
-            println!(
+            )?;
+            writeln!(out, 
                 "withdrawn (left out): {}, duplicates: {}, GIT ranges skipped: {}, affected entries of unsupported ecosystems: {}",
                 m.withdrawn, report.duplicates, m.git_ranges_skipped, m.unsupported_affected
-            );
+            )?;
             if !report.skipped.is_empty() {
-                println!("skipped {} malformed record(s):", report.skipped.len());
+                writeln!(out, "skipped {} malformed record(s):", report.skipped.len())?;
                 for s in report.skipped.iter().take(20) {
-                    println!("  {}: {}", s.file, s.reason);
+                    writeln!(out, "  {}: {}", s.file, s.reason)?;
                 }
                 if report.skipped.len() > 20 {
-                    println!(
+                    writeln!(
+                        out,
                         "  … and {} more (use --json for all)",
                         report.skipped.len() - 20
-                    );
+                    )?;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Match {
+            ecosystem,
+            name,
+            installed,
+            release,
+            source,
+            ignore,
+            db,
+        } => {
+            let dir = match db {
+                Some(d) => d,
+                None => default_db_dir()?,
+            };
+            let db = Database::open(&dir)?;
+            let eco: Ecosystem = match ecosystem.parse() {
+                Ok(e) => e,
+                Err(never) => match never {},
+            };
+            let mut pkg = Package::new(eco, name, installed);
+            pkg.release = release;
+            if let Some(src) = source {
+                match src.split_once('@') {
+                    Some((n, v)) => {
+                        pkg.source_name = Some(n.to_string());
+                        pkg.source_version = Some(v.to_string());
+                    }
+                    None => pkg.source_name = Some(src),
+                }
+            }
+            let mut rules = Suppressions::new();
+            for f in &ignore {
+                rules.add_file(f)?;
+            }
+            let mut matches = db.match_package(&pkg)?;
+            rules.apply(&pkg, &mut matches, time::OffsetDateTime::now_utc().date());
+            writeln!(out, "{}", serde_json::to_string_pretty(&matches)?)?;
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Status { db, json } => {
@@ -128,40 +195,44 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             let db = Database::open(&dir)?;
             let m = db.metadata();
             if json {
-                println!("{}", serde_json::to_string_pretty(m)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(m)?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let size = std::fs::metadata(db.path()).map(|x| x.len()).unwrap_or(0);
-            println!(
+            writeln!(
+                out,
                 "database:        {} ({:.1} MB, schema {})",
                 db.path().display(),
                 size as f64 / 1e6,
                 m.schema
-            );
-            println!("imported at:     {}", m.imported_at);
-            println!(
+            )?;
+            writeln!(out, "imported at:     {}", m.imported_at)?;
+            writeln!(
+                out,
                 "newest modified: {}",
                 m.newest_modified.as_deref().unwrap_or("-")
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "advisories:      {} ({} package keys)",
                 m.advisories,
                 db.package_keys()
-            );
-            println!(
+            )?;
+            writeln!(out, 
                 "left out:        {} withdrawn, {} malformed, {} GIT ranges, {} unsupported-ecosystem entries",
                 m.withdrawn, m.skipped, m.git_ranges_skipped, m.unsupported_affected
-            );
-            println!("sources:");
+            )?;
+            writeln!(out, "sources:")?;
             for s in &m.sources {
-                println!(
+                writeln!(
+                    out,
                     "  {} ({}): {} files, {} records",
                     s.location, s.kind, s.files, s.records
-                );
+                )?;
             }
-            println!("ecosystems:");
+            writeln!(out, "ecosystems:")?;
             for (e, n) in &m.ecosystems {
-                println!("  {e:<20} {n}");
+                writeln!(out, "  {e:<20} {n}")?;
             }
             Ok(ExitCode::SUCCESS)
         }

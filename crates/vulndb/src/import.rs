@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use crate::osv::{parse_record, Advisory};
+use crate::osv::{parse_record, Advisory, ParseRecordError};
 use crate::store::{encode, write_atomic, Metadata, SourceInfo, WriteError, SCHEMA_VERSION};
 
 /// Largest download accepted from a URL (osv.dev's biggest `all.zip` is far below this).
@@ -78,7 +78,7 @@ pub struct ImportReport {
 pub struct ImportOptions<'a> {
     /// Fail (and write nothing) if any record is malformed.
     pub strict: bool,
-    /// Called after each file with the number of files read so far.
+    /// Called after each file is read with the number of files read so far (parsing follows).
     pub progress: Option<&'a dyn Fn(u64)>,
 }
 
@@ -148,14 +148,74 @@ struct Collector<'a> {
     progress: Option<&'a dyn Fn(u64)>,
 }
 
+/// One file waiting to be parsed: display name, bytes, YAML or JSON.
+type Pending = (String, Vec<u8>, bool);
+
+/// Parses files on every available core, keeping their order.
+fn parse_all(pending: Vec<Pending>) -> Vec<(String, Result<Advisory, ParseRecordError>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads <= 1 || pending.len() < 64 {
+        return pending
+            .into_iter()
+            .map(|(f, b, y)| {
+                let r = parse_record(&b, y);
+                (f, r)
+            })
+            .collect();
+    }
+    let chunk = pending.len().div_ceil(threads);
+    let mut parts: Vec<Vec<Pending>> = Vec::new();
+    let mut it = pending.into_iter().peekable();
+    while it.peek().is_some() {
+        parts.push(it.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(f, b, y)| {
+                            let r = parse_record(&b, y);
+                            (f, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panicking parser is a bug; re-raise it instead of hiding records.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 impl Collector<'_> {
-    /// Parses one file's bytes; returns whether a record was kept.
-    fn add(&mut self, file: String, bytes: &[u8], yaml: bool) -> bool {
-        self.files += 1;
+    fn tick(&self, n: u64) {
         if let Some(p) = self.progress {
-            p(self.files);
+            p(n);
         }
-        match parse_record(bytes, yaml) {
+    }
+
+    /// Parses a batch of files; returns how many records were kept.
+    fn add_all(&mut self, pending: Vec<Pending>) -> u64 {
+        let mut kept = 0;
+        for (file, result) in parse_all(pending) {
+            kept += u64::from(self.add(file, result));
+        }
+        kept
+    }
+
+    /// Files one parse result; returns whether a record was kept.
+    fn add(&mut self, file: String, result: Result<Advisory, ParseRecordError>) -> bool {
+        self.files += 1;
+        match result {
             Err(e) => {
                 tracing::debug!(%file, error = %e, "skipping malformed OSV record");
                 self.skipped.push(Skipped {
@@ -211,14 +271,17 @@ impl Collector<'_> {
             }
         }
         files.sort();
-        let (f0, mut kept) = (self.files, 0);
+        let f0 = self.files;
+        let mut pending = Vec::with_capacity(files.len());
         for (path, yaml) in files {
             let bytes = std::fs::read(&path).map_err(|source| ImportError::Io {
                 path: path.clone(),
                 source,
             })?;
-            kept += u64::from(self.add(path.display().to_string(), &bytes, yaml));
+            pending.push((path.display().to_string(), bytes, yaml));
+            self.tick(f0 + pending.len() as u64);
         }
+        let kept = self.add_all(pending);
         Ok((self.files - f0, kept))
     }
 
@@ -232,8 +295,8 @@ impl Collector<'_> {
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(reader).map_err(zerr)?;
-        let (f0, mut kept) = (self.files, 0);
-        let mut buf = Vec::new();
+        let f0 = self.files;
+        let mut pending = Vec::new();
         for i in 0..archive.len() {
             let mut entry = archive.by_index(i).map_err(zerr)?;
             if !entry.is_file() {
@@ -243,13 +306,16 @@ impl Collector<'_> {
             let Some(yaml) = osv_file_kind(&name) else {
                 continue;
             };
-            buf.clear();
+            let mut buf =
+                Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 24));
             entry.read_to_end(&mut buf).map_err(|e| ImportError::Zip {
                 location: location.to_string(),
                 reason: format!("entry {name}: {e}"),
             })?;
-            kept += u64::from(self.add(format!("{location}!{name}"), &buf, yaml));
+            pending.push((format!("{location}!{name}"), buf, yaml));
+            self.tick(f0 + pending.len() as u64);
         }
+        let kept = self.add_all(pending);
         Ok((self.files - f0, kept))
     }
 }
