@@ -130,7 +130,8 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 report.path.display(),
                 started.elapsed().as_secs_f64()
             )?;
-            writeln!(out, 
+            writeln!(
+                out,
                 "withdrawn (left out): {}, duplicates: {}, GIT ranges skipped: {}, affected entries of unsupported ecosystems: {}",
                 m.withdrawn, report.duplicates, m.git_ranges_skipped, m.unsupported_affected
             )?;
@@ -218,7 +219,8 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 m.advisories,
                 db.package_keys()
             )?;
-            writeln!(out, 
+            writeln!(
+                out,
                 "left out:        {} withdrawn, {} malformed, {} GIT ranges, {} unsupported-ecosystem entries",
                 m.withdrawn, m.skipped, m.git_ranges_skipped, m.unsupported_affected
             )?;
