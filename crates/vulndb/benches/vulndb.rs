@@ -88,6 +88,13 @@ fn benches() {
     let all = files(&root);
     let tmp = tempfile::tempdir().expect("temp dir"); // ok: bench setup
     let db_dir = tmp.path().join("db");
+    // Setup (also when only some groups are selected): one import to create the database.
+    import(
+        &[Source::Dir(root.clone())],
+        &db_dir,
+        &ImportOptions::default(),
+    )
+    .expect("import");
 
     let mut g = c.benchmark_group("import");
     g.bench_function("import-shared-set", |b| {

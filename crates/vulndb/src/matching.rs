@@ -1,15 +1,16 @@
 //! Matching installed packages against the database.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use mamori_core::{Ecosystem, Package, Severity};
 use mamori_version::{ParseVersionError, Scheme, Version};
 use serde::Serialize;
 
 use crate::osv::{range_scheme, EcosystemName};
-use crate::range::{describe, evaluate};
+use crate::range::{describe, PreparedRange};
 use crate::severity::SeverityScore;
-use crate::store::{normalize_name, Database, OpenError, StoredAffected};
+use crate::store::{normalize_name, Database, OpenError, StoredAdvisory, StoredAffected};
 use crate::suppress::Suppression;
 
 /// One vulnerability affecting one package.
@@ -113,10 +114,18 @@ fn norm_release(r: &str) -> String {
     r.strip_prefix('v').unwrap_or(r).to_string()
 }
 
-/// Whether an entry for `entry_release` applies to a package of `pkg_release`. An entry without
-/// release applies to every release; an entry with one needs the same release (a package whose
-/// release is unknown does not match release-specific entries).
-fn release_applies(entry_release: Option<&str>, pkg_release: Option<&str>) -> bool {
+/// Whether an entry for `entry_release` applies to a package of `pkg_release`. Only distro
+/// ecosystems (dpkg, rpm, apk orderings) have releases; for the others a suffix such as Maven's
+/// repository URL does not restrict matching. An entry without release applies to every release;
+/// an entry with one needs the same release (a package whose release is unknown does not match
+/// release-specific entries).
+fn release_applies(eco: &str, entry_release: Option<&str>, pkg_release: Option<&str>) -> bool {
+    if !matches!(
+        Scheme::for_ecosystem(eco),
+        Some(Scheme::Dpkg | Scheme::Rpm | Scheme::Apk)
+    ) {
+        return true;
+    }
     match (entry_release, pkg_release) {
         (None, _) => true,
         (Some(_), None) => false,
@@ -125,86 +134,163 @@ fn release_applies(entry_release: Option<&str>, pkg_release: Option<&str>) -> bo
 }
 
 struct Raw {
-    entry: StoredAffected,
+    entry: Arc<Vec<PreparedEntry>>,
+    at: usize,
     matched: Vec<String>,
     fixed: Vec<String>,
+}
+
+/// A stored affected entry with its ranges and listed versions parsed once.
+#[derive(Debug)]
+pub(crate) struct PreparedEntry {
+    stored: StoredAffected,
+    /// Each evaluable range with its scheme and description.
+    ranges: Vec<(PreparedRange, Scheme, String)>,
+    /// Listed versions that parse in the ecosystem's ordering.
+    versions: Vec<Version>,
+}
+
+impl PreparedEntry {
+    fn new(stored: StoredAffected, eco: &str) -> Result<PreparedEntry, ParseVersionError> {
+        let mut ranges = Vec::with_capacity(stored.ranges.len());
+        for r in &stored.ranges {
+            if let Some(scheme) = range_scheme(r.kind, eco) {
+                ranges.push((PreparedRange::new(r, scheme)?, scheme, describe(r)));
+            }
+        }
+        let versions = match Scheme::for_ecosystem(eco) {
+            Some(scheme) => stored
+                .versions
+                .iter()
+                .filter_map(|v| Version::parse(scheme, v).ok())
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(PreparedEntry {
+            stored,
+            ranges,
+            versions,
+        })
+    }
+
+    /// What matched and the fixed versions above the installed one, if affected.
+    fn evaluate(
+        &self,
+        version_text: &str,
+        parsed: &mut Vec<(Scheme, Version)>,
+    ) -> Result<Option<Hit>, ParseVersionError> {
+        let mut matched = Vec::new();
+        let mut fixed = Vec::new();
+        if self.stored.versions.iter().any(|v| v == version_text) {
+            matched.push(format!("versions[] lists {version_text}"));
+        }
+        for (range, scheme, text) in &self.ranges {
+            let v = installed(parsed, *scheme, version_text)?;
+            if let Some(hit) = range.evaluate(v) {
+                matched.push(text.clone());
+                fixed.extend(hit.fixed);
+            }
+        }
+        // versions[] may list a version spelled differently but equal in the ordering.
+        if matched.is_empty() {
+            if let Some(first) = self.versions.first() {
+                let scheme = first.scheme();
+                if let Ok(v) = installed(parsed, scheme, version_text) {
+                    if let Some(l) = self.versions.iter().find(|l| *l == v) {
+                        matched.push(format!("versions[] lists {l}"));
+                    }
+                }
+            }
+        }
+        Ok((!matched.is_empty()).then_some((matched, fixed)))
+    }
+}
+
+/// The installed version parsed in `scheme`, parsed at most once per scheme.
+fn installed<'a>(
+    parsed: &'a mut Vec<(Scheme, Version)>,
+    scheme: Scheme,
+    text: &str,
+) -> Result<&'a Version, ParseVersionError> {
+    let pos = match parsed.iter().position(|(s, _)| *s == scheme) {
+        Some(p) => p,
+        None => {
+            parsed.push((scheme, Version::parse(scheme, text)?));
+            parsed.len() - 1
+        }
+    };
+    Ok(&parsed[pos].1)
 }
 
 /// What matched and the fixed versions above the installed one.
 type Hit = (Vec<String>, Vec<String>);
 
-fn evaluate_entry(
-    entry: &StoredAffected,
-    eco: &str,
-    version_text: &str,
-    parsed: &mut Option<Option<(Scheme, Version)>>,
-) -> Result<Option<Hit>, ParseVersionError> {
-    let mut matched = Vec::new();
-    let mut fixed = Vec::new();
-    if entry.versions.iter().any(|v| v == version_text) {
-        matched.push(format!("versions[] lists {version_text}"));
-    }
-    for range in &entry.ranges {
-        let Some(scheme) = range_scheme(range.kind, eco) else {
-            continue;
-        };
-        let v = match parsed {
-            Some(Some((s, v))) if *s == scheme => v.clone(),
-            _ => {
-                let v = Version::parse(scheme, version_text)?;
-                *parsed = Some(Some((scheme, v.clone())));
-                v
-            }
-        };
-        if let Some(hit) = evaluate(range, scheme, &v)? {
-            matched.push(describe(range));
-            fixed.extend(hit.fixed);
-        }
-    }
-    // versions[] may list a version spelled differently but equal in the ecosystem's ordering.
-    if matched.is_empty() && !entry.versions.is_empty() {
-        if let Some(scheme) = mamori_version::Scheme::for_ecosystem(eco) {
-            if let Ok(v) = Version::parse(scheme, version_text) {
-                if let Some(listed) = entry
-                    .versions
-                    .iter()
-                    .find(|l| Version::parse(scheme, l).is_ok_and(|l| l == v))
-                {
-                    matched.push(format!("versions[] lists {listed}"));
-                }
-            }
-        }
-    }
-    Ok((!matched.is_empty()).then_some((matched, fixed)))
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Database {
+    /// Prepared entries for (ecosystem, name), decoded and parsed once then cached.
+    fn prepared(
+        &self,
+        eco: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Vec<PreparedEntry>>>, MatchError> {
+        let Some(i) = self.find(eco, name) else {
+            return Ok(None);
+        };
+        if let Some(hit) = lock(&self.caches.entries).get(&i) {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        let mut out = Vec::new();
+        for stored in self.entries_at(i)? {
+            let e = PreparedEntry::new(stored, eco).map_err(|e| OpenError::Corrupt {
+                path: self.path().to_path_buf(),
+                why: format!("stored range does not parse: {e}"),
+            })?;
+            out.push(e);
+        }
+        let arc = Arc::new(out);
+        lock(&self.caches.entries).insert(i, Arc::clone(&arc));
+        Ok(Some(arc))
+    }
+
+    fn cached_advisory(&self, i: u32) -> Result<Arc<StoredAdvisory>, MatchError> {
+        if let Some(a) = lock(&self.caches.advisories).get(&i) {
+            return Ok(Arc::clone(a));
+        }
+        let a = Arc::new(self.advisory(i)?);
+        lock(&self.caches.advisories).insert(i, Arc::clone(&a));
+        Ok(a)
+    }
+
     /// Every vulnerability affecting `pkg`, duplicates (same id or shared alias) merged.
     pub fn match_package(&self, pkg: &Package) -> Result<Vec<Match>, MatchError> {
         let (eco, name, version) = lookup(pkg);
-        let entries = self.affected(&eco.name, &name)?;
-        if entries.is_empty() {
+        let Some(entries) = self.prepared(&eco.name, &name)? else {
             return Ok(Vec::new());
-        }
+        };
         let want = normalize_name(&eco.name, &name);
-        let mut parsed = None;
+        let mut parsed = Vec::with_capacity(2);
         let mut raws = Vec::new();
-        for entry in entries {
-            if !release_applies(entry.release.as_deref(), eco.release.as_deref())
-                || normalize_name(&eco.name, &entry.name) != want
+        for (at, entry) in entries.iter().enumerate() {
+            let stored = &entry.stored;
+            if !release_applies(&eco.name, stored.release.as_deref(), eco.release.as_deref())
+                || (stored.name != name && normalize_name(&eco.name, &stored.name) != want)
             {
                 continue;
             }
             let hit =
-                evaluate_entry(&entry, &eco.name, &version, &mut parsed).map_err(|source| {
-                    MatchError::Version {
+                entry
+                    .evaluate(&version, &mut parsed)
+                    .map_err(|source| MatchError::Version {
                         name: pkg.name.clone(),
                         source,
-                    }
-                })?;
+                    })?;
             if let Some((matched, fixed)) = hit {
                 raws.push(Raw {
-                    entry,
+                    entry: Arc::clone(&entries),
+                    at,
                     matched,
                     fixed,
                 });
@@ -212,16 +298,17 @@ impl Database {
         }
         let mut matches = Vec::with_capacity(raws.len());
         for raw in raws {
-            let adv = self.advisory(raw.entry.advisory)?;
-            let severity = raw.entry.severity.clone().or(adv.severity.clone());
+            let stored = &raw.entry[raw.at].stored;
+            let adv = self.cached_advisory(stored.advisory)?;
+            let severity = stored.severity.clone().or_else(|| adv.severity.clone());
             matches.push(Match {
-                advisory_id: adv.id,
-                aliases: adv.aliases,
+                advisory_id: adv.id.clone(),
+                aliases: adv.aliases.clone(),
                 merged_ids: Vec::new(),
-                summary: adv.summary,
+                summary: adv.summary.clone(),
                 severity,
-                ecosystem: raw.entry.ecosystem,
-                package: raw.entry.name,
+                ecosystem: stored.ecosystem.clone(),
+                package: stored.name.clone(),
                 version: version.clone(),
                 matched: raw.matched,
                 fix_available: !raw.fixed.is_empty(),
@@ -265,13 +352,15 @@ fn better(a: &Option<SeverityScore>, b: &Option<SeverityScore>) -> bool {
 pub fn merge_duplicates(mut matches: Vec<Match>) -> Vec<Match> {
     matches.sort_by(|a, b| a.advisory_id.cmp(&b.advisory_id));
     let mut out: Vec<Match> = Vec::with_capacity(matches.len());
+    // id or alias -> position in `out`.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for m in matches {
-        let ids: BTreeSet<&str> = m.all_ids().collect();
-        let pos = out
-            .iter()
-            .position(|o| o.all_ids().any(|id| ids.contains(id)));
-        match pos {
-            None => out.push(m),
+        let pos = m.all_ids().find_map(|id| seen.get(id).copied());
+        let i = match pos {
+            None => {
+                out.push(m);
+                out.len() - 1
+            }
             Some(i) => {
                 let o = &mut out[i];
                 if m.advisory_id != o.advisory_id && !o.merged_ids.contains(&m.advisory_id) {
@@ -299,6 +388,12 @@ pub fn merge_duplicates(mut matches: Vec<Match>) -> Vec<Match> {
                 if o.summary.is_none() {
                     o.summary = m.summary;
                 }
+                i
+            }
+        };
+        for id in out[i].all_ids() {
+            if !seen.contains_key(id) {
+                seen.insert(id.to_string(), i);
             }
         }
     }

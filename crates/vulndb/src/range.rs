@@ -33,58 +33,82 @@ fn cmp_opt(a: &Option<Version>, b: &Option<Version>) -> Ordering {
     }
 }
 
-/// Whether `v` is inside `range` (OSV schema semantics: events sorted by version; `introduced`
-/// opens, `fixed` closes at the version, `last_affected` closes after it; `limit` bounds the whole
-/// range). Returns the fixed versions above `v` when it is affected.
+/// A range with its event versions parsed and sorted once, ready to evaluate many times.
+#[derive(Debug, Clone)]
+pub struct PreparedRange {
+    /// Events sorted by version (`None` = introduced "0" / limit "*").
+    events: Vec<(Option<Version>, Event)>,
+    /// Limit bounds (`None` = "*").
+    limits: Vec<Option<Version>>,
+}
+
+impl PreparedRange {
+    /// Parses and sorts the events of `range` in `scheme`.
+    pub fn new(range: &Range, scheme: Scheme) -> Result<PreparedRange, ParseVersionError> {
+        let mut events = Vec::with_capacity(range.events.len());
+        let mut limits = Vec::new();
+        for e in &range.events {
+            let p = parse_event(scheme, e)?;
+            if matches!(e, Event::Limit(_)) {
+                limits.push(p);
+            } else {
+                events.push((p, e.clone()));
+            }
+        }
+        events.sort_by(|a, b| cmp_opt(&a.0, &b.0));
+        Ok(PreparedRange { events, limits })
+    }
+
+    /// Whether `v` is inside the range (OSV schema semantics: events sorted by version;
+    /// `introduced` opens, `fixed` closes at the version, `last_affected` closes after it; `limit`
+    /// bounds the whole range). Returns the fixed versions above `v` when it is affected.
+    pub fn evaluate(&self, v: &Version) -> Option<RangeHit> {
+        if !self.limits.is_empty() && !self.limits.iter().any(|l| l.as_ref().is_none_or(|l| v < l))
+        {
+            return None;
+        }
+        let mut affected = false;
+        for (p, e) in &self.events {
+            match e {
+                Event::Introduced(_) => {
+                    if p.as_ref().is_none_or(|p| v >= p) {
+                        affected = true;
+                    }
+                }
+                Event::Fixed(_) => {
+                    if p.as_ref().is_some_and(|p| v >= p) {
+                        affected = false;
+                    }
+                }
+                Event::LastAffected(_) => {
+                    if p.as_ref().is_some_and(|p| v > p) {
+                        affected = false;
+                    }
+                }
+                Event::Limit(_) => {}
+            }
+        }
+        if !affected {
+            return None;
+        }
+        let fixed = self
+            .events
+            .iter()
+            .filter(|(p, e)| matches!(e, Event::Fixed(_)) && p.as_ref().is_some_and(|p| p > v))
+            .map(|(_, e)| e.version().to_string())
+            .collect();
+        Some(RangeHit { fixed })
+    }
+}
+
+/// Whether `v` is inside `range`; see [`PreparedRange::evaluate`]. Errors when an event version
+/// does not parse in `scheme`.
 pub fn evaluate(
     range: &Range,
     scheme: Scheme,
     v: &Version,
 ) -> Result<Option<RangeHit>, ParseVersionError> {
-    let mut events = Vec::with_capacity(range.events.len());
-    for e in &range.events {
-        events.push((parse_event(scheme, e)?, e));
-    }
-    // Limits: with any limit event, v must be below one of them ("*" = no bound).
-    let limits: Vec<&Option<Version>> = events
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Limit(_)))
-        .map(|(p, _)| p)
-        .collect();
-    if !limits.is_empty() && !limits.iter().any(|l| l.as_ref().is_none_or(|l| v < l)) {
-        return Ok(None);
-    }
-    events.sort_by(|a, b| cmp_opt(&a.0, &b.0));
-    let mut affected = false;
-    for (p, e) in &events {
-        match e {
-            Event::Introduced(_) => {
-                if p.as_ref().is_none_or(|p| v >= p) {
-                    affected = true;
-                }
-            }
-            Event::Fixed(_) => {
-                if p.as_ref().is_some_and(|p| v >= p) {
-                    affected = false;
-                }
-            }
-            Event::LastAffected(_) => {
-                if p.as_ref().is_some_and(|p| v > p) {
-                    affected = false;
-                }
-            }
-            Event::Limit(_) => {}
-        }
-    }
-    if !affected {
-        return Ok(None);
-    }
-    let fixed = events
-        .iter()
-        .filter(|(p, e)| matches!(e, Event::Fixed(_)) && p.as_ref().is_some_and(|p| p > v))
-        .map(|(_, e)| e.version().to_string())
-        .collect();
-    Ok(Some(RangeHit { fixed }))
+    Ok(PreparedRange::new(range, scheme)?.evaluate(v))
 }
 
 /// A short human description of a range: `ECOSYSTEM >=4.0 <4.3, >=5.0 <5.2`.

@@ -10,12 +10,14 @@
 //! postcard-encoded sections, then the blob area (postcard `Vec<StoredAffected>` per index key and
 //! one postcard `StoredAdvisory` per advisory).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::matching::PreparedEntry;
 use crate::osv::{Advisory, Range};
 use crate::severity::SeverityScore;
 
@@ -291,6 +293,14 @@ pub enum OpenError {
     },
 }
 
+/// Decoded data kept after first use, so that repeated matching (warm) skips decoding and
+/// version parsing.
+#[derive(Debug, Default)]
+pub(crate) struct Caches {
+    pub(crate) entries: Mutex<HashMap<usize, Arc<Vec<PreparedEntry>>>>,
+    pub(crate) advisories: Mutex<HashMap<u32, Arc<StoredAdvisory>>>,
+}
+
 /// An opened database: the file bytes, the decoded index and the metadata.
 #[derive(Debug)]
 pub struct Database {
@@ -300,6 +310,7 @@ pub struct Database {
     meta: Metadata,
     index: Vec<IndexEntry>,
     adv: Vec<(u32, u32)>,
+    pub(crate) caches: Caches,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -381,6 +392,7 @@ impl Database {
             meta,
             index,
             adv,
+            caches: Caches::default(),
         })
     }
 
@@ -404,20 +416,29 @@ impl Database {
         &self.bytes[s..s + len as usize]
     }
 
-    /// All affected entries filed under (ecosystem name without release, package name).
-    pub fn affected(&self, ecosystem: &str, name: &str) -> Result<Vec<StoredAffected>, OpenError> {
+    /// Position in the index of (ecosystem name without release, package name).
+    pub(crate) fn find(&self, ecosystem: &str, name: &str) -> Option<usize> {
         let k = key(ecosystem, name);
-        let Ok(i) = self
-            .index
+        self.index
             .binary_search_by(|e| e.key.as_str().cmp(k.as_str()))
-        else {
-            return Ok(Vec::new());
-        };
+            .ok()
+    }
+
+    /// Decodes the entries at index position `i`.
+    pub(crate) fn entries_at(&self, i: usize) -> Result<Vec<StoredAffected>, OpenError> {
         let e = &self.index[i];
         postcard::from_bytes(self.blob(e.start, e.len)).map_err(|err| OpenError::Corrupt {
             path: self.path.clone(),
-            why: format!("entry {k:?}: {err}"),
+            why: format!("entry {:?}: {err}", e.key),
         })
+    }
+
+    /// All affected entries filed under (ecosystem name without release, package name).
+    pub fn affected(&self, ecosystem: &str, name: &str) -> Result<Vec<StoredAffected>, OpenError> {
+        match self.find(ecosystem, name) {
+            Some(i) => self.entries_at(i),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The advisory with index `i`.

@@ -87,6 +87,13 @@ const CRATE_RECORD: &str = r#"{
                 "ranges": [{"type": "SEMVER", "events": [{"introduced": "0.0.0-0"}, {"fixed": "0.3.2"}]}]}]
 }"#;
 
+const MAVEN_RECORD: &str = r#"{
+  "id": "GHSA-mvn0-0000-0001",
+  "modified": "2024-01-01T00:00:00Z",
+  "affected": [{"package": {"ecosystem": "Maven:https://repo.example.invalid/maven2", "name": "org.example:demo"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.0-beta1"}, {"fixed": "2.17.1"}]}]}]
+}"#;
+
 const PYPI_YAML: &str = "id: PYSEC-2099-1\nmodified: '2024-03-01T00:00:00Z'\naliases:\n- CVE-2099-1\naffected:\n- package:\n    name: Demo_Pkg\n    ecosystem: PyPI\n  ranges:\n  - type: GIT\n    repo: https://example.invalid/demo\n    events:\n    - introduced: '0'\n    - fixed: 0123456789abcdef0123456789abcdef01234567\n  - type: ECOSYSTEM\n    events:\n    - introduced: '1.0'\n    - fixed: '2.0'\n  versions:\n  - '0.9'\n";
 
 const MALFORMED: [(&str, &str); 5] = [
@@ -133,6 +140,11 @@ fn good_tree(root: &Path) {
     write(&root.join("go"), "GO-2099-0001.json", GO_WITHDRAWN);
     write(&root.join("go"), "GO-2099-0002.json", GO_RECORD);
     write(&root.join("crates"), "RUSTSEC-2099-0001.json", CRATE_RECORD);
+    write(
+        &root.join("maven"),
+        "GHSA-mvn0-0000-0001.json",
+        MAVEN_RECORD,
+    );
     write(&root.join("pypi/demo"), "PYSEC-2099-1.yaml", PYPI_YAML);
     write(root, "README.md", "not a record");
 }
@@ -296,9 +308,9 @@ fn language_ecosystems_withdrawn_and_counts() {
         &ImportOptions::default(),
     )
     .unwrap(); // ok: test
-    assert_eq!(report.files, 9);
+    assert_eq!(report.files, 10);
     assert_eq!(report.metadata.withdrawn, 1);
-    assert_eq!(report.metadata.advisories, 8);
+    assert_eq!(report.metadata.advisories, 9);
     assert_eq!(report.metadata.git_ranges_skipped, 1);
     assert_eq!(report.metadata.ecosystems.get("Debian:12"), Some(&3));
     assert_eq!(
@@ -329,6 +341,13 @@ fn language_ecosystems_withdrawn_and_counts() {
         &Package::new(Ecosystem::CratesIo, "demo-crate", "0.3.2")
     )
     .is_empty());
+    // Maven: the repository suffix is not a release; ComparableVersion ordering.
+    let mvn = |v: &str| ids(&db, &Package::new(Ecosystem::Maven, "org.example:demo", v));
+    assert_eq!(mvn("2.17.0"), vec!["GHSA-mvn0-0000-0001"]);
+    assert_eq!(mvn("2.0"), vec!["GHSA-mvn0-0000-0001"]);
+    assert_eq!(mvn("2.17.1-SNAPSHOT"), vec!["GHSA-mvn0-0000-0001"]);
+    assert!(mvn("2.17.1").is_empty());
+    assert!(mvn("2.0-alpha1").is_empty());
     // PyPI: PEP 503 name normalisation, ranges and versions[].
     let py = |n: &str, v: &str| ids(&db, &Package::new(Ecosystem::PyPI, n, v));
     assert_eq!(py("demo-pkg", "1.5"), vec!["PYSEC-2099-1"]);
@@ -438,7 +457,7 @@ fn zip_import_and_corrupt_zip_keeps_previous_db() {
         &ImportOptions::default(),
     )
     .unwrap(); // ok: test
-    assert_eq!(r.metadata.advisories, 8);
+    assert_eq!(r.metadata.advisories, 9);
     assert_eq!(r.metadata.sources[0].kind, "zip");
     let before = std::fs::read(db_dir.join("vulndb.bin")).unwrap(); // ok: test
                                                                     // Truncated zip: clear error, old DB intact.
@@ -492,7 +511,7 @@ fn url_import_from_local_server() {
     let url = serve(zip_of(&t.path().join("src")), "200 OK");
     let db_dir = t.path().join("db");
     let r = import(&[Source::parse(&url)], &db_dir, &ImportOptions::default()).unwrap(); // ok: test
-    assert_eq!(r.metadata.advisories, 8);
+    assert_eq!(r.metadata.advisories, 9);
     assert_eq!(r.metadata.sources[0].location, url);
     let db = Database::open(&db_dir).unwrap(); // ok: test
     assert_eq!(
