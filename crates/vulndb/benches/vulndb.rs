@@ -151,7 +151,14 @@ fn benches() {
         .map(|(i, p)| ((p.ecosystem.to_string(), p.name.clone()), i))
         .collect();
     let mut g = c.benchmark_group("match");
-    g.bench_function("match-1000-packages", |b| {
+    g.bench_function("match-1000-packages-cold", |b| {
+        b.iter_batched(
+            || Database::open(&db_dir).expect("open"),
+            |fresh| black_box(fresh.match_all(black_box(&inv)).0.len()),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("match-1000-packages-warm", |b| {
         b.iter(|| black_box(db.match_all(black_box(&inv))))
     });
     g.bench_function("baseline-1000-hashmap-lookups", |b| {

@@ -114,22 +114,23 @@ fn norm_release(r: &str) -> String {
     r.strip_prefix('v').unwrap_or(r).to_string()
 }
 
-/// Whether an entry for `entry_release` applies to a package of `pkg_release`. Only distro
-/// ecosystems (dpkg, rpm, apk orderings) have releases; for the others a suffix such as Maven's
-/// repository URL does not restrict matching. An entry without release applies to every release;
-/// an entry with one needs the same release (a package whose release is unknown does not match
-/// release-specific entries).
-fn release_applies(eco: &str, entry_release: Option<&str>, pkg_release: Option<&str>) -> bool {
-    if !matches!(
+/// Whether releases restrict matching in `eco`: only distro ecosystems (dpkg, rpm, apk
+/// orderings) have releases; for the others a suffix such as Maven's repository URL does not.
+fn has_releases(eco: &str) -> bool {
+    matches!(
         Scheme::for_ecosystem(eco),
         Some(Scheme::Dpkg | Scheme::Rpm | Scheme::Apk)
-    ) {
-        return true;
-    }
+    )
+}
+
+/// Whether an entry for `entry_release` (normalised) applies to a package of `pkg_release`
+/// (normalised). An entry without release applies to every release; an entry with one needs the
+/// same release (a package whose release is unknown does not match release-specific entries).
+fn release_applies(entry_release: Option<&str>, pkg_release: Option<&str>) -> bool {
     match (entry_release, pkg_release) {
         (None, _) => true,
         (Some(_), None) => false,
-        (Some(e), Some(p)) => norm_release(e) == norm_release(p),
+        (Some(e), Some(p)) => e == p,
     }
 }
 
@@ -144,6 +145,8 @@ struct Raw {
 #[derive(Debug)]
 pub(crate) struct PreparedEntry {
     stored: StoredAffected,
+    /// The entry's release, normalised with [`norm_release`].
+    release: Option<String>,
     /// Each evaluable range with its scheme and description.
     ranges: Vec<(PreparedRange, Scheme, String)>,
     /// Listed versions that parse in the ecosystem's ordering.
@@ -167,6 +170,7 @@ impl PreparedEntry {
             None => Vec::new(),
         };
         Ok(PreparedEntry {
+            release: stored.release.as_deref().map(norm_release),
             stored,
             ranges,
             versions,
@@ -271,11 +275,13 @@ impl Database {
             return Ok(Vec::new());
         };
         let want = normalize_name(&eco.name, &name);
+        let distro = has_releases(&eco.name);
+        let pkg_release = eco.release.as_deref().map(norm_release);
         let mut parsed = Vec::with_capacity(2);
         let mut raws = Vec::new();
         for (at, entry) in entries.iter().enumerate() {
             let stored = &entry.stored;
-            if !release_applies(&eco.name, stored.release.as_deref(), eco.release.as_deref())
+            if (distro && !release_applies(entry.release.as_deref(), pkg_release.as_deref()))
                 || (stored.name != name && normalize_name(&eco.name, &stored.name) != want)
             {
                 continue;
@@ -316,7 +322,11 @@ impl Database {
                 suppressed: None,
             });
         }
-        Ok(merge_duplicates(matches))
+        Ok(if matches.len() > 1 {
+            merge_duplicates(matches)
+        } else {
+            matches
+        })
     }
 
     /// Matches every package of an inventory; packages whose version does not parse are
