@@ -149,8 +149,10 @@ pub(crate) struct PreparedEntry {
     release: Option<String>,
     /// Each evaluable range with its scheme and description.
     ranges: Vec<(PreparedRange, Scheme, String)>,
-    /// Listed versions that parse in the ecosystem's ordering.
+    /// Listed versions that parse in the ecosystem's ordering, sorted for binary search.
     versions: Vec<Version>,
+    /// Listed versions that do not parse, sorted (matched by exact text).
+    unparsed: Vec<String>,
 }
 
 impl PreparedEntry {
@@ -161,19 +163,23 @@ impl PreparedEntry {
                 ranges.push((PreparedRange::new(r, scheme)?, scheme, describe(r)));
             }
         }
-        let versions = match Scheme::for_ecosystem(eco) {
-            Some(scheme) => stored
-                .versions
-                .iter()
-                .filter_map(|v| Version::parse(scheme, v).ok())
-                .collect(),
-            None => Vec::new(),
-        };
+        let scheme = Scheme::for_ecosystem(eco);
+        let mut versions = Vec::new();
+        let mut unparsed = Vec::new();
+        for text in &stored.versions {
+            match scheme.map(|s| Version::parse(s, text)) {
+                Some(Ok(v)) => versions.push(v),
+                _ => unparsed.push(text.clone()),
+            }
+        }
+        versions.sort();
+        unparsed.sort();
         Ok(PreparedEntry {
             release: stored.release.as_deref().map(norm_release),
             stored,
             ranges,
             versions,
+            unparsed,
         })
     }
 
@@ -185,7 +191,11 @@ impl PreparedEntry {
     ) -> Result<Option<Hit>, ParseVersionError> {
         let mut matched = Vec::new();
         let mut fixed = Vec::new();
-        if self.stored.versions.iter().any(|v| v == version_text) {
+        if self
+            .unparsed
+            .binary_search_by(|v| v.as_str().cmp(version_text))
+            .is_ok()
+        {
             matched.push(format!("versions[] lists {version_text}"));
         }
         for (range, scheme, text) in &self.ranges {
@@ -195,14 +205,13 @@ impl PreparedEntry {
                 fixed.extend(hit.fixed);
             }
         }
-        // versions[] may list a version spelled differently but equal in the ordering.
-        if matched.is_empty() {
-            if let Some(first) = self.versions.first() {
-                let scheme = first.scheme();
-                if let Ok(v) = installed(parsed, scheme, version_text) {
-                    if let Some(l) = self.versions.iter().find(|l| *l == v) {
-                        matched.push(format!("versions[] lists {l}"));
-                    }
+        // versions[]: the installed version, or one spelled differently but equal in the
+        // ecosystem's ordering.
+        if let Some(first) = self.versions.first() {
+            let scheme = first.scheme();
+            if let Ok(v) = installed(parsed, scheme, version_text) {
+                if let Ok(i) = self.versions.binary_search(v) {
+                    matched.push(format!("versions[] lists {}", self.versions[i]));
                 }
             }
         }
