@@ -1,7 +1,7 @@
 //! Matching installed packages against the database.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use mamori_core::{Ecosystem, Package, Severity};
 use mamori_version::{ParseVersionError, Scheme, Version};
@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::osv::{range_scheme, EcosystemName};
 use crate::range::{describe, PreparedRange};
 use crate::severity::SeverityScore;
-use crate::store::{normalize_name, Database, OpenError, StoredAdvisory, StoredAffected};
+use crate::store::{Database, OpenError, StoredAdvisory, StoredAffected};
 use crate::suppress::Suppression;
 
 /// One vulnerability affecting one package.
@@ -238,10 +238,6 @@ fn installed<'a>(
 /// What matched and the fixed versions above the installed one.
 type Hit = (Vec<String>, Vec<String>);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Database {
     /// Prepared entries for (ecosystem, name), decoded and parsed once then cached.
     fn prepared(
@@ -252,7 +248,8 @@ impl Database {
         let Some(i) = self.find(eco, name) else {
             return Ok(None);
         };
-        if let Some(hit) = lock(&self.caches.entries).get(&i) {
+        let slot = &self.caches.entries[i];
+        if let Some(hit) = slot.get() {
             return Ok(Some(Arc::clone(hit)));
         }
         let mut out = Vec::new();
@@ -264,16 +261,19 @@ impl Database {
             out.push(e);
         }
         let arc = Arc::new(out);
-        lock(&self.caches.entries).insert(i, Arc::clone(&arc));
+        let _ = slot.set(Arc::clone(&arc)); // another thread may have won the race: same data
         Ok(Some(arc))
     }
 
     fn cached_advisory(&self, i: u32) -> Result<Arc<StoredAdvisory>, MatchError> {
-        if let Some(a) = lock(&self.caches.advisories).get(&i) {
+        let Some(slot) = self.caches.advisories.get(i as usize) else {
+            return Ok(Arc::new(self.advisory(i)?)); // out of range: advisory() reports it
+        };
+        if let Some(a) = slot.get() {
             return Ok(Arc::clone(a));
         }
         let a = Arc::new(self.advisory(i)?);
-        lock(&self.caches.advisories).insert(i, Arc::clone(&a));
+        let _ = slot.set(Arc::clone(&a));
         Ok(a)
     }
 
@@ -283,16 +283,13 @@ impl Database {
         let Some(entries) = self.prepared(&eco.name, &name)? else {
             return Ok(Vec::new());
         };
-        let want = normalize_name(&eco.name, &name);
         let distro = has_releases(&eco.name);
         let pkg_release = eco.release.as_deref().map(norm_release);
         let mut parsed = Vec::with_capacity(2);
         let mut raws = Vec::new();
         for (at, entry) in entries.iter().enumerate() {
-            let stored = &entry.stored;
-            if (distro && !release_applies(entry.release.as_deref(), pkg_release.as_deref()))
-                || (stored.name != name && normalize_name(&eco.name, &stored.name) != want)
-            {
+            // Every entry under this index key has the package's (normalised) name.
+            if distro && !release_applies(entry.release.as_deref(), pkg_release.as_deref()) {
                 continue;
             }
             let hit =
@@ -370,50 +367,56 @@ fn better(a: &Option<SeverityScore>, b: &Option<SeverityScore>) -> bool {
 /// Merges matches that share an id or alias into one (the smallest id leads).
 pub fn merge_duplicates(mut matches: Vec<Match>) -> Vec<Match> {
     matches.sort_by(|a, b| a.advisory_id.cmp(&b.advisory_id));
+    // First pass, borrowing: the group (index of its first match) of every match.
+    let mut group: Vec<usize> = (0..matches.len()).collect();
+    {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, m) in matches.iter().enumerate() {
+            let g = m
+                .all_ids()
+                .find_map(|id| seen.get(id).copied())
+                .unwrap_or(i);
+            group[i] = g;
+            for id in m.all_ids() {
+                seen.entry(id).or_insert(g);
+            }
+        }
+    }
+    // Second pass, moving: fold each match into its group's leader.
     let mut out: Vec<Match> = Vec::with_capacity(matches.len());
-    // id or alias -> position in `out`.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for m in matches {
-        let pos = m.all_ids().find_map(|id| seen.get(id).copied());
-        let i = match pos {
-            None => {
-                out.push(m);
-                out.len() - 1
+    let mut pos: Vec<usize> = vec![0; matches.len()];
+    for (i, m) in matches.into_iter().enumerate() {
+        let g = group[i];
+        if g == i {
+            pos[i] = out.len();
+            out.push(m);
+            continue;
+        }
+        let o = &mut out[pos[g]];
+        if m.advisory_id != o.advisory_id && !o.merged_ids.contains(&m.advisory_id) {
+            o.merged_ids.push(m.advisory_id.clone());
+        }
+        for a in m.aliases.into_iter().chain(m.merged_ids) {
+            if a != o.advisory_id && !o.aliases.contains(&a) && !o.merged_ids.contains(&a) {
+                o.aliases.push(a);
             }
-            Some(i) => {
-                let o = &mut out[i];
-                if m.advisory_id != o.advisory_id && !o.merged_ids.contains(&m.advisory_id) {
-                    o.merged_ids.push(m.advisory_id.clone());
-                }
-                for a in m.aliases.into_iter().chain(m.merged_ids) {
-                    if a != o.advisory_id && !o.aliases.contains(&a) && !o.merged_ids.contains(&a) {
-                        o.aliases.push(a);
-                    }
-                }
-                for f in m.fixed_versions {
-                    if !o.fixed_versions.contains(&f) {
-                        o.fixed_versions.push(f);
-                    }
-                }
-                for r in m.matched {
-                    if !o.matched.contains(&r) {
-                        o.matched.push(r);
-                    }
-                }
-                o.fix_available |= m.fix_available;
-                if better(&m.severity, &o.severity) {
-                    o.severity = m.severity;
-                }
-                if o.summary.is_none() {
-                    o.summary = m.summary;
-                }
-                i
+        }
+        for f in m.fixed_versions {
+            if !o.fixed_versions.contains(&f) {
+                o.fixed_versions.push(f);
             }
-        };
-        for id in out[i].all_ids() {
-            if !seen.contains_key(id) {
-                seen.insert(id.to_string(), i);
+        }
+        for r in m.matched {
+            if !o.matched.contains(&r) {
+                o.matched.push(r);
             }
+        }
+        o.fix_available |= m.fix_available;
+        if better(&m.severity, &o.severity) {
+            o.severity = m.severity;
+        }
+        if o.summary.is_none() {
+            o.summary = m.summary;
         }
     }
     out

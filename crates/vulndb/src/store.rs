@@ -10,10 +10,10 @@
 //! postcard-encoded sections, then the blob area (postcard `Vec<StoredAffected>` per index key and
 //! one postcard `StoredAdvisory` per advisory).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -293,12 +293,12 @@ pub enum OpenError {
     },
 }
 
-/// Decoded data kept after first use, so that repeated matching (warm) skips decoding and
-/// version parsing.
+/// Decoded data kept after first use (one slot per index key and per advisory), so that
+/// repeated matching (warm) skips decoding and version parsing.
 #[derive(Debug, Default)]
 pub(crate) struct Caches {
-    pub(crate) entries: Mutex<HashMap<usize, Arc<Vec<PreparedEntry>>>>,
-    pub(crate) advisories: Mutex<HashMap<u32, Arc<StoredAdvisory>>>,
+    pub(crate) entries: Vec<OnceLock<Arc<Vec<PreparedEntry>>>>,
+    pub(crate) advisories: Vec<OnceLock<Arc<StoredAdvisory>>>,
 }
 
 /// An opened database: the file bytes, the decoded index and the metadata.
@@ -385,6 +385,10 @@ impl Database {
         if !index.iter().all(|e| fits((e.start, e.len))) || !adv.iter().all(|x| fits(*x)) {
             return Err(corrupt("an offset points outside the file"));
         }
+        let caches = Caches {
+            entries: (0..index.len()).map(|_| OnceLock::new()).collect(),
+            advisories: (0..adv.len()).map(|_| OnceLock::new()).collect(),
+        };
         Ok(Database {
             path,
             bytes,
@@ -392,7 +396,7 @@ impl Database {
             meta,
             index,
             adv,
-            caches: Caches::default(),
+            caches,
         })
     }
 
