@@ -75,6 +75,10 @@ pub enum Command {
     Rules(crate::cmd_rules::RulesArgs),
     /// Evaluate runtime events against rules and write Falco-compatible alerts.
     Runtime(crate::cmd_runtime::RuntimeArgs),
+    /// Compare package versions with each ecosystem's exact ordering rules.
+    Version(crate::cmd_version::VersionArgs),
+    /// Import OSV vulnerability data and show the database status.
+    Db(crate::cmd_db::DbArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -114,6 +118,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Console(args) => crate::cmd_console::run_console(args),
             Command::Rules(args) => crate::cmd_rules::run(args),
             Command::Runtime(args) => crate::cmd_runtime::run(args),
+            Command::Version(args) => crate::cmd_version::run(args),
+            Command::Db(args) => crate::cmd_db::run(args),
         },
     }
 }

@@ -4,6 +4,8 @@ mod cli;
 mod cmd_console;
 mod cmd_rules;
 mod cmd_runtime;
+mod cmd_db;
+mod cmd_version;
 
 use std::process::ExitCode;
 
