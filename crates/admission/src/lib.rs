@@ -1,0 +1,1 @@
+//! mamori admission webhook server (work in progress).
