@@ -66,7 +66,10 @@ impl ColorChoice {
 
 /// The subcommands. Each one is added by the work that makes it function.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Admission policies: check manifests against a policy or the Pod Security Standards.
+    Policy(crate::cmd_policy::PolicyArgs),
+}
 
 /// Sets up `tracing` to write to stderr at the level asked for.
 pub fn init_logging(global: &GlobalArgs) {
@@ -100,7 +103,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Policy(args) => crate::cmd_policy::run(args),
+        },
     }
 }
 

@@ -452,6 +452,35 @@ impl Policy {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// A policy that only checks the Pod Security Standards at `lv`, enforced on pods and pod
+    /// templates alike, with no bypass and no namespace labels (`mamori policy check
+    /// --pod-security`).
+    pub fn pod_security_only(lv: crate::pss::LevelVersion) -> Policy {
+        let rule = Rule {
+            id: "pod-security".to_string(),
+            description: format!("Pod Security Standards {lv}"),
+            action: Action::Enforce,
+            enforce_after: None,
+            scope: crate::scope::Scope::default(),
+            kind: RuleKind::PodSecurity(PodSecurityRule {
+                level: lv.level,
+                version: lv.version,
+                namespace_labels: false,
+                exemptions: Exemptions::default(),
+            }),
+        };
+        Policy {
+            name: format!("pod-security-{lv}"),
+            bypass: Bypass {
+                namespaces: Vec::new(),
+                opt_out_label: String::new(),
+            },
+            templates: TemplateMode::Enforce,
+            failure_policy: FailurePolicy::Deny,
+            rules: vec![rule],
+        }
+    }
+
     /// A policy with the given rules and default settings.
     pub fn with_rules(name: &str, rules: Vec<Rule>) -> Policy {
         Policy {

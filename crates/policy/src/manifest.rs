@@ -152,3 +152,68 @@ mod tests {
         assert!(err.starts_with("bad.json:1:"), "{err}");
     }
 }
+
+/// The decision on one manifest object.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckedObject {
+    /// Where it came from (`file` or `file#N`).
+    pub origin: String,
+    /// The engine's decision (operation CREATE, anonymous user).
+    pub decision: crate::Decision,
+}
+
+/// Decides every object that carries a pod (Pods and workload resources) as a CREATE by an
+/// anonymous user. Namespace objects among `objects` supply namespace labels; objects without a
+/// namespace are in `default`.
+pub fn check_objects(
+    engine: &crate::Engine,
+    objects: &[ManifestObject],
+    now: time::OffsetDateTime,
+) -> Vec<CheckedObject> {
+    use std::collections::BTreeMap;
+    let mut ns_labels: BTreeMap<String, crate::document::Labels> = BTreeMap::new();
+    for o in objects.iter().filter(|o| o.kind() == "Namespace") {
+        let labels = o
+            .value
+            .get("metadata")
+            .and_then(|m| <crate::pss::ObjectMeta as serde::Deserialize>::deserialize(m).ok())
+            .map(|m| m.labels)
+            .unwrap_or_default();
+        ns_labels.insert(o.name().to_string(), labels);
+    }
+    let user = crate::UserInfo::default();
+    let mut out = Vec::new();
+    for o in objects {
+        let kind = o.kind();
+        let Some(_) = crate::workload::pod_pointer(kind) else {
+            continue;
+        };
+        let namespace = match o.namespace() {
+            "" => "default",
+            ns => ns,
+        };
+        let resource = resource_of(kind);
+        let req = crate::Request {
+            operation: crate::Operation::Create,
+            kind,
+            resource: &resource,
+            sub_resource: "",
+            namespace,
+            name: o.name(),
+            user: &user,
+            object: Some(&o.value),
+            old_object: None,
+            namespace_labels: ns_labels.get(namespace),
+        };
+        out.push(CheckedObject {
+            origin: o.origin.clone(),
+            decision: engine.evaluate(&req, now),
+        });
+    }
+    out
+}
+
+/// The plural resource name of a pod-carrying kind (`Deployment` → `deployments`).
+pub fn resource_of(kind: &str) -> String {
+    format!("{}s", kind.to_lowercase())
+}

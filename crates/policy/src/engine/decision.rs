@@ -40,6 +40,7 @@ impl DecisionKind {
 
 /// What one rule found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RuleResult {
     /// The rule id.
     pub rule_id: String,
