@@ -30,6 +30,7 @@
 //! assert_eq!(r.response["response"]["allowed"], false);
 //! ```
 
+pub mod client;
 pub mod metrics;
 pub mod review;
 pub mod server;

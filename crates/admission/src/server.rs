@@ -52,7 +52,7 @@ impl Default for Limits {
 pub struct AppState {
     engine: Arc<Engine>,
     metrics: Metrics,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     limits: Limits,
     ready: AtomicBool,
     sink: Option<Arc<dyn EventSink>>,
@@ -64,7 +64,7 @@ impl AppState {
         Arc::new(AppState {
             engine,
             metrics: Metrics::default(),
-            permits: Semaphore::new(limits.max_concurrent.max(1)),
+            permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
             limits,
             ready: AtomicBool::new(true),
             sink: None,
@@ -80,7 +80,7 @@ impl AppState {
         Arc::new(AppState {
             engine,
             metrics: Metrics::default(),
-            permits: Semaphore::new(limits.max_concurrent.max(1)),
+            permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
             limits,
             ready: AtomicBool::new(true),
             sink: Some(sink),
@@ -155,7 +155,9 @@ async fn validate(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
 }
 
 async fn decide(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
-    let Ok(_permit) = s.permits.acquire().await else {
+    // The permit moves into the blocking task, so work abandoned at the deadline still counts
+    // against the bound until it finishes.
+    let Ok(permit) = s.permits.clone().acquire_owned().await else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             json_error(StatusCode::SERVICE_UNAVAILABLE, "server shutting down"),
@@ -163,7 +165,12 @@ async fn decide(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
     };
     let engine = s.engine.clone();
     let now = time::OffsetDateTime::now_utc();
-    let joined = tokio::task::spawn_blocking(move || review(&engine, &body, now)).await;
+    let joined = tokio::task::spawn_blocking(move || {
+        let r = review(&engine, &body, now);
+        drop(permit);
+        r
+    })
+    .await;
     match joined {
         Ok(Ok(r)) => {
             s.metrics.observe_decision(r.decision.kind);
