@@ -69,6 +69,8 @@ impl ColorChoice {
 pub enum Command {
     /// Admission policies: check manifests against a policy or the Pod Security Standards.
     Policy(crate::cmd_policy::PolicyArgs),
+    /// The admission webhook server.
+    Admission(crate::cmd_admission::AdmissionArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(command) => match command {
             Command::Policy(args) => crate::cmd_policy::run(args),
+            Command::Admission(args) => crate::cmd_admission::run(args),
         },
     }
 }
