@@ -252,6 +252,21 @@ mod tests {
     }
 
     #[test]
+    fn unknown_newer_minors_behave_like_latest() {
+        let pod = serde_json::json!({"spec": {"containers": [{"name": "c"}],
+            "securityContext": {"sysctls": [{"name": "net.ipv4.tcp_notsent_lowat", "value": "1"}]}}});
+        let pod = PodLike::from_value(&pod).unwrap();
+        assert_eq!(
+            check_pod(Level::Baseline, Version::V1(36), &pod)[0].check,
+            "sysctls"
+        );
+        assert!(check_pod(Level::Baseline, Version::V1(37), &pod).is_empty());
+        assert!(check_pod(Level::Baseline, Version::V1(99), &pod).is_empty());
+        assert!(check_pod(Level::Baseline, Version::Latest, &pod).is_empty());
+        assert!(check_pod(Level::Privileged, Version::V1(0), &pod).is_empty());
+    }
+
+    #[test]
     fn ephemeral_containers_are_checked() {
         let pod = serde_json::json!({"spec": {"containers": [{"name": "c"}],
             "ephemeralContainers": [{"name": "dbg", "securityContext": {"privileged": true}}]}});
