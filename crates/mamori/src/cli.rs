@@ -79,6 +79,10 @@ pub enum Command {
     Version(crate::cmd_version::VersionArgs),
     /// Import OSV vulnerability data and show the database status.
     Db(crate::cmd_db::DbArgs),
+    /// Admission policies: check manifests against a policy or the Pod Security Standards.
+    Policy(crate::cmd_policy::PolicyArgs),
+    /// The admission webhook server.
+    Admission(crate::cmd_admission::AdmissionArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -120,6 +124,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Runtime(args) => crate::cmd_runtime::run(args),
             Command::Version(args) => crate::cmd_version::run(args),
             Command::Db(args) => crate::cmd_db::run(args),
+            Command::Policy(args) => crate::cmd_policy::run(args),
+            Command::Admission(args) => crate::cmd_admission::run(args),
         },
     }
 }

@@ -6,6 +6,8 @@ mod cmd_rules;
 mod cmd_runtime;
 mod cmd_db;
 mod cmd_version;
+mod cmd_admission;
+mod cmd_policy;
 
 use std::process::ExitCode;
 
