@@ -120,7 +120,9 @@ impl Scan<'_> {
 
     fn structured(&mut self, path: &str, kind: FileKind, text: &str) {
         let limits = &self.settings.limits;
-        let docs: Result<Vec<Node>, _> = if kind == FileKind::Json {
+        let docs: Result<Vec<Node>, _> = if text.trim().is_empty() {
+            Ok(Vec::new())
+        } else if kind == FileKind::Json {
             json::read_json(text, limits).map(|d| vec![d])
         } else {
             yaml::read_yaml(text, limits)

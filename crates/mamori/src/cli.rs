@@ -66,7 +66,10 @@ impl ColorChoice {
 
 /// The subcommands. Each one is added by the work that makes it function.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Configuration scanning: Kubernetes manifests, Dockerfiles, CloudFormation/CDK.
+    Config(crate::cmd_config::ConfigArgs),
+}
 
 /// Sets up `tracing` to write to stderr at the level asked for.
 pub fn init_logging(global: &GlobalArgs) {
@@ -100,7 +103,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Config(args) => crate::cmd_config::run(args),
+        },
     }
 }
 

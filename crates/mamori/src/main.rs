@@ -1,6 +1,7 @@
 //! The `mamori` command: turns flags into typed settings and hands them to the library crates.
 
 mod cli;
+mod cmd_config;
 
 use std::process::ExitCode;
 

@@ -206,7 +206,12 @@ pub fn check_assignment(name: &str, value: &str) -> Option<SecretKind> {
     {
         return Some(SecretKind::AwsSecretAccessKey);
     }
-    if is_secret_name(name) && !is_placeholder(value) {
+    // `GOOGLE_API_KEY: GOOGLE_API_KEY_VAL`: a template placeholder, not a value.
+    let looks_like_identifier = value.contains('_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if is_secret_name(name) && !is_placeholder(value) && !looks_like_identifier {
         return Some(SecretKind::Password);
     }
     None
@@ -338,6 +343,7 @@ t: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n
             assert_eq!(check_assignment("PASSWORD", v), None, "{v}");
         }
         assert_eq!(check_assignment("PASSWORD_FILE", "hunter22"), None);
+        assert_eq!(check_assignment("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"), None);
         assert_eq!(check_assignment("GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D"), None);
     }
 

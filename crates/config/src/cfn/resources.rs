@@ -24,6 +24,23 @@ impl Ctx<'_> {
     fn prop(&self, keys: &[&str]) -> Option<&Node> {
         self.props?.path(keys)
     }
+
+    /// Follows `!Ref Param` / `{"Ref": "Param"}` to the parameter's literal `Default`.
+    fn resolve<'n>(&'n self, n: &'n Node) -> &'n Node {
+        let target = if n.tag.as_deref() == Some("Ref") {
+            n.scalar_text()
+        } else {
+            n.get("Ref").and_then(Node::as_str).filter(|_| n.entries().len() == 1)
+        };
+        target
+            .and_then(|t| self.params?.get(t)?.get("Default"))
+            .unwrap_or(n)
+    }
+
+    /// A literal value, directly or through a parameter default.
+    fn lit<'n>(&'n self, n: Option<&'n Node>) -> Option<&'n str> {
+        n.map(|n| self.resolve(n)).and_then(Node::as_str)
+    }
 }
 
 /// Case-insensitive key lookup (CDK custom resources use camelCase).
@@ -164,22 +181,15 @@ fn user_data(c: &Ctx<'_>, ud: Option<&Node>, out: &mut Vec<Finding>) {
     }
 }
 
-fn port(n: Option<&Node>) -> Option<i64> {
-    n.and_then(Node::as_i64)
-}
-
 fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
-    let v4 = rule.get("CidrIp").and_then(literal) == Some("0.0.0.0/0");
-    let v6 = rule.get("CidrIpv6").and_then(literal) == Some("::/0");
+    let port = |n: Option<&Node>| c.lit(n).and_then(|s| s.trim().parse::<i64>().ok());
+    let v4 = c.lit(rule.get("CidrIp")) == Some("0.0.0.0/0");
+    let v6 = c.lit(rule.get("CidrIpv6")) == Some("::/0");
     if !v4 && !v6 {
         return;
     }
     let who = if v4 { "0.0.0.0/0" } else { "::/0" };
-    let proto = rule
-        .get("IpProtocol")
-        .and_then(Node::scalar_text)
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let proto = c.lit(rule.get("IpProtocol")).unwrap_or("").to_ascii_lowercase();
     if matches!(proto.as_str(), "icmp" | "1" | "icmpv6" | "58") {
         return;
     }
@@ -192,15 +202,16 @@ fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
             (Some(f), Some(t)) if f == t && (f == 80 || f == 443) => return,
             (Some(f), Some(t)) if f == -1 || t - f >= 1000 => format!("wide port range {f}-{t}"),
             (Some(f), Some(t)) => {
+                let ports = if f == t { format!("port {f}") } else { format!("ports {f}-{t}") };
                 let db = [(22, "SSH"), (3389, "RDP"), (3306, "MySQL"), (5432, "PostgreSQL"), (1433, "SQL Server"), (1521, "Oracle"), (6379, "Redis"), (27017, "MongoDB"), (9200, "Elasticsearch"), (2379, "etcd"), (10250, "kubelet")]
                     .iter()
                     .filter(|(p, _)| (f..=t).contains(p))
                     .map(|(p, n)| format!("{n} {p}"))
                     .collect::<Vec<_>>();
                 if db.is_empty() {
-                    format!("port {f}-{t}")
+                    ports
                 } else {
-                    format!("port {f}-{t} ({})", db.join(", "))
+                    format!("{ports} ({})", db.join(", "))
                 }
             }
             _ => "ports given by an intrinsic function".to_string(),
@@ -211,7 +222,7 @@ fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
 
 fn rds(c: &Ctx<'_>, out: &mut Vec<Finding>) {
     if let Some(p) = c.prop(&["PubliclyAccessible"]) {
-        if p.as_bool() == Some(true) {
+        if c.resolve(p).as_bool() == Some(true) {
             c.add(out, "MK-CFN-002", Some(p), "PubliclyAccessible is true".to_string());
         }
     }
@@ -221,7 +232,7 @@ fn rds(c: &Ctx<'_>, out: &mut Vec<Finding>) {
         || c.prop(&["SnapshotIdentifier"]).is_some()
         || c.prop(&["SourceDBInstanceIdentifier"]).is_some();
     match c.prop(&["StorageEncrypted"]) {
-        Some(n) if n.as_bool() == Some(false) => {
+        Some(n) if c.resolve(n).as_bool() == Some(false) => {
             c.add(out, "MK-CFN-003", Some(n), "StorageEncrypted is false".to_string())
         }
         Some(_) => {}

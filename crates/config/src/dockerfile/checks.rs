@@ -29,9 +29,18 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Adds a finding; like hadolint, a rule reports at most once per instruction.
     fn add(&mut self, id: &str, line: u32, message: impl Into<String>) {
-        self.out
-            .push(finding(id, self.path, Pos { line, col: 1 }, message.into()));
+        let dup = self
+            .out
+            .iter()
+            .rev()
+            .take_while(|f| f.location.line == Some(line))
+            .any(|f| f.rule_id == id);
+        if !dup {
+            self.out
+                .push(finding(id, self.path, Pos { line, col: 1 }, message.into()));
+        }
     }
 }
 
@@ -237,6 +246,8 @@ fn check_run(c: &mut Ctx<'_>, ins: &Instruction, script: &Script, st: &Stage, st
             let pkgs: Vec<&str> = packages(cmd, "install", &["C", "ldflags", "tags", "o"])
                 .into_iter()
                 .filter(|p| !p.contains('@') && !p.starts_with('.') && !p.starts_with('/') && !p.starts_with('$'))
+                // Go meta-packages (`go install tool`, `std`, `all`) have no version.
+                .filter(|p| !matches!(*p, "tool" | "std" | "all" | "cmd"))
                 .collect();
             if !pkgs.is_empty() {
                 c.add("DL3062", line, format!("pin versions in go install: {}", pkgs.join(" ")));
@@ -316,12 +327,43 @@ fn env_pairs(args: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Splits `ENV`/`ARG`/`LABEL` arguments into words, honouring quotes and backslashes.
 fn shell_words(args: &str) -> Vec<String> {
-    shell::parse(args)
-        .commands
-        .into_iter()
-        .flat_map(|c| std::iter::once(c.name).chain(c.args))
-        .collect()
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = args.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"') | None, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
 }
 
 fn raw_words(args: &str) -> Vec<&str> {
@@ -426,6 +468,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                 }
                 if script.sub("apt-get", "update").next().is_some()
                     && !script.named("rm").any(|r| r.args.iter().any(|a| a.starts_with("/var/lib/apt/lists")))
+                    && script.sub("apt-get", "dist-clean").next().is_none()
                 {
                     apt_lists.push((ins.line, idx));
                 }

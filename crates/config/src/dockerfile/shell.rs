@@ -88,7 +88,30 @@ enum Tok {
     Op(bool),
 }
 
-fn tokenize(script: &str) -> Vec<Tok> {
+/// Reads `(…)` after a `$`, balancing parentheses; appends it to `word`, returns the inside.
+fn read_subst(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, word: &mut String) -> String {
+    word.push('$');
+    let mut depth = 0usize;
+    let mut inner = String::new();
+    for d in chars.by_ref() {
+        word.push(d);
+        if d == '(' {
+            depth += 1;
+            if depth == 1 {
+                continue;
+            }
+        } else if d == ')' {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                break;
+            }
+        }
+        inner.push(d);
+    }
+    inner
+}
+
+fn tokenize(script: &str, subs: &mut Vec<String>) -> Vec<Tok> {
     let mut toks = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -115,6 +138,7 @@ fn tokenize(script: &str) -> Vec<Tok> {
                 while let Some(d) = chars.next() {
                     match d {
                         '"' => break,
+                        '$' if chars.peek() == Some(&'(') => subs.push(read_subst(&mut chars, &mut word)),
                         '\\' => {
                             if let Some(e) = chars.next() {
                                 word.push(e);
@@ -133,21 +157,9 @@ fn tokenize(script: &str) -> Vec<Tok> {
                 }
             }
             '$' if chars.peek() == Some(&'(') => {
-                // Keep a command substitution inside the word, balancing parentheses.
+                // Keep a command substitution inside the word; its commands are read separately.
                 in_word = true;
-                word.push('$');
-                let mut depth = 0usize;
-                for d in chars.by_ref() {
-                    word.push(d);
-                    if d == '(' {
-                        depth += 1;
-                    } else if d == ')' {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                }
+                subs.push(read_subst(&mut chars, &mut word));
             }
             '`' => {
                 in_word = true;
@@ -222,8 +234,12 @@ fn is_assignment(w: &str) -> bool {
     }
 }
 
-/// Splits a script into simple commands.
+/// Splits a script into simple commands (those inside `$(…)` are appended after the others).
 pub fn parse(script: &str) -> Script {
+    parse_depth(script, 0)
+}
+
+fn parse_depth(script: &str, depth: u32) -> Script {
     let mut out = Script::default();
     let mut words: Vec<String> = Vec::new();
     let end = |words: &mut Vec<String>, piped: bool, out: &mut Script| {
@@ -256,13 +272,21 @@ pub fn parse(script: &str) -> Script {
             out.has_pipe = true;
         }
     };
-    for tok in tokenize(script) {
+    let mut subs = Vec::new();
+    for tok in tokenize(script, &mut subs) {
         match tok {
             Tok::Word(w) => words.push(w),
             Tok::Op(pipe) => end(&mut words, pipe, &mut out),
         }
     }
     end(&mut words, false, &mut out);
+    if depth < 8 {
+        for sub in subs {
+            let inner = parse_depth(&sub, depth + 1);
+            out.has_pipe |= inner.has_pipe;
+            out.commands.extend(inner.commands);
+        }
+    }
     out
 }
 
@@ -291,8 +315,8 @@ mod tests {
         assert!(s.has_pipe);
         assert!(s.commands[0].piped_to_next);
         let s = parse("dpkgArch=\"$(dpkg --print-architecture | awk -F- '{ print $NF }')\"; echo ok");
-        assert_eq!(names(&s), vec!["echo"]);
-        assert!(!s.has_pipe);
+        assert_eq!(names(&s), vec!["echo", "dpkg", "awk"]);
+        assert!(s.has_pipe);
     }
 
     #[test]
