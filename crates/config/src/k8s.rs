@@ -186,7 +186,7 @@ fn rbac_rules(path: &str, obj: &Node, lbl: &str, out: &mut Vec<Finding>) {
         }
         let core = groups.is_empty() || groups.contains(&"") || groups.contains(&"*");
         let reads = verbs.iter().any(|v| matches!(*v, "get" | "list" | "watch" | "*"));
-        if core && resources.contains(&"secrets") && reads && !named {
+        if core && (resources.contains(&"secrets") || resources.contains(&"*")) && reads && !named {
             out.push(finding("MK-K8S-023", path, rule.pos, format!("{lbl} can read all secrets in scope")));
         }
     }
