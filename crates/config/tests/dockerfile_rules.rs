@@ -72,6 +72,9 @@ fn shell_usage_rules() {
     case("DL4005", &df("RUN ln -sf /bin/bash /bin/sh"), &df("SHELL [\"/bin/bash\", \"-c\"]"));
     case("DL4006", &df("RUN curl -fsS https://x | tar -xz"), &df("SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN curl -fsS https://x | tar -xz"));
     case("DL3059", &df("RUN echo a\nRUN echo b"), &df("RUN echo a\nCOPY a /a\nRUN echo b"));
+    case("DL3059", &df("RUN echo a\n# note\nRUN echo b"), &df("RUN echo a; echo b\nRUN echo c"));
+    case("DL4006", &df("RUN a | b"), &df("SHELL [\"/bin/bash\", \"-exo\", \"pipefail\", \"-c\"]\nRUN a | b"));
+    case("DL4006", &df("RUN x=\"$(cat f | head -1)\""), &df("RUN case \"$a\" in x86_64|aarch64) echo ;; esac"));
 }
 
 #[test]

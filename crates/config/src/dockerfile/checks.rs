@@ -475,7 +475,8 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                 let n = script.commands.len();
                 let flags = ins.flags.clone();
                 if let Some((pflags, pn)) = &prev_run {
-                    if *pflags == flags && *pn <= 2 && n <= 2 {
+                    // hadolint 2.15.1 reports only when both RUNs hold a single command.
+                    if *pflags == flags && *pn <= 1 && n <= 1 {
                         c.add("DL3059", ins.line, "multiple consecutive RUN instructions, consider consolidation");
                     }
                 }
@@ -503,7 +504,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                 st.non_posix = base.starts_with("powershell") || base.starts_with("pwsh") || base.starts_with("cmd");
                 st.pipefail = st.non_posix
                     || (["bash", "zsh", "ash"].contains(&base.as_str())
-                        && words.iter().any(|w| w == "-o")
+                        && words.iter().any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('o'))
                         && words.iter().any(|w| w == "pipefail"));
             }
             "CMD" | "ENTRYPOINT" => {
@@ -595,7 +596,6 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                     } else if !aliases.contains_key(&lower) && !is_index && !from.contains([':', '/', '$']) {
                         c.add("DL3022", ins.line, format!("COPY --from={from} does not reference a previous stage"));
                     }
-                    used_aliases.push(lower);
                     if sources.len() == 1 && sources[0] == "/" {
                         c.add("DL3067", ins.line, "do not copy an entire filesystem from another stage");
                     }

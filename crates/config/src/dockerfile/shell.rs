@@ -111,6 +111,15 @@ fn read_subst(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, word: &mut S
     inner
 }
 
+/// Whether a `|` glued to the word before it continues a `case` pattern (`amd64|arm64)`).
+fn is_case_alternative(chars: &std::iter::Peekable<std::str::Chars<'_>>) -> bool {
+    let rest: String = chars
+        .clone()
+        .take_while(|c| !c.is_whitespace() && *c != ';' && *c != '&')
+        .collect();
+    !rest.is_empty() && !rest.starts_with('|') && rest.ends_with(')') && !rest.contains('(')
+}
+
 fn tokenize(script: &str, subs: &mut Vec<String>) -> Vec<Tok> {
     let mut toks = Vec::new();
     let mut word = String::new();
@@ -180,6 +189,7 @@ fn tokenize(script: &str, subs: &mut Vec<String>) -> Vec<Tok> {
                 }
                 toks.push(Tok::Op(false));
             }
+            '|' if in_word && is_case_alternative(&chars) => word.push('|'),
             '|' => {
                 flush(&mut word, &mut in_word, &mut toks);
                 if chars.peek() == Some(&'|') {
@@ -317,6 +327,13 @@ mod tests {
         let s = parse("dpkgArch=\"$(dpkg --print-architecture | awk -F- '{ print $NF }')\"; echo ok");
         assert_eq!(names(&s), vec!["echo", "dpkg", "awk"]);
         assert!(s.has_pipe);
+    }
+
+    #[test]
+    fn case_patterns_are_not_pipes() {
+        let s = parse("case \"$a\" in x86_64|aarch64) echo ok ;; *) echo no ;; esac");
+        assert!(!s.has_pipe);
+        assert!(parse("echo a|tee b").has_pipe);
     }
 
     #[test]
