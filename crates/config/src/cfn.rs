@@ -40,7 +40,13 @@ pub fn check_template(
             let Some(pname) = name.as_str() else { continue };
             let no_echo = p.get("NoEcho").and_then(Node::as_bool) == Some(true);
             let ty = p.get("Type").and_then(Node::as_str).unwrap_or("");
-            if !no_echo && !ty.starts_with("AWS::SSM::") && mamori_secrets::is_secret_name(pname) {
+            // A choice among allowed values (`Enabled`/`Disabled`) is a switch, not a secret.
+            let choice = p.get("AllowedValues").is_some();
+            if !no_echo
+                && !choice
+                && !ty.starts_with("AWS::SSM::")
+                && mamori_secrets::is_secret_name(pname)
+            {
                 out.push(finding(
                     "MK-CFN-013",
                     path,

@@ -125,7 +125,24 @@ impl Scan<'_> {
         } else if kind == FileKind::Json {
             json::read_json(text, limits).map(|d| vec![d])
         } else {
-            yaml::read_yaml(text, limits)
+            match yaml::read_yaml_lenient(text, limits) {
+                Ok((docs, relaxed)) => {
+                    if !relaxed.is_empty() {
+                        let lines: Vec<String> = relaxed.iter().map(u32::to_string).collect();
+                        self.report.diagnostics.push(Diagnostic {
+                            level: DiagnosticLevel::Warning,
+                            path: path.to_string(),
+                            pos: relaxed.first().map(|l| Pos { line: *l, col: 1 }),
+                            message: format!(
+                                "flow collection or quoted scalar indented less than YAML 1.2 requires on line(s) {}; read leniently (columns on those lines are off by one)",
+                                lines.join(", ")
+                            ),
+                        });
+                    }
+                    Ok(docs)
+                }
+                Err(e) => Err(e),
+            }
         };
         let docs = match docs {
             Ok(d) => d,

@@ -196,6 +196,59 @@ pub fn read_yaml(text: &str, limits: &Limits) -> Result<Vec<Node>, ReadError> {
     Ok(b.docs)
 }
 
+/// Most lines [`read_yaml_lenient`] will re-indent before giving up.
+const MAX_RELAXED_LINES: usize = 64;
+
+/// Like [`read_yaml`], but accepts the under-indented flow collections and quoted scalars that
+/// PyYAML (and so CloudFormation tooling) accepts, e.g. a closing `}` at the indentation of its
+/// key. Each offending line gets one more leading space and the text is read again; the lines
+/// changed are returned so that the caller can warn. Other errors are returned unchanged.
+pub fn read_yaml_lenient(text: &str, limits: &Limits) -> Result<(Vec<Node>, Vec<u32>), ReadError> {
+    let mut relaxed: Vec<u32> = Vec::new();
+    let mut owned: Option<String> = None;
+    loop {
+        let current = owned.as_deref().unwrap_or(text);
+        match read_yaml(current, limits) {
+            Ok(docs) => return Ok((docs, relaxed)),
+            Err(e) => {
+                // A quoted scalar is reported at its first line: its continuation lines are the
+                // under-indented ones, so re-indent the first one not yet re-indented.
+                let target = if e.message.contains("quoted scalar") {
+                    let mut t = e.pos.line.saturating_add(1);
+                    while relaxed.contains(&t) {
+                        t = t.saturating_add(1);
+                    }
+                    t
+                } else {
+                    e.pos.line
+                };
+                let fixable = e.message.contains("invalid indentation")
+                    && relaxed.len() < MAX_RELAXED_LINES
+                    && !relaxed.contains(&target)
+                    && target >= 1;
+                let line_idx = usize::try_from(target).unwrap_or(usize::MAX).saturating_sub(1);
+                let Some(start) = fixable.then(|| line_start(current, line_idx)).flatten() else {
+                    return Err(e);
+                };
+                let mut next = String::with_capacity(current.len() + 1);
+                next.push_str(&current[..start]);
+                next.push(' ');
+                next.push_str(&current[start..]);
+                relaxed.push(target);
+                owned = Some(next);
+            }
+        }
+    }
+}
+
+/// Byte offset of the start of line `idx` (0-based).
+fn line_start(text: &str, idx: usize) -> Option<usize> {
+    if idx == 0 {
+        return Some(0);
+    }
+    text.match_indices('\n').nth(idx - 1).map(|(i, _)| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +299,16 @@ mod tests {
         let text = "[".repeat(10_000);
         let err = read(&text).unwrap_err();
         assert!(err.message.contains("nesting") || !err.message.is_empty());
+    }
+
+    #[test]
+    fn lenient_reading_of_under_indented_flow() {
+        let text = "Resources:\n  K:\n    Policy: {\n      \"a\": 1\n    }\n  B:\n    D: \"x\n    y\"\n";
+        assert!(read(text).is_err());
+        let (docs, relaxed) = read_yaml_lenient(text, &Limits::default()).unwrap();
+        assert!(!relaxed.is_empty());
+        assert_eq!(docs[0].path(&["Resources", "K", "Policy", "a"]).and_then(Node::as_i64), Some(1));
+        assert!(read_yaml_lenient("a: [1\nb: c\n", &Limits::default()).is_err());
     }
 
     #[test]

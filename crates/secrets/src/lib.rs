@@ -150,12 +150,13 @@ const SECRET_WORDS: &[&str] = &[
 const REFERENCE_SUFFIXES: &[&str] = &[
     "_file", "_path", "_dir", "_url", "_uri", "_name", "_id", "_arn", "_length", "_len", "_ref",
     "_env", "_key_id", "_version", "_endpoint", "_type", "_policy", "_enabled", "_field",
-    "_location", "_header", "_ttl", "_expiry", "_mode", "_host", "_user", "_username",
+    "_location", "_header", "_ttl", "_expiry", "_mode", "_host", "_user", "_username", "_kms_key",
+    "_key_arn", "_secret_name", "_prefix",
 ];
 
 /// Whether a variable or key name looks like it holds a secret (`DB_PASSWORD`, `apiToken`).
 pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase().replace(['-', '.'], "_");
+    let lower = snake_case(name);
     if REFERENCE_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
         return false;
     }
@@ -164,6 +165,27 @@ pub fn is_secret_name(name: &str) -> bool {
         return false;
     }
     SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// `DBPasswordArn` → `db_password_arn`; `api-key.file` → `api_key_file`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '-' || c == '.' {
+            out.push('_');
+            continue;
+        }
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Whether a value is a placeholder or a reference rather than a literal secret.
@@ -344,6 +366,9 @@ t: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n
         }
         assert_eq!(check_assignment("PASSWORD_FILE", "hunter22"), None);
         assert_eq!(check_assignment("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"), None);
+        assert!(!is_secret_name("EKSEncryptSecretsKmsKeyArn"));
+        assert!(is_secret_name("DBPassword"));
+        assert!(is_secret_name("RafaySysApiKey"));
         assert_eq!(check_assignment("GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D"), None);
     }
 
