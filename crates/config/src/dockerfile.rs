@@ -2,6 +2,7 @@
 //! Dockerfile checks.
 
 mod checks;
+mod run_rules;
 pub mod shell;
 
 use mamori_core::Finding;
@@ -68,8 +69,24 @@ pub struct Dockerfile {
 }
 
 const KEYWORDS: &[&str] = &[
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 ];
 
 fn line_no(idx: usize) -> u32 {
@@ -138,8 +155,12 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
     // Parser directives: leading `# name=value` comments.
     while i < lines.len() {
         let t = lines[i].trim();
-        let Some(body) = t.strip_prefix('#') else { break };
-        let Some((k, v)) = body.split_once('=') else { break };
+        let Some(body) = t.strip_prefix('#') else {
+            break;
+        };
+        let Some((k, v)) = body.split_once('=') else {
+            break;
+        };
         let k = k.trim().to_ascii_lowercase();
         if k.contains(char::is_whitespace) {
             break;
@@ -174,7 +195,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
         let mut cur = raw.trim_end();
         loop {
             match cur.strip_suffix(df.escape) {
-                Some(head) if i + 1 <= lines.len() => {
+                Some(head) if i < lines.len() => {
                     joined.push_str(head);
                     joined.push(' ');
                     i += 1;
@@ -213,7 +234,10 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
                 loop {
                     let Some(l) = lines.get(i) else {
                         return Err(ReadError::new(
-                            Pos { line: line_no(open_line.saturating_sub(1)), col: 1 },
+                            Pos {
+                                line: line_no(open_line.saturating_sub(1)),
+                                col: 1,
+                            },
                             format!("unterminated heredoc <<{name}"),
                         ));
                     };
@@ -295,15 +319,22 @@ mod tests {
     fn escape_directive_and_exec_form() {
         let df = parse("# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nSHELL [\"powershell\", \"-Command\"]\nRUN Write-Host a; `\n    Write-Host b\n").unwrap();
         assert_eq!(df.escape, '`');
-        assert_eq!(df.instructions[1].exec.as_deref().map(<[String]>::len), Some(2));
+        assert_eq!(
+            df.instructions[1].exec.as_deref().map(<[String]>::len),
+            Some(2)
+        );
         assert!(df.instructions[2].args.contains("Write-Host b"));
     }
 
     #[test]
     fn heredocs() {
-        let df = parse("FROM alpine:3\nRUN <<EOF\napk add curl\necho hi | sh\nEOF\nUSER 1000\n").unwrap();
+        let df = parse("FROM alpine:3\nRUN <<EOF\napk add curl\necho hi | sh\nEOF\nUSER 1000\n")
+            .unwrap();
         assert_eq!(df.instructions.len(), 3);
-        assert_eq!(df.instructions[1].heredocs[0].body, "apk add curl\necho hi | sh");
+        assert_eq!(
+            df.instructions[1].heredocs[0].body,
+            "apk add curl\necho hi | sh"
+        );
         assert_eq!(df.instructions[2].line, 6);
         let err = parse("FROM a\nRUN <<EOF\nx\n").unwrap_err();
         assert!(err.message.contains("heredoc"));

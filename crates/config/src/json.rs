@@ -62,7 +62,10 @@ impl Reader<'_> {
     fn value(&mut self, depth: usize) -> Result<Node, ReadError> {
         self.skip_ws();
         if depth > self.limits.max_depth {
-            return Err(self.err(format!("nesting deeper than {} levels", self.limits.max_depth)));
+            return Err(self.err(format!(
+                "nesting deeper than {} levels",
+                self.limits.max_depth
+            )));
         }
         self.nodes += 1;
         if self.nodes > self.limits.max_nodes {
@@ -195,8 +198,11 @@ mod tests {
 
     #[test]
     fn positions_of_values() {
-        let n = read_json("{\n  \"a\": [1, \"x\"],\n  \"b\": {\"c\": true}\n}", &Limits::default())
-            .unwrap();
+        let n = read_json(
+            "{\n  \"a\": [1, \"x\"],\n  \"b\": {\"c\": true}\n}",
+            &Limits::default(),
+        )
+        .unwrap();
         let a = n.get("a").unwrap();
         assert_eq!(a.pos, Pos { line: 2, col: 8 });
         assert_eq!(a.items()[1].as_str(), Some("x"));

@@ -65,9 +65,24 @@ fn check_depth(path: &str, doc: &Node, facts: &mut Facts, out: &mut Vec<Finding>
 
 /// Kinds that live in a namespace and commonly carry workloads or config.
 const NAMESPACED: &[&str] = &[
-    "Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
-    "ReplicationController", "DeploymentConfig", "PodTemplate", "Service", "ConfigMap", "Secret",
-    "Ingress", "Role", "RoleBinding", "ServiceAccount", "NetworkPolicy",
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "DeploymentConfig",
+    "PodTemplate",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "Ingress",
+    "Role",
+    "RoleBinding",
+    "ServiceAccount",
+    "NetworkPolicy",
     "PersistentVolumeClaim",
 ];
 
@@ -78,14 +93,24 @@ fn check_object(path: &str, obj: &Node, kind: &str, facts: &mut Facts, out: &mut
         let pos = obj
             .path(&["metadata", "namespace"])
             .map_or(obj.pos, |n| n.pos);
-        out.push(finding("MK-K8S-010", path, pos, format!("{lbl} is in the default namespace")));
+        out.push(finding(
+            "MK-K8S-010",
+            path,
+            pos,
+            format!("{lbl} is in the default namespace"),
+        ));
     }
     match kind {
         "Service" => {
             if let Some(t) = obj.path(&["spec", "type"]) {
                 if matches!(t.as_str(), Some("NodePort" | "LoadBalancer")) {
                     let ty = t.as_str().unwrap_or("");
-                    out.push(finding("MK-K8S-011", path, t.pos, format!("{lbl} is exposed as {ty}")));
+                    out.push(finding(
+                        "MK-K8S-011",
+                        path,
+                        t.pos,
+                        format!("{lbl} is exposed as {ty}"),
+                    ));
                 }
             }
         }
@@ -93,7 +118,12 @@ fn check_object(path: &str, obj: &Node, kind: &str, facts: &mut Facts, out: &mut
         "RoleBinding" | "ClusterRoleBinding" => {
             if let Some(n) = obj.path(&["roleRef", "name"]) {
                 if n.as_str() == Some("cluster-admin") {
-                    out.push(finding("MK-K8S-021", path, n.pos, format!("{lbl} binds cluster-admin")));
+                    out.push(finding(
+                        "MK-K8S-021",
+                        path,
+                        n.pos,
+                        format!("{lbl} binds cluster-admin"),
+                    ));
                 }
             }
         }
@@ -118,11 +148,17 @@ fn check_object(path: &str, obj: &Node, kind: &str, facts: &mut Facts, out: &mut
             }
         }
         "ServiceAccount" => {
-            let name = obj.path(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("");
+            let name = obj
+                .path(&["metadata", "name"])
+                .and_then(Node::as_str)
+                .unwrap_or("");
             let irsa = obj
                 .path(&["metadata", "annotations", "eks.amazonaws.com/role-arn"])
                 .is_some();
-            let no_mount = obj.get("automountServiceAccountToken").and_then(Node::as_bool) == Some(false);
+            let no_mount = obj
+                .get("automountServiceAccountToken")
+                .and_then(Node::as_bool)
+                == Some(false);
             facts
                 .service_accounts
                 .insert((ns.clone(), name.to_string()), (irsa, no_mount));
@@ -142,12 +178,22 @@ fn check_object(path: &str, obj: &Node, kind: &str, facts: &mut Facts, out: &mut
             .unwrap_or("default")
             .to_string();
         if w.static_aws_keys {
-            facts
-                .static_aws
-                .push((ns.clone(), sa.clone(), path.to_string(), spec.pos, lbl.clone()));
+            facts.static_aws.push((
+                ns.clone(),
+                sa.clone(),
+                path.to_string(),
+                spec.pos,
+                lbl.clone(),
+            ));
         }
-        if spec.get("automountServiceAccountToken").and_then(Node::as_bool) != Some(false) {
-            facts.automount.push((ns, sa, path.to_string(), spec.pos, lbl));
+        if spec
+            .get("automountServiceAccountToken")
+            .and_then(Node::as_bool)
+            != Some(false)
+        {
+            facts
+                .automount
+                .push((ns, sa, path.to_string(), spec.pos, lbl));
         }
     }
 }
@@ -168,12 +214,19 @@ fn rbac_rules(path: &str, obj: &Node, lbl: &str, out: &mut Vec<Finding>) {
                 "MK-K8S-020",
                 path,
                 rule.pos,
-                format!("{lbl} rule uses * in {}", [("verbs", &verbs), ("resources", &resources), ("apiGroups", &groups)]
+                format!(
+                    "{lbl} rule uses * in {}",
+                    [
+                        ("verbs", &verbs),
+                        ("resources", &resources),
+                        ("apiGroups", &groups)
+                    ]
                     .iter()
                     .filter(|(_, v)| v.contains(&"*"))
                     .map(|(n, _)| *n)
                     .collect::<Vec<_>>()
-                    .join(", ")),
+                    .join(", ")
+                ),
             ));
         }
         let risky: Vec<&str> = verbs
@@ -182,12 +235,24 @@ fn rbac_rules(path: &str, obj: &Node, lbl: &str, out: &mut Vec<Finding>) {
             .filter(|v| matches!(*v, "escalate" | "bind" | "impersonate"))
             .collect();
         if !risky.is_empty() {
-            out.push(finding("MK-K8S-022", path, rule.pos, format!("{lbl} grants {}", risky.join(", "))));
+            out.push(finding(
+                "MK-K8S-022",
+                path,
+                rule.pos,
+                format!("{lbl} grants {}", risky.join(", ")),
+            ));
         }
         let core = groups.is_empty() || groups.contains(&"") || groups.contains(&"*");
-        let reads = verbs.iter().any(|v| matches!(*v, "get" | "list" | "watch" | "*"));
+        let reads = verbs
+            .iter()
+            .any(|v| matches!(*v, "get" | "list" | "watch" | "*"));
         if core && (resources.contains(&"secrets") || resources.contains(&"*")) && reads && !named {
-            out.push(finding("MK-K8S-023", path, rule.pos, format!("{lbl} can read all secrets in scope")));
+            out.push(finding(
+                "MK-K8S-023",
+                path,
+                rule.pos,
+                format!("{lbl} can read all secrets in scope"),
+            ));
         }
     }
 }
@@ -211,7 +276,11 @@ impl Facts {
                 .service_accounts
                 .get(&(ns.clone(), sa.clone()))
                 .is_some_and(|(irsa, _)| *irsa);
-            let how = if irsa { "even though its service account has an IRSA role" } else { "and its service account has no IRSA role annotation" };
+            let how = if irsa {
+                "even though its service account has an IRSA role"
+            } else {
+                "and its service account has no IRSA role annotation"
+            };
             out.push(finding(
                 "MK-K8S-031",
                 path,

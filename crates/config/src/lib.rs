@@ -7,7 +7,7 @@
 //!
 //! Main types and functions:
 //! - [`scan_paths`]: walks files and directories, detects each file's kind, runs every check;
-//! - [`scan_source`]: the same for one in-memory file (tests, fuzzing, editors);
+//! - [`scan_source`] / [`scan_sources`]: the same for in-memory files (tests, fuzzing, editors);
 //! - [`Settings`] / [`Limits`]: which checks run, severity floor, input bounds;
 //! - [`ScanReport`]: findings plus per-file [`Diagnostic`]s (unreadable or invalid input never
 //!   aborts a scan);
@@ -42,7 +42,7 @@ use mamori_core::{Finding, Severity};
 
 pub use detect::FileKind;
 pub use node::{Node, Pos, Value};
-pub use scan::{scan_paths, scan_source};
+pub use scan::{scan_paths, scan_source, scan_sources};
 
 /// Bounds on hostile input.
 #[derive(Debug, Clone)]
@@ -150,7 +150,11 @@ impl std::fmt::Display for Diagnostic {
             DiagnosticLevel::Error => "error",
         };
         match self.pos {
-            Some(p) => write!(f, "{level}: {}:{}:{}: {}", self.path, p.line, p.col, self.message),
+            Some(p) => write!(
+                f,
+                "{level}: {}:{}:{}: {}",
+                self.path, p.line, p.col, self.message
+            ),
             None => write!(f, "{level}: {}: {}", self.path, self.message),
         }
     }

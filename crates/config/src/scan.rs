@@ -47,7 +47,9 @@ impl Scan<'_> {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) => {
-                self.report.diagnostics.push(error(&display, None, format!("cannot read: {e}")));
+                self.report
+                    .diagnostics
+                    .push(error(&display, None, format!("cannot read: {e}")));
                 return;
             }
         };
@@ -66,7 +68,9 @@ impl Scan<'_> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                self.report.diagnostics.push(error(&display, None, format!("cannot read: {e}")));
+                self.report
+                    .diagnostics
+                    .push(error(&display, None, format!("cannot read: {e}")));
                 return;
             }
         };
@@ -103,7 +107,9 @@ impl Scan<'_> {
                 self.report.files.env += 1;
                 self.env(path, text);
             }
-            FileKind::Yaml | FileKind::Json | FileKind::Unknown => self.structured(path, kind, text),
+            FileKind::Yaml | FileKind::Json | FileKind::Unknown => {
+                self.structured(path, kind, text)
+            }
         }
     }
 
@@ -112,7 +118,10 @@ impl Scan<'_> {
             self.raw.push(rules::finding(
                 "MK-SEC-001",
                 path,
-                Pos { line: m.line, col: m.column },
+                Pos {
+                    line: m.line,
+                    col: m.column,
+                },
                 format!("{} {}", m.kind.describe(), m.redacted),
             ));
         }
@@ -120,12 +129,17 @@ impl Scan<'_> {
 
     fn structured(&mut self, path: &str, kind: FileKind, text: &str) {
         let limits = &self.settings.limits;
+        let mut seen_crd = false;
         let docs: Result<Vec<Node>, _> = if text.trim().is_empty() {
             Ok(Vec::new())
         } else if kind == FileKind::Json {
             json::read_json(text, limits).map(|d| vec![d])
         } else {
-            match yaml::read_yaml_lenient(text, limits) {
+            let (text, crds) = yaml::blank_crds(text);
+            if crds > 0 {
+                seen_crd = true;
+            }
+            match yaml::read_yaml_lenient(&text, limits) {
                 Ok((docs, relaxed)) => {
                     if !relaxed.is_empty() {
                         let lines: Vec<String> = relaxed.iter().map(u32::to_string).collect();
@@ -153,7 +167,7 @@ impl Scan<'_> {
                 return;
             }
         };
-        let mut seen = (false, false);
+        let mut seen = (seen_crd, false);
         for doc in &docs {
             match doc_kind(doc) {
                 DocKind::Kubernetes => {
@@ -231,12 +245,18 @@ impl Scan<'_> {
         }
         self.report.suppressed += suppressed;
         self.report.findings.sort_by(|a, b| {
-            (&a.location.path, a.location.line, a.location.column, &a.rule_id).cmp(&(
-                &b.location.path,
-                b.location.line,
-                b.location.column,
-                &b.rule_id,
-            ))
+            (
+                &a.location.path,
+                a.location.line,
+                a.location.column,
+                &a.rule_id,
+            )
+                .cmp(&(
+                    &b.location.path,
+                    b.location.line,
+                    b.location.column,
+                    &b.rule_id,
+                ))
         });
         self.report
     }
@@ -273,11 +293,18 @@ pub fn scan_paths(paths: &[PathBuf], settings: &Settings) -> Result<ScanReport, 
 
 /// Scans one in-memory file; `path` decides its kind (unknown names are read as YAML).
 pub fn scan_source(path: &str, text: &str, settings: &Settings) -> ScanReport {
+    scan_sources(&[(path, text)], settings)
+}
+
+/// Scans several in-memory files as one scan (the cross-file checks see all of them).
+pub fn scan_sources(files: &[(&str, &str)], settings: &Settings) -> ScanReport {
     let mut scan = new_scan(settings);
-    let kind = match kind_by_name(Path::new(path)) {
-        FileKind::Unknown => FileKind::Yaml,
-        k => k,
-    };
-    scan.bytes(path, kind, text.as_bytes());
+    for (path, text) in files {
+        let kind = match kind_by_name(Path::new(path)) {
+            FileKind::Unknown => FileKind::Yaml,
+            k => k,
+        };
+        scan.bytes(path, kind, text.as_bytes());
+    }
     scan.finish()
 }

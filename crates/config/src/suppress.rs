@@ -51,7 +51,11 @@ pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
         line_no += 1;
         if line.starts_with("---") {
             for ids in pending.drain(..) {
-                out.push(Suppression { first: doc_start, last: line_no, ids });
+                out.push(Suppression {
+                    first: doc_start,
+                    last: line_no,
+                    ids,
+                });
             }
             doc_start = line_no;
             continue;
@@ -68,11 +72,19 @@ pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
         if line[..hash].trim().is_empty() {
             pending.push(ids);
         } else {
-            out.push(Suppression { first: line_no, last: line_no, ids });
+            out.push(Suppression {
+                first: line_no,
+                last: line_no,
+                ids,
+            });
         }
     }
     for ids in pending {
-        out.push(Suppression { first: doc_start, last: u32::MAX, ids });
+        out.push(Suppression {
+            first: doc_start,
+            last: u32::MAX,
+            ids,
+        });
     }
     out
 }
@@ -93,8 +105,14 @@ mod tests {
 
     #[test]
     fn parse_forms() {
-        assert_eq!(parse_ignore("# hadolint ignore=DL3008,DL3009"), Some(vec!["DL3008".into(), "DL3009".into()]));
-        assert_eq!(parse_ignore("# mamori:ignore=A why"), Some(vec!["A".into()]));
+        assert_eq!(
+            parse_ignore("# hadolint ignore=DL3008,DL3009"),
+            Some(vec!["DL3008".into(), "DL3009".into()])
+        );
+        assert_eq!(
+            parse_ignore("# mamori:ignore=A why"),
+            Some(vec!["A".into()])
+        );
         assert_eq!(parse_ignore("# nothing"), None);
     }
 }

@@ -164,7 +164,10 @@ pub fn read_yaml(text: &str, limits: &Limits) -> Result<Vec<Node>, ReadError> {
                 b.count(1, pos)?;
                 let tag = tag_name(tag.as_deref());
                 let plain = matches!(style, ScalarStyle::Plain);
-                let value = if plain && tag.is_none() && matches!(&*text, "" | "~" | "null" | "Null" | "NULL") {
+                let value = if plain
+                    && tag.is_none()
+                    && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
+                {
                     Value::Null
                 } else {
                     Value::Scalar(text.into_owned(), !plain)
@@ -194,6 +197,42 @@ pub fn read_yaml(text: &str, limits: &Limits) -> Result<Vec<Node>, ReadError> {
         }
     }
     Ok(b.docs)
+}
+
+/// Blanks out (keeping every line break, so positions stay right) the documents of a stream
+/// whose top-level `kind:` is `CustomResourceDefinition`: no check reads CRD schemas, and they
+/// are most of the bytes of real manifests (0.5–0.8 MB each). Returns the text to parse and the
+/// number of documents blanked.
+pub fn blank_crds(text: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    const CRD: &str = "kind: CustomResourceDefinition";
+    if !text.contains(CRD) {
+        return (std::borrow::Cow::Borrowed(text), 0);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut blanked = 0;
+    let mut doc = String::new();
+    let mut flush = |doc: &mut String, out: &mut String| {
+        let is_crd = doc
+            .lines()
+            .any(|l| l.trim_end() == CRD || l.starts_with("kind: \"CustomResourceDefinition\""));
+        if is_crd {
+            blanked += 1;
+            out.extend(doc.chars().filter(|c| *c == '\n'));
+        } else {
+            out.push_str(doc);
+        }
+        doc.clear();
+    };
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("---") || line.starts_with("...") {
+            flush(&mut doc, &mut out);
+            out.push_str(line);
+        } else {
+            doc.push_str(line);
+        }
+    }
+    flush(&mut doc, &mut out);
+    (std::borrow::Cow::Owned(out), blanked)
 }
 
 /// Most lines [`read_yaml_lenient`] will re-indent before giving up.
@@ -226,7 +265,9 @@ pub fn read_yaml_lenient(text: &str, limits: &Limits) -> Result<(Vec<Node>, Vec<
                     && relaxed.len() < MAX_RELAXED_LINES
                     && !relaxed.contains(&target)
                     && target >= 1;
-                let line_idx = usize::try_from(target).unwrap_or(usize::MAX).saturating_sub(1);
+                let line_idx = usize::try_from(target)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(1);
                 let Some(start) = fixable.then(|| line_start(current, line_idx)).flatten() else {
                     return Err(e);
                 };
@@ -303,12 +344,28 @@ mod tests {
 
     #[test]
     fn lenient_reading_of_under_indented_flow() {
-        let text = "Resources:\n  K:\n    Policy: {\n      \"a\": 1\n    }\n  B:\n    D: \"x\n    y\"\n";
+        let text =
+            "Resources:\n  K:\n    Policy: {\n      \"a\": 1\n    }\n  B:\n    D: \"x\n    y\"\n";
         assert!(read(text).is_err());
         let (docs, relaxed) = read_yaml_lenient(text, &Limits::default()).unwrap();
         assert!(!relaxed.is_empty());
-        assert_eq!(docs[0].path(&["Resources", "K", "Policy", "a"]).and_then(Node::as_i64), Some(1));
+        assert_eq!(
+            docs[0]
+                .path(&["Resources", "K", "Policy", "a"])
+                .and_then(Node::as_i64),
+            Some(1)
+        );
         assert!(read_yaml_lenient("a: [1\nb: c\n", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn crd_documents_are_blanked_keeping_lines() {
+        let text = "kind: CustomResourceDefinition\nspec: {a: [1\n---\nkind: Service\nmetadata: {name: s}\n";
+        let (t, n) = blank_crds(text);
+        assert_eq!(n, 1);
+        let docs = read(&t).unwrap();
+        let svc = docs.iter().find(|d| d.get("kind").is_some()).unwrap();
+        assert_eq!(svc.get("kind").unwrap().pos.line, 4);
     }
 
     #[test]

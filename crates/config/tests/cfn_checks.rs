@@ -5,7 +5,9 @@ use mamori_config::{scan_source, DiagnosticLevel, Settings};
 fn findings(path: &str, text: &str) -> Vec<(String, u32, String)> {
     let r = scan_source(path, text, &Settings::default());
     assert!(
-        r.diagnostics.iter().all(|d| d.level == DiagnosticLevel::Warning),
+        r.diagnostics
+            .iter()
+            .all(|d| d.level == DiagnosticLevel::Warning),
         "{:?}",
         r.diagnostics
     );
@@ -114,7 +116,9 @@ fn data_iam_s3_and_env_secrets_in_json() {
     assert_eq!(count(&f, "MK-CFN-010"), 1);
     assert_eq!(count(&f, "MK-CFN-011"), 2);
     assert_eq!(count(&f, "MK-CFN-012"), 3, "{f:?}");
-    assert!(f.iter().all(|(_, _, m)| !m.contains("hunter2hunter2") && !m.contains("IOSFODNN7")));
+    assert!(f
+        .iter()
+        .all(|(_, _, m)| !m.contains("hunter2hunter2") && !m.contains("IOSFODNN7")));
 }
 
 const EKS: &str = r#"Resources:
@@ -162,7 +166,11 @@ fn eks_launch_templates_suppressions_and_odd_types() {
     let r = scan_source("eks.yaml", EKS, &Settings::default());
     let c = |id: &str| r.findings.iter().filter(|f| f.rule_id == id).count();
     assert_eq!(c("MK-CFN-005"), 2, "Cluster and Cdk");
-    assert_eq!(c("MK-CFN-006"), 2, "Private is skipped by Metadata.mamori.skip");
+    assert_eq!(
+        c("MK-CFN-006"),
+        2,
+        "Private is skipped by Metadata.mamori.skip"
+    );
     assert_eq!(c("MK-CFN-007"), 2);
     assert_eq!(c("MK-CFN-008"), 2);
     assert_eq!(c("MK-CFN-009"), 2, "tokens optional and hop limit 3");

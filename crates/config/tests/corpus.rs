@@ -9,7 +9,7 @@ use mamori_config::{scan_paths, DiagnosticLevel, Settings};
 fn summary(sub: &str) -> Option<String> {
     let root = mamori_testkit::shared_data("corpus")?;
     let dir = root.join(sub);
-    let report = scan_paths(&[dir.clone()], &Settings::default()).expect("corpus scan");
+    let report = scan_paths(std::slice::from_ref(&dir), &Settings::default()).expect("corpus scan");
     let prefix = format!("{}/", root.display());
     let mut out = String::new();
     let c = &report.files;
@@ -28,8 +28,18 @@ fn summary(sub: &str) -> Option<String> {
     for (id, n) in counts {
         writeln!(out, "  {id} {n}").ok()?;
     }
-    let errors = report.diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).count();
-    writeln!(out, "diagnostics: {} ({} errors)", report.diagnostics.len(), errors).ok()?;
+    let errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == DiagnosticLevel::Error)
+        .count();
+    writeln!(
+        out,
+        "diagnostics: {} ({} errors)",
+        report.diagnostics.len(),
+        errors
+    )
+    .ok()?;
     for d in &report.diagnostics {
         writeln!(out, "  {}", d.to_string().replace(&prefix, "")).ok()?;
     }

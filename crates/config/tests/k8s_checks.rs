@@ -63,8 +63,18 @@ spec:
 fn bad_workload_trips_every_container_rule() {
     let got = ids("deploy.yaml", BAD_DEPLOY);
     for id in [
-        "MK-K8S-001", "MK-K8S-002", "MK-K8S-003", "MK-K8S-004", "MK-K8S-005", "MK-K8S-006",
-        "MK-K8S-007", "MK-K8S-008", "MK-K8S-009", "MK-K8S-010", "MK-K8S-030", "MK-K8S-031",
+        "MK-K8S-001",
+        "MK-K8S-002",
+        "MK-K8S-003",
+        "MK-K8S-004",
+        "MK-K8S-005",
+        "MK-K8S-006",
+        "MK-K8S-007",
+        "MK-K8S-008",
+        "MK-K8S-009",
+        "MK-K8S-010",
+        "MK-K8S-030",
+        "MK-K8S-031",
     ] {
         assert!(got.contains(&id.to_string()), "{id} missing from {got:?}");
     }
@@ -81,7 +91,11 @@ fn hardened_workload_is_clean() {
 #[test]
 fn secret_findings_are_redacted_and_positioned() {
     let r = scan_source("d.yaml", BAD_DEPLOY, &Settings::default());
-    let f = r.findings.iter().find(|f| f.rule_id == "MK-K8S-009").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "MK-K8S-009")
+        .unwrap();
     assert_eq!((f.location.line, f.location.column), (Some(14), Some(18)));
     assert!(!f.message.contains("Sup3rS3cret"), "{}", f.message);
 }
@@ -102,7 +116,12 @@ fn rbac_rules() {
     assert_eq!(count("MK-K8S-023"), 2, "core secrets read, plus * on *");
     assert_eq!(count("MK-K8S-020"), 1);
     assert_eq!(count("MK-K8S-022"), 2);
-    let lines: Vec<u32> = r.findings.iter().filter(|f| f.rule_id == "MK-K8S-022").filter_map(|f| f.location.line).collect();
+    let lines: Vec<u32> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "MK-K8S-022")
+        .filter_map(|f| f.location.line)
+        .collect();
     assert_eq!(lines, vec![11, 14]);
 }
 
@@ -110,7 +129,11 @@ fn rbac_rules() {
 fn services_and_namespaces() {
     let t = "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: a}\nspec: {type: LoadBalancer}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n";
     let r = scan_source("s.yaml", t, &Settings::default());
-    let got: Vec<(&str, Option<u32>)> = r.findings.iter().map(|f| (f.rule_id.as_str(), f.location.line)).collect();
+    let got: Vec<(&str, Option<u32>)> = r
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.location.line))
+        .collect();
     assert_eq!(got, vec![("MK-K8S-011", Some(4)), ("MK-K8S-032", Some(6))]);
 }
 
@@ -118,9 +141,16 @@ fn services_and_namespaces() {
 fn irsa_on_service_account_changes_the_message_not_the_verdict() {
     let t = format!("{BAD_DEPLOY}---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: default\n  namespace: default\n  annotations: {{eks.amazonaws.com/role-arn: arn:aws:iam::1:role/x}}\nautomountServiceAccountToken: false\n");
     let r = scan_source("d.yaml", &t, &Settings::default());
-    let f = r.findings.iter().find(|f| f.rule_id == "MK-K8S-031").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "MK-K8S-031")
+        .unwrap();
     assert!(f.message.contains("even though"), "{}", f.message);
-    assert!(!r.findings.iter().any(|f| f.rule_id == "MK-K8S-008"), "automount disabled on the SA");
+    assert!(
+        !r.findings.iter().any(|f| f.rule_id == "MK-K8S-008"),
+        "automount disabled on the SA"
+    );
 }
 
 #[test]
@@ -132,10 +162,18 @@ fn imds_policy_is_matched_across_files() {
     let settings = Settings::default();
     let alone = scan_paths(&[dir.path().to_path_buf()], &settings).unwrap();
     assert!(alone.findings.iter().any(|f| f.rule_id == "MK-K8S-030"));
-    let policy = GOOD_DEPLOY.split("---").nth(1).unwrap().replace("namespace: shop", "namespace: pay");
+    let policy = GOOD_DEPLOY
+        .split("---")
+        .nth(1)
+        .unwrap()
+        .replace("namespace: shop", "namespace: pay");
     std::fs::write(dir.path().join("policy.json.yaml"), policy).unwrap();
     let both = scan_paths(&[dir.path().to_path_buf()], &settings).unwrap();
-    assert!(!both.findings.iter().any(|f| f.rule_id == "MK-K8S-030"), "{:?}", both.findings);
+    assert!(
+        !both.findings.iter().any(|f| f.rule_id == "MK-K8S-030"),
+        "{:?}",
+        both.findings
+    );
 }
 
 #[test]
@@ -143,7 +181,10 @@ fn json_manifests_have_positions() {
     let t = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Service\",\n  \"metadata\": {\"name\": \"s\", \"namespace\": \"x\"},\n  \"spec\": {\"type\": \"NodePort\"}\n}\n";
     let r = scan_source("svc.json", t, &Settings::default());
     let f = &r.findings[0];
-    assert_eq!((f.rule_id.as_str(), f.location.line, f.location.column), ("MK-K8S-011", Some(5), Some(20)));
+    assert_eq!(
+        (f.rule_id.as_str(), f.location.line, f.location.column),
+        ("MK-K8S-011", Some(5), Some(20))
+    );
 }
 
 #[test]

@@ -148,10 +148,37 @@ const SECRET_WORDS: &[&str] = &[
 
 /// Suffixes that say the variable holds a reference to a secret, not the secret.
 const REFERENCE_SUFFIXES: &[&str] = &[
-    "_file", "_path", "_dir", "_url", "_uri", "_name", "_id", "_arn", "_length", "_len", "_ref",
-    "_env", "_key_id", "_version", "_endpoint", "_type", "_policy", "_enabled", "_field",
-    "_location", "_header", "_ttl", "_expiry", "_mode", "_host", "_user", "_username", "_kms_key",
-    "_key_arn", "_secret_name", "_prefix",
+    "_file",
+    "_path",
+    "_dir",
+    "_url",
+    "_uri",
+    "_name",
+    "_id",
+    "_arn",
+    "_length",
+    "_len",
+    "_ref",
+    "_env",
+    "_key_id",
+    "_version",
+    "_endpoint",
+    "_type",
+    "_policy",
+    "_enabled",
+    "_field",
+    "_location",
+    "_header",
+    "_ttl",
+    "_expiry",
+    "_mode",
+    "_host",
+    "_user",
+    "_username",
+    "_kms_key",
+    "_key_arn",
+    "_secret_name",
+    "_prefix",
 ];
 
 /// Whether a variable or key name looks like it holds a secret (`DB_PASSWORD`, `apiToken`).
@@ -179,7 +206,10 @@ fn snake_case(name: &str) -> String {
         if c.is_ascii_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
                 out.push('_');
             }
         }
@@ -342,7 +372,8 @@ t: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n
 
     #[test]
     fn env_file_passwords() {
-        let found = scan_text("DB_PASSWORD=hunter22\nDB_HOST=db\nAPI_TOKEN=${TOKEN}\n# PASSWORD=x1234\n");
+        let found =
+            scan_text("DB_PASSWORD=hunter22\nDB_HOST=db\nAPI_TOKEN=${TOKEN}\n# PASSWORD=x1234\n");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, SecretKind::Password);
         assert_eq!(found[0].line, 1);
@@ -361,15 +392,28 @@ t: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n
 
     #[test]
     fn placeholders_and_references_are_not_secrets() {
-        for v in ["", "$X", "${X}", "{{resolve:secretsmanager:db}}", "<password>", "/run/s"] {
+        for v in [
+            "",
+            "$X",
+            "${X}",
+            "{{resolve:secretsmanager:db}}",
+            "<password>",
+            "/run/s",
+        ] {
             assert_eq!(check_assignment("PASSWORD", v), None, "{v}");
         }
         assert_eq!(check_assignment("PASSWORD_FILE", "hunter22"), None);
-        assert_eq!(check_assignment("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"), None);
+        assert_eq!(
+            check_assignment("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
+            None
+        );
         assert!(!is_secret_name("EKSEncryptSecretsKmsKeyArn"));
         assert!(is_secret_name("DBPassword"));
         assert!(is_secret_name("RafaySysApiKey"));
-        assert_eq!(check_assignment("GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D"), None);
+        assert_eq!(
+            check_assignment("GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D"),
+            None
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ impl Ctx<'_> {
         let target = if n.tag.as_deref() == Some("Ref") {
             n.scalar_text()
         } else {
-            n.get("Ref").and_then(Node::as_str).filter(|_| n.entries().len() == 1)
+            n.get("Ref")
+                .and_then(Node::as_str)
+                .filter(|_| n.entries().len() == 1)
         };
         target
             .and_then(|t| self.params?.get(t)?.get("Default"))
@@ -125,7 +127,8 @@ pub(super) fn check(c: &Ctx<'_>, out: &mut Vec<Finding>) {
         "AWS::ECS::TaskDefinition" => {
             for cd in as_list(c.prop(&["ContainerDefinitions"])) {
                 for e in as_list(cd.get("Environment")) {
-                    let (Some(n), Some(v)) = (e.get("Name").and_then(literal), e.get("Value")) else {
+                    let (Some(n), Some(v)) = (e.get("Name").and_then(literal), e.get("Value"))
+                    else {
                         continue;
                     };
                     env_value(c, n, v, "ECS container environment", out);
@@ -133,7 +136,11 @@ pub(super) fn check(c: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
         }
         "AWS::Lambda::Function" | "AWS::Serverless::Function" => {
-            for (k, v) in c.prop(&["Environment", "Variables"]).map(Node::entries).unwrap_or(&[]) {
+            for (k, v) in c
+                .prop(&["Environment", "Variables"])
+                .map(Node::entries)
+                .unwrap_or(&[])
+            {
                 if let Some(n) = k.as_str() {
                     env_value(c, n, v, "Lambda environment", out);
                 }
@@ -150,7 +157,11 @@ fn env_value(c: &Ctx<'_>, name: &str, v: &Node, place: &str, out: &mut Vec<Findi
             out,
             "MK-CFN-012",
             Some(v),
-            format!("{place} {name} holds a {} ({})", kind.describe(), mamori_secrets::redact(value)),
+            format!(
+                "{place} {name} holds a {} ({})",
+                kind.describe(),
+                mamori_secrets::redact(value)
+            ),
         );
     }
 }
@@ -162,7 +173,9 @@ fn literal_strings<'a>(n: &'a Node, out: &mut Vec<&'a str>, depth: u32) {
     }
     match &n.value {
         Value::Scalar(s, _) => out.push(s),
-        Value::Seq(items) => items.iter().for_each(|i| literal_strings(i, out, depth + 1)),
+        Value::Seq(items) => items
+            .iter()
+            .for_each(|i| literal_strings(i, out, depth + 1)),
         Value::Map(entries) => entries
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), Some("Ref" | "Fn::GetAtt" | "Fn::ImportValue")))
@@ -177,7 +190,12 @@ fn user_data(c: &Ctx<'_>, ud: Option<&Node>, out: &mut Vec<Finding>) {
     literal_strings(ud, &mut parts, 0);
     let text = parts.join("\n");
     if let Some(m) = mamori_secrets::scan_text(&text).into_iter().next() {
-        c.add(out, "MK-CFN-012", Some(ud), format!("UserData contains a {} ({})", m.kind.describe(), m.redacted));
+        c.add(
+            out,
+            "MK-CFN-012",
+            Some(ud),
+            format!("UserData contains a {} ({})", m.kind.describe(), m.redacted),
+        );
     }
 }
 
@@ -189,7 +207,10 @@ fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
         return;
     }
     let who = if v4 { "0.0.0.0/0" } else { "::/0" };
-    let proto = c.lit(rule.get("IpProtocol")).unwrap_or("").to_ascii_lowercase();
+    let proto = c
+        .lit(rule.get("IpProtocol"))
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if matches!(proto.as_str(), "icmp" | "1" | "icmpv6" | "58") {
         return;
     }
@@ -202,12 +223,28 @@ fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
             (Some(f), Some(t)) if f == t && (f == 80 || f == 443) => return,
             (Some(f), Some(t)) if f == -1 || t - f >= 1000 => format!("wide port range {f}-{t}"),
             (Some(f), Some(t)) => {
-                let ports = if f == t { format!("port {f}") } else { format!("ports {f}-{t}") };
-                let db = [(22, "SSH"), (3389, "RDP"), (3306, "MySQL"), (5432, "PostgreSQL"), (1433, "SQL Server"), (1521, "Oracle"), (6379, "Redis"), (27017, "MongoDB"), (9200, "Elasticsearch"), (2379, "etcd"), (10250, "kubelet")]
-                    .iter()
-                    .filter(|(p, _)| (f..=t).contains(p))
-                    .map(|(p, n)| format!("{n} {p}"))
-                    .collect::<Vec<_>>();
+                let ports = if f == t {
+                    format!("port {f}")
+                } else {
+                    format!("ports {f}-{t}")
+                };
+                let db = [
+                    (22, "SSH"),
+                    (3389, "RDP"),
+                    (3306, "MySQL"),
+                    (5432, "PostgreSQL"),
+                    (1433, "SQL Server"),
+                    (1521, "Oracle"),
+                    (6379, "Redis"),
+                    (27017, "MongoDB"),
+                    (9200, "Elasticsearch"),
+                    (2379, "etcd"),
+                    (10250, "kubelet"),
+                ]
+                .iter()
+                .filter(|(p, _)| (f..=t).contains(p))
+                .map(|(p, n)| format!("{n} {p}"))
+                .collect::<Vec<_>>();
                 if db.is_empty() {
                     ports
                 } else {
@@ -217,13 +254,23 @@ fn sg_rule(c: &Ctx<'_>, rule: &Node, out: &mut Vec<Finding>) {
             _ => "ports given by an intrinsic function".to_string(),
         }
     };
-    c.add(out, "MK-CFN-001", Some(rule), format!("ingress from {who} to {what}"));
+    c.add(
+        out,
+        "MK-CFN-001",
+        Some(rule),
+        format!("ingress from {who} to {what}"),
+    );
 }
 
 fn rds(c: &Ctx<'_>, out: &mut Vec<Finding>) {
     if let Some(p) = c.prop(&["PubliclyAccessible"]) {
         if c.resolve(p).as_bool() == Some(true) {
-            c.add(out, "MK-CFN-002", Some(p), "PubliclyAccessible is true".to_string());
+            c.add(
+                out,
+                "MK-CFN-002",
+                Some(p),
+                "PubliclyAccessible is true".to_string(),
+            );
         }
     }
     let member = c.prop(&["DBClusterIdentifier"]).is_some();
@@ -232,9 +279,12 @@ fn rds(c: &Ctx<'_>, out: &mut Vec<Finding>) {
         || c.prop(&["SnapshotIdentifier"]).is_some()
         || c.prop(&["SourceDBInstanceIdentifier"]).is_some();
     match c.prop(&["StorageEncrypted"]) {
-        Some(n) if c.resolve(n).as_bool() == Some(false) => {
-            c.add(out, "MK-CFN-003", Some(n), "StorageEncrypted is false".to_string())
-        }
+        Some(n) if c.resolve(n).as_bool() == Some(false) => c.add(
+            out,
+            "MK-CFN-003",
+            Some(n),
+            "StorageEncrypted is false".to_string(),
+        ),
         Some(_) => {}
         None => {
             let applies = if c.ty == "AWS::RDS::DBCluster" {
@@ -243,16 +293,37 @@ fn rds(c: &Ctx<'_>, out: &mut Vec<Finding>) {
                 !member && !snapshot && !engine.starts_with("aurora")
             };
             if applies {
-                c.add(out, "MK-CFN-003", None, "StorageEncrypted is not set (defaults to false)".to_string());
+                c.add(
+                    out,
+                    "MK-CFN-003",
+                    None,
+                    "StorageEncrypted is not set (defaults to false)".to_string(),
+                );
             }
         }
     }
     if let Some(pw) = c.prop(&["MasterUserPassword"]) {
         if let Some(v) = literal(pw) {
             if !v.contains("{{resolve:") {
-                c.add(out, "MK-CFN-004", Some(pw), format!("MasterUserPassword is a literal ({})", mamori_secrets::redact(v)));
+                c.add(
+                    out,
+                    "MK-CFN-004",
+                    Some(pw),
+                    format!(
+                        "MasterUserPassword is a literal ({})",
+                        mamori_secrets::redact(v)
+                    ),
+                );
             }
-        } else if let Some(param) = pw.get("Ref").or(if pw.tag.as_deref() == Some("Ref") { Some(pw) } else { None }).and_then(Node::scalar_text) {
+        } else if let Some(param) = pw
+            .get("Ref")
+            .or(if pw.tag.as_deref() == Some("Ref") {
+                Some(pw)
+            } else {
+                None
+            })
+            .and_then(Node::scalar_text)
+        {
             // A parameter with a literal default and no NoEcho leaks the password too.
             let p = c.params.and_then(|ps| ps.get(param));
             if let Some(def) = p.and_then(|p| p.get("Default")).and_then(literal) {
@@ -275,24 +346,47 @@ fn eks(c: &Ctx<'_>, p: &Node, out: &mut Vec<Finding>) {
             Some(n) => n.items().iter().any(|i| i.as_str() == Some("0.0.0.0/0")),
         };
         if open {
-            c.add(out, "MK-CFN-005", public.or(vpc), "API endpoint is public and PublicAccessCidrs is not restricted".to_string());
+            c.add(
+                out,
+                "MK-CFN-005",
+                public.or(vpc),
+                "API endpoint is public and PublicAccessCidrs is not restricted".to_string(),
+            );
         }
     }
     let types = path_ci(p, &["Logging", "ClusterLogging", "EnabledTypes"]);
     let audit = types.is_some_and(|t| {
-        t.items().iter().any(|i| {
-            i.as_str().or_else(|| get_ci(i, "Type").and_then(literal)) == Some("audit")
-        })
+        t.items()
+            .iter()
+            .any(|i| i.as_str().or_else(|| get_ci(i, "Type").and_then(literal)) == Some("audit"))
     });
     if !audit {
-        c.add(out, "MK-CFN-006", types, "control-plane audit logging is not enabled".to_string());
+        c.add(
+            out,
+            "MK-CFN-006",
+            types,
+            "control-plane audit logging is not enabled".to_string(),
+        );
     }
     if path_ci(p, &["EncryptionConfig"]).is_none() {
-        c.add(out, "MK-CFN-007", None, "no EncryptionConfig for secrets".to_string());
+        c.add(
+            out,
+            "MK-CFN-007",
+            None,
+            "no EncryptionConfig for secrets".to_string(),
+        );
     }
-    let boot = path_ci(p, &["AccessConfig", "BootstrapClusterCreatorAdminPermissions"]);
+    let boot = path_ci(
+        p,
+        &["AccessConfig", "BootstrapClusterCreatorAdminPermissions"],
+    );
     if boot.is_none_or(|b| b.as_bool() != Some(false)) {
-        c.add(out, "MK-CFN-008", boot, "BootstrapClusterCreatorAdminPermissions is not false".to_string());
+        c.add(
+            out,
+            "MK-CFN-008",
+            boot,
+            "BootstrapClusterCreatorAdminPermissions is not false".to_string(),
+        );
     }
 }
 
@@ -301,11 +395,21 @@ fn metadata_options(c: &Ctx<'_>, mo: Option<&Node>, parent: &Node, out: &mut Vec
     match tokens.map(|t| t.as_str()) {
         Some(Some("required")) => {}
         Some(None) => {} // intrinsic: unknown
-        _ => c.add(out, "MK-CFN-009", tokens.or(mo).or(Some(parent)), "HttpTokens is not required (IMDSv1 allowed)".to_string()),
+        _ => c.add(
+            out,
+            "MK-CFN-009",
+            tokens.or(mo).or(Some(parent)),
+            "HttpTokens is not required (IMDSv1 allowed)".to_string(),
+        ),
     }
     if let Some(h) = mo.and_then(|m| m.get("HttpPutResponseHopLimit")) {
         if h.as_i64().is_some_and(|v| v > 2) {
-            c.add(out, "MK-CFN-009", Some(h), "HttpPutResponseHopLimit is above 2".to_string());
+            c.add(
+                out,
+                "MK-CFN-009",
+                Some(h),
+                "HttpPutResponseHopLimit is above 2".to_string(),
+            );
         }
     }
 }
@@ -319,22 +423,45 @@ fn iam_document(c: &Ctx<'_>, doc: Option<&Node>, out: &mut Vec<Finding>) {
     for st in as_list(doc.get("Statement")) {
         let allow = st.get("Effect").and_then(literal) == Some("Allow");
         if allow && has_star(st.get("Action")) && has_star(st.get("Resource")) {
-            c.add(out, "MK-CFN-010", Some(st), "statement allows Action * on Resource *".to_string());
+            c.add(
+                out,
+                "MK-CFN-010",
+                Some(st),
+                "statement allows Action * on Resource *".to_string(),
+            );
         }
     }
 }
 
 fn s3_bucket(c: &Ctx<'_>, out: &mut Vec<Finding>) {
     if let Some(acl) = c.prop(&["AccessControl"]) {
-        if matches!(acl.as_str(), Some("PublicRead" | "PublicReadWrite" | "AuthenticatedRead")) {
-            c.add(out, "MK-CFN-011", Some(acl), format!("AccessControl is {}", acl.as_str().unwrap_or("")));
+        if matches!(
+            acl.as_str(),
+            Some("PublicRead" | "PublicReadWrite" | "AuthenticatedRead")
+        ) {
+            c.add(
+                out,
+                "MK-CFN-011",
+                Some(acl),
+                format!("AccessControl is {}", acl.as_str().unwrap_or("")),
+            );
         }
     }
     if let Some(pab) = c.prop(&["PublicAccessBlockConfiguration"]) {
-        for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        for key in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
             if let Some(v) = pab.get(key) {
                 if v.as_bool() == Some(false) {
-                    c.add(out, "MK-CFN-011", Some(v), format!("PublicAccessBlockConfiguration.{key} is false"));
+                    c.add(
+                        out,
+                        "MK-CFN-011",
+                        Some(v),
+                        format!("PublicAccessBlockConfiguration.{key} is false"),
+                    );
                 }
             }
         }
@@ -342,13 +469,20 @@ fn s3_bucket(c: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn s3_policy(c: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let Some(doc) = c.prop(&["PolicyDocument"]) else { return };
+    let Some(doc) = c.prop(&["PolicyDocument"]) else {
+        return;
+    };
     for st in as_list(doc.get("Statement")) {
         let allow = st.get("Effect").and_then(literal) == Some("Allow");
         let principal = st.get("Principal");
         let anyone = principal.is_some_and(|p| p.as_str() == Some("*") || has_star(p.get("AWS")));
         if allow && anyone && st.get("Condition").is_none() {
-            c.add(out, "MK-CFN-011", Some(st), "bucket policy allows any principal without a condition".to_string());
+            c.add(
+                out,
+                "MK-CFN-011",
+                Some(st),
+                "bucket policy allows any principal without a condition".to_string(),
+            );
         }
     }
 }

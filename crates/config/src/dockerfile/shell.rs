@@ -71,7 +71,11 @@ impl Script {
     }
 
     /// Commands `name sub …` (e.g. `apt-get install`).
-    pub fn sub<'a>(&'a self, name: &'a str, sub: &'a str) -> impl Iterator<Item = &'a Command> + 'a {
+    pub fn sub<'a>(
+        &'a self,
+        name: &'a str,
+        sub: &'a str,
+    ) -> impl Iterator<Item = &'a Command> + 'a {
         self.named(name)
             .filter(move |c| c.positional().next() == Some(sub))
     }
@@ -147,7 +151,9 @@ fn tokenize(script: &str, subs: &mut Vec<String>) -> Vec<Tok> {
                 while let Some(d) = chars.next() {
                     match d {
                         '"' => break,
-                        '$' if chars.peek() == Some(&'(') => subs.push(read_subst(&mut chars, &mut word)),
+                        '$' if chars.peek() == Some(&'(') => {
+                            subs.push(read_subst(&mut chars, &mut word))
+                        }
                         '\\' => {
                             if let Some(e) = chars.next() {
                                 word.push(e);
@@ -267,9 +273,9 @@ fn parse_depth(script: &str, depth: u32) -> Script {
             }
             cleaned.push(w);
         }
-        let mut iter = cleaned.into_iter().skip_while(|w| {
-            RESERVED.contains(&w.as_str()) || is_assignment(w)
-        });
+        let mut iter = cleaned
+            .into_iter()
+            .skip_while(|w| RESERVED.contains(&w.as_str()) || is_assignment(w));
         if let Some(name) = iter.next() {
             let name = name.rsplit('/').next().unwrap_or(&name).to_string();
             out.commands.push(Command {
@@ -324,7 +330,8 @@ mod tests {
         assert_eq!(names(&s), vec!["curl", "sh", "true"]);
         assert!(s.has_pipe);
         assert!(s.commands[0].piped_to_next);
-        let s = parse("dpkgArch=\"$(dpkg --print-architecture | awk -F- '{ print $NF }')\"; echo ok");
+        let s =
+            parse("dpkgArch=\"$(dpkg --print-architecture | awk -F- '{ print $NF }')\"; echo ok");
         assert_eq!(names(&s), vec!["echo", "dpkg", "awk"]);
         assert!(s.has_pipe);
     }

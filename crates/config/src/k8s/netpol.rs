@@ -62,13 +62,17 @@ pub(super) fn imds_effect(np: &Node) -> (bool, bool) {
         .iter()
         .filter_map(Node::as_str)
         .collect();
-    let egress_policy = types.contains(&"Egress") || (types.is_empty() && spec.get("egress").is_some());
+    let egress_policy =
+        types.contains(&"Egress") || (types.is_empty() && spec.get("egress").is_some());
     if !egress_policy {
         return (false, false);
     }
     let all_pods = match spec.get("podSelector") {
         None => true,
-        Some(sel) => sel.entries().iter().all(|(_, v)| v.entries().is_empty() && v.items().is_empty()),
+        Some(sel) => sel
+            .entries()
+            .iter()
+            .all(|(_, v)| v.entries().is_empty() && v.items().is_empty()),
     };
     let rules = spec.get("egress").map(Node::items).unwrap_or(&[]);
     let allows = rules.iter().any(|r| match r.get("to") {
@@ -92,7 +96,10 @@ mod tests {
 
     #[test]
     fn deny_all_egress_blocks() {
-        assert_eq!(effect("spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"), (true, false));
+        assert_eq!(
+            effect("spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"),
+            (true, false)
+        );
     }
 
     #[test]
@@ -113,6 +120,9 @@ mod tests {
 
     #[test]
     fn ingress_only_is_ignored() {
-        assert_eq!(effect("spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"), (false, false));
+        assert_eq!(
+            effect("spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"),
+            (false, false)
+        );
     }
 }
