@@ -25,6 +25,7 @@
 //! ```
 
 pub mod cfn;
+pub mod config_file;
 pub mod detect;
 pub mod dockerfile;
 pub mod json;
@@ -40,6 +41,7 @@ use std::path::PathBuf;
 
 use mamori_core::{Finding, Severity};
 
+pub use config_file::{apply_config_file, ConfigFileError};
 pub use detect::FileKind;
 pub use node::{Node, Pos, Value};
 pub use scan::{scan_paths, scan_source, scan_sources};

@@ -1,6 +1,5 @@
 //! `mamori config scan`: Kubernetes manifests, Dockerfiles and CloudFormation templates.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +56,9 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Configuration file (YAML: severity, check, skip-check, max-file-size); flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs `mamori config`.
@@ -65,12 +67,18 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     if scan.format == Format::Sarif {
         anyhow::bail!("--format sarif is not implemented yet for config scan; use table or json");
     }
-    let settings = Settings {
-        only: scan.check.iter().cloned().collect::<BTreeSet<_>>(),
-        skip: scan.skip_check.iter().cloned().collect::<BTreeSet<_>>(),
-        min_severity: scan.severity,
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    if let Some(path) = &scan.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        mamori_config::apply_config_file(&text, &mut settings)
+            .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    }
+    settings.only.extend(scan.check.iter().cloned());
+    settings.skip.extend(scan.skip_check.iter().cloned());
+    if scan.severity.is_some() {
+        settings.min_severity = scan.severity;
+    }
     let report = mamori_config::scan_paths(&scan.paths, &settings).context("config scan")?;
     for d in &report.diagnostics {
         eprintln!("{d}");
