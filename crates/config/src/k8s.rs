@@ -2,6 +2,7 @@
 //! Namespaces, NetworkPolicies, and the EKS checklist across all files of a scan.
 
 mod netpol;
+mod pss;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -171,6 +172,12 @@ fn check_object(path: &str, obj: &Node, kind: &str, facts: &mut Facts, out: &mut
             .entry(ns.clone())
             .or_insert_with(|| (path.to_string(), obj.pos, lbl.clone()));
         let w = workload::check_pod(path, kind, spec, &lbl, out);
+        let meta = if kind == "Pod" {
+            obj.get("metadata")
+        } else {
+            workload::template_metadata(kind, obj)
+        };
+        pss::check(path, meta, spec, &lbl, out);
         let sa = spec
             .get("serviceAccountName")
             .or_else(|| spec.get("serviceAccount"))

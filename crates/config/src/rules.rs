@@ -131,6 +131,8 @@ pub const RULES: &[Rule] = &[
     r("MK-K8S-009", "Secret in plain environment variable value", HI, O, &["3.1.4", "3.3.2"], &["CIS Kubernetes 5.4.1", "CIS EKS 4.4.1"], &[], "Use valueFrom.secretKeyRef, a CSI secret store or External Secrets."),
     r("MK-K8S-010", "Object in the default namespace", LO, O, &["3.3.4"], &["CIS Kubernetes 5.7.4", "CIS EKS 4.5.2"], &["CKV_K8S_21"], "Deploy into a dedicated namespace."),
     r("MK-K8S-011", "Service exposed through NodePort or LoadBalancer", LO, O, &["3.3.3"], &[], &[], "Prefer ClusterIP behind an ingress; restrict loadBalancerSourceRanges."),
+    r("MK-K8S-040", "Pod Security Standards baseline violation", HI, C, &["3.4.3"], &["CIS Kubernetes 5.2", "CIS EKS 4.2"], &["CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19", "CKV_K8S_26", "CKV_K8S_27"], "Fix the pod spec to meet the baseline Pod Security Standard."),
+    r("MK-K8S-041", "Pod Security Standards restricted violation", ME, C, &["3.4.3"], &["CIS Kubernetes 5.2", "CIS EKS 4.2"], &["CKV_K8S_20", "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_31", "CKV_K8S_37"], "Run as non-root, drop ALL capabilities, disallow privilege escalation, set seccompProfile RuntimeDefault."),
     r("MK-K8S-020", "RBAC rule uses wildcards", ME, O, &["3.3.1"], &["CIS Kubernetes 5.1.3", "CIS EKS 4.1.3"], &["CKV_K8S_49"], "List resources and verbs explicitly."),
     r("MK-K8S-021", "Binding to cluster-admin", HI, O, &["3.3.1"], &["CIS Kubernetes 5.1.1", "CIS EKS 4.1.1"], &[], "Bind a least-privilege role instead of cluster-admin."),
     r("MK-K8S-022", "RBAC grants escalate, bind or impersonate", HI, O, &["3.3.1"], &["CIS Kubernetes 5.1.8", "CIS EKS 4.1.8"], &["CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_3"], "Remove escalate/bind/impersonate verbs."),

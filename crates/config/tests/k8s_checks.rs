@@ -46,7 +46,12 @@ spec:
           limits: {cpu: 200m, memory: 128Mi}
         livenessProbe: {httpGet: {path: /, port: 80}}
         readinessProbe: {httpGet: {path: /, port: 80}}
-        securityContext: {readOnlyRootFilesystem: true}
+        securityContext:
+          readOnlyRootFilesystem: true
+          runAsNonRoot: true
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          seccompProfile: {type: RuntimeDefault}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -193,4 +198,40 @@ fn yaml_suppression_comment() {
     let r = scan_source("d.yaml", &t, &Settings::default());
     assert!(!r.findings.iter().any(|f| f.rule_id == "MK-K8S-009"));
     assert_eq!(r.suppressed, 2);
+}
+
+#[test]
+fn pod_security_standards_via_the_policy_crate() {
+    let t = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: x:1\n    securityContext:\n      privileged: true\n";
+    let r = scan_source("p.yaml", t, &Settings::default());
+    let base: Vec<(Option<u32>, &str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "MK-K8S-040")
+        .map(|f| (f.location.line, f.message.as_str()))
+        .collect();
+    assert!(
+        base.iter()
+            .any(|(l, m)| *l == Some(5) && m.contains("hostNamespaces")),
+        "{base:?}"
+    );
+    assert!(
+        base.iter()
+            .any(|(l, m)| *l == Some(10) && m.contains("privileged")),
+        "{base:?}"
+    );
+    let restricted: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "MK-K8S-041")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        restricted.iter().any(|m| m.contains("runAsNonRoot")),
+        "{restricted:?}"
+    );
+    assert!(
+        !restricted.iter().any(|m| m.contains(" privileged:")),
+        "baseline findings are not repeated: {restricted:?}"
+    );
 }

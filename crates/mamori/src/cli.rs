@@ -69,6 +69,10 @@ impl ColorChoice {
 pub enum Command {
     /// Configuration scanning: Kubernetes manifests, Dockerfiles, CloudFormation/CDK.
     Config(crate::cmd_config::ConfigArgs),
+    /// Admission policies: check manifests against a policy or the Pod Security Standards.
+    Policy(crate::cmd_policy::PolicyArgs),
+    /// The admission webhook server.
+    Admission(crate::cmd_admission::AdmissionArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -105,6 +109,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(command) => match command {
             Command::Config(args) => crate::cmd_config::run(args),
+            Command::Policy(args) => crate::cmd_policy::run(args),
+            Command::Admission(args) => crate::cmd_admission::run(args),
         },
     }
 }

@@ -1,7 +1,9 @@
 //! The `mamori` command: turns flags into typed settings and hands them to the library crates.
 
 mod cli;
+mod cmd_admission;
 mod cmd_config;
+mod cmd_policy;
 
 use std::process::ExitCode;
 

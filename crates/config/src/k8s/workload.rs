@@ -30,6 +30,15 @@ pub(super) fn pod_spec<'a>(kind: &str, obj: &'a Node) -> Option<&'a Node> {
     spec.is_map().then_some(spec)
 }
 
+/// The pod template's metadata of a workload kind (annotations carry AppArmor profiles).
+pub(super) fn template_metadata<'a>(kind: &str, obj: &'a Node) -> Option<&'a Node> {
+    match kind {
+        "CronJob" => obj.path(&["spec", "jobTemplate", "spec", "template", "metadata"]),
+        "PodTemplate" => obj.path(&["template", "metadata"]),
+        _ => obj.path(&["spec", "template", "metadata"]),
+    }
+}
+
 fn image_checks(path: &str, c: &Node, cname: &str, out: &mut Vec<Finding>) {
     let Some(img) = c.get("image") else { return };
     let Some(image) = img.as_str() else { return };
