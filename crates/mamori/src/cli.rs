@@ -79,6 +79,8 @@ pub enum Command {
     Version(crate::cmd_version::VersionArgs),
     /// Import OSV vulnerability data and show the database status.
     Db(crate::cmd_db::DbArgs),
+    /// Configuration scanning: Kubernetes manifests, Dockerfiles, CloudFormation/CDK.
+    Config(crate::cmd_config::ConfigArgs),
     /// Admission policies: check manifests against a policy or the Pod Security Standards.
     Policy(crate::cmd_policy::PolicyArgs),
     /// The admission webhook server.
@@ -124,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Runtime(args) => crate::cmd_runtime::run(args),
             Command::Version(args) => crate::cmd_version::run(args),
             Command::Db(args) => crate::cmd_db::run(args),
+            Command::Config(args) => crate::cmd_config::run(args),
             Command::Policy(args) => crate::cmd_policy::run(args),
             Command::Admission(args) => crate::cmd_admission::run(args),
         },

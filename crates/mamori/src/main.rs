@@ -7,6 +7,7 @@ mod cmd_runtime;
 mod cmd_db;
 mod cmd_version;
 mod cmd_admission;
+mod cmd_config;
 mod cmd_policy;
 
 use std::process::ExitCode;

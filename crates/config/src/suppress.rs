@@ -1,0 +1,118 @@
+//! Inline suppressions: `# mamori:ignore=ID[,ID] reason` in YAML and Dockerfiles (and hadolint's
+//! `# hadolint ignore=DLxxxx` in Dockerfiles, for teams switching over).
+//!
+//! In YAML, a comment on its own line suppresses the ids for the whole document it is in (the
+//! lines between `---` separators); a comment at the end of a line suppresses them on that line.
+//! In a Dockerfile, a comment line suppresses the ids on the next instruction.
+
+/// Suppressed ids over a range of lines (inclusive, 1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// First line covered.
+    pub first: u32,
+    /// Last line covered.
+    pub last: u32,
+    /// Rule ids (`all` suppresses every rule).
+    pub ids: Vec<String>,
+}
+
+impl Suppression {
+    /// Whether `rule_id` at `line` is covered.
+    pub fn covers(&self, rule_id: &str, line: u32) -> bool {
+        line >= self.first
+            && line <= self.last
+            && self.ids.iter().any(|i| i == rule_id || i == "all")
+    }
+}
+
+/// Parses the ids of a `mamori:ignore=` (or `hadolint ignore=`) comment body.
+pub fn parse_ignore(comment: &str) -> Option<Vec<String>> {
+    let body = comment.trim_start_matches('#').trim();
+    let rest = body
+        .strip_prefix("mamori:ignore=")
+        .or_else(|| body.strip_prefix("hadolint ignore="))?;
+    let ids_part = rest.split_whitespace().next().unwrap_or("");
+    let ids: Vec<String> = ids_part
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// Finds suppressions in a YAML text.
+pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    let mut doc_start = 1u32;
+    let mut pending: Vec<Vec<String>> = Vec::new();
+    let mut line_no = 0u32;
+    for line in text.lines() {
+        line_no += 1;
+        if line.starts_with("---") {
+            for ids in pending.drain(..) {
+                out.push(Suppression {
+                    first: doc_start,
+                    last: line_no,
+                    ids,
+                });
+            }
+            doc_start = line_no;
+            continue;
+        }
+        let Some(idx) = line.find("mamori:ignore=") else {
+            continue;
+        };
+        let Some(hash) = line[..idx].rfind('#') else {
+            continue;
+        };
+        let Some(ids) = parse_ignore(&line[hash..]) else {
+            continue;
+        };
+        if line[..hash].trim().is_empty() {
+            pending.push(ids);
+        } else {
+            out.push(Suppression {
+                first: line_no,
+                last: line_no,
+                ids,
+            });
+        }
+    }
+    for ids in pending {
+        out.push(Suppression {
+            first: doc_start,
+            last: u32::MAX,
+            ids,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_document_and_line_scopes() {
+        let text = "a: 1\n---\n# mamori:ignore=MK-K8S-001 reviewed\nkind: Pod\n---\nb: 2 # mamori:ignore=X,Y\n";
+        let s = yaml_suppressions(text);
+        assert!(s.iter().any(|s| s.covers("MK-K8S-001", 4)));
+        assert!(!s.iter().any(|s| s.covers("MK-K8S-001", 1)));
+        assert!(!s.iter().any(|s| s.covers("MK-K8S-001", 6)));
+        assert!(s.iter().any(|s| s.covers("Y", 6)));
+    }
+
+    #[test]
+    fn parse_forms() {
+        assert_eq!(
+            parse_ignore("# hadolint ignore=DL3008,DL3009"),
+            Some(vec!["DL3008".into(), "DL3009".into()])
+        );
+        assert_eq!(
+            parse_ignore("# mamori:ignore=A why"),
+            Some(vec!["A".into()])
+        );
+        assert_eq!(parse_ignore("# nothing"), None);
+    }
+}

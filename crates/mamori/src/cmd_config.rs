@@ -1,0 +1,136 @@
+//! `mamori config scan`: Kubernetes manifests, Dockerfiles and CloudFormation templates.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use mamori_config::{ScanReport, Settings};
+use mamori_core::Severity;
+
+/// `mamori config …`
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// Subcommands of `mamori config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Scan files and directories: Kubernetes YAML/JSON, Dockerfiles, CloudFormation, .env files.
+    Scan(ScanArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A human table.
+    Table,
+    /// JSON array of findings.
+    Json,
+    /// SARIF 2.1.0 (not wired yet in this subcommand).
+    Sarif,
+}
+
+/// Flags of `mamori config scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Report only findings at or above this severity (critical, high, medium, low, info).
+    #[arg(long, value_name = "S")]
+    pub severity: Option<Severity>,
+    /// Exit with this code when findings at or above --severity remain.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exit_code: u8,
+    /// Never report this rule id (repeatable, or comma-separated).
+    #[arg(long = "skip-check", value_name = "ID", value_delimiter = ',')]
+    pub skip_check: Vec<String>,
+    /// Report only this rule id (repeatable, or comma-separated).
+    #[arg(long = "check", value_name = "ID", value_delimiter = ',')]
+    pub check: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Configuration file (YAML: severity, check, skip-check, max-file-size); flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs `mamori config`.
+pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let ConfigCommand::Scan(scan) = args.command;
+    if scan.format == Format::Sarif {
+        anyhow::bail!("--format sarif is not implemented yet for config scan; use table or json");
+    }
+    let mut settings = Settings::default();
+    if let Some(path) = &scan.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        mamori_config::apply_config_file(&text, &mut settings)
+            .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    }
+    settings.only.extend(scan.check.iter().cloned());
+    settings.skip.extend(scan.skip_check.iter().cloned());
+    if scan.severity.is_some() {
+        settings.min_severity = scan.severity;
+    }
+    let report = mamori_config::scan_paths(&scan.paths, &settings).context("config scan")?;
+    for d in &report.diagnostics {
+        eprintln!("{d}");
+    }
+    if let Err(e) = print_report(&report, scan.format) {
+        // A closed pipe (`| head`) is not an error worth reporting.
+        let broken = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if !broken {
+            return Err(e);
+        }
+    }
+    if scan.exit_code != 0 && !report.findings.is_empty() {
+        return Ok(ExitCode::from(scan.exit_code));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the findings. Kept in one place so the shared report writers can replace it.
+fn print_report(report: &ScanReport, format: Format) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report.findings)?;
+            writeln!(out)?;
+        }
+        Format::Table | Format::Sarif => {
+            for f in &report.findings {
+                writeln!(
+                    out,
+                    "{:<8} {:<11} {}  {}",
+                    f.severity.as_str().to_uppercase(),
+                    f.rule_id,
+                    f.location.display(),
+                    f.message
+                )?;
+            }
+            let c = &report.files;
+            writeln!(
+                out,
+                "{} findings ({} suppressed) in {} Kubernetes, {} Dockerfile, {} CloudFormation, {} env files; {} diagnostics",
+                report.findings.len(),
+                report.suppressed,
+                c.kubernetes,
+                c.dockerfile,
+                c.cloudformation,
+                c.env,
+                report.diagnostics.len()
+            )?;
+        }
+    }
+    Ok(())
+}
