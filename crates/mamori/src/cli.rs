@@ -66,7 +66,12 @@ impl ColorChoice {
 
 /// The subcommands. Each one is added by the work that makes it function.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Scan container images: package inventory, SBOM, image config checks.
+    Image(crate::cmd_image::ImageArgs),
+    /// Write the SBOM (CycloneDX or SPDX JSON) of a container image.
+    Sbom(crate::cmd_sbom::SbomArgs),
+}
 
 /// Sets up `tracing` to write to stderr at the level asked for.
 pub fn init_logging(global: &GlobalArgs) {
@@ -100,7 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Cli::command().print_help()?;
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Image(args) => crate::cmd_image::run(args),
+            Command::Sbom(args) => crate::cmd_sbom::run(args),
+        },
     }
 }
 

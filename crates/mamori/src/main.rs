@@ -1,6 +1,8 @@
 //! The `mamori` command: turns flags into typed settings and hands them to the library crates.
 
 mod cli;
+mod cmd_image;
+mod cmd_sbom;
 
 use std::process::ExitCode;
 
