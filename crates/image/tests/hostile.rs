@@ -188,3 +188,15 @@ fn broken_package_databases_are_warnings() {
     assert!(inv.warnings[0].contains("app/node_modules/x/package.json:1:"), "{:?}", inv.warnings);
     assert!(inv.notices.iter().any(|n| n.contains("rpm database var/lib/rpm/rpmdb.sqlite found but not read")));
 }
+
+#[test]
+fn missing_end_of_archive_is_tolerated_only_after_complete_content() {
+    // umoci 0.4 writes layers that stop right after the last file's content.
+    let mut t = tar(&[E::File("a", 0o644, b"abc")]);
+    t.truncate(512 + 3);
+    let evs = events(&t, &Limits::default()).expect("accepted");
+    assert_eq!(evs.len(), 1);
+    // Cut inside the content: an error.
+    t.truncate(512 + 2);
+    assert!(events(&t, &Limits::default()).is_err());
+}
