@@ -41,6 +41,9 @@ mod tests {
         assert_eq!(pkgs.len(), 2);
         assert_eq!(pkgs[0].purl(None).to_string(), "pkg:cargo/serde@1.0.100");
         let err = parse("Cargo.lock", b"[[package]]\nname = ").expect_err("bad toml");
-        assert!(err.to_string().contains("Cargo.lock: invalid TOML"), "{err}");
+        assert!(
+            err.to_string().contains("Cargo.lock: invalid TOML"),
+            "{err}"
+        );
     }
 }

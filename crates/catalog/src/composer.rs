@@ -28,14 +28,18 @@ struct Entry {
 /// Parses `composer.lock` or `installed.json`.
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<CatalogPackage>, CatalogError> {
     // Parse once as a value for precise syntax errors, then shape it.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| CatalogError::json(path, &e))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| CatalogError::json(path, &e))?;
     let doc: Doc = serde_json::from_value(value).map_err(|e| CatalogError::Malformed {
         path: path.to_string(),
         line: 1,
         reason: format!("not a composer lock or installed.json: {e}"),
     })?;
     let entries = match doc {
-        Doc::Lock { packages, packages_dev } => packages.into_iter().chain(packages_dev).collect(),
+        Doc::Lock {
+            packages,
+            packages_dev,
+        } => packages.into_iter().chain(packages_dev).collect(),
         Doc::List(l) => l,
     };
     Ok(entries
@@ -64,10 +68,23 @@ mod tests {
         let lock = br#"{"packages":[{"name":"guzzlehttp/guzzle","version":"7.4.0","license":["MIT"]}],"packages-dev":[{"name":"phpunit/phpunit","version":"9.5.0"}]}"#;
         let pkgs = parse("composer.lock", lock).expect("parses");
         assert_eq!(pkgs.len(), 2);
-        assert_eq!(pkgs[0].purl(None).to_string(), "pkg:composer/guzzlehttp/guzzle@7.4.0");
+        assert_eq!(
+            pkgs[0].purl(None).to_string(),
+            "pkg:composer/guzzlehttp/guzzle@7.4.0"
+        );
         let inst = br#"{"packages":[{"name":"a/b","version":"1.0.0"}]}"#;
-        assert_eq!(parse("vendor/composer/installed.json", inst).expect("parses").len(), 1);
-        assert_eq!(parse("i.json", br#"[{"name":"a/b","version":"1"}]"#).expect("parses").len(), 1);
+        assert_eq!(
+            parse("vendor/composer/installed.json", inst)
+                .expect("parses")
+                .len(),
+            1
+        );
+        assert_eq!(
+            parse("i.json", br#"[{"name":"a/b","version":"1"}]"#)
+                .expect("parses")
+                .len(),
+            1
+        );
         assert!(parse("c.lock", b"{\"packages\": 3}").is_err());
     }
 }

@@ -149,7 +149,12 @@ Status: install ok installed
 
     #[test]
     fn garbage_never_panics() {
-        for input in [&b"\xff\xfe:::\n\n\n:"[..], b"Package", b"\n\n", b" continuation first"] {
+        for input in [
+            &b"\xff\xfe:::\n\n\n:"[..],
+            b"Package",
+            b"\n\n",
+            b" continuation first",
+        ] {
             let _ = parse("x", input);
         }
     }

@@ -131,7 +131,10 @@ fn decode(blob: &[u8]) -> GoBinary {
     let modinfo = read_string(blob, &mut pos).unwrap_or_default();
     // Module info is framed by 16-byte sentinels.
     let modinfo = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo.get(16..modinfo.len() - 16).unwrap_or("").to_string()
+        modinfo
+            .get(16..modinfo.len() - 16)
+            .unwrap_or("")
+            .to_string()
     } else {
         modinfo
     };
@@ -219,7 +222,10 @@ dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n";
         // Put the magic right across the first chunk boundary.
         let bin = synthetic_binary("go1.21.5", MODINFO, CHUNK - 3);
         let pkgs = parse("app", &bin).expect("scans");
-        let got: Vec<_> = pkgs.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+        let got: Vec<_> = pkgs
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
         assert_eq!(
             got,
             [
@@ -229,16 +235,25 @@ dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n";
                 "stdlib@1.21.5"
             ]
         );
-        assert_eq!(pkgs[1].purl(None).to_string(), "pkg:golang/golang.org/x/net@v0.17.0");
+        assert_eq!(
+            pkgs[1].purl(None).to_string(),
+            "pkg:golang/golang.org/x/net@v0.17.0"
+        );
     }
 
     #[test]
     fn non_go_and_truncated_inputs() {
-        assert_eq!(scan_reader("x", &b"#!/bin/sh\n"[..], 100).expect("ok"), GoBinary::NotGo);
+        assert_eq!(
+            scan_reader("x", &b"#!/bin/sh\n"[..], 100).expect("ok"),
+            GoBinary::NotGo
+        );
         let mut legacy = b"\x7fELF".to_vec();
         legacy.extend_from_slice(MAGIC);
         legacy.extend_from_slice(&[8, 0]);
-        assert_eq!(scan_reader("x", &legacy[..], 1000).expect("ok"), GoBinary::LegacyFormat);
+        assert_eq!(
+            scan_reader("x", &legacy[..], 1000).expect("ok"),
+            GoBinary::LegacyFormat
+        );
         let mut bin = synthetic_binary("go1.21.5", MODINFO, 10);
         bin.truncate(60);
         assert!(parse("x", &bin).is_ok());

@@ -38,7 +38,10 @@ fn walk(
     if zip.len() > MAX_ENTRIES {
         return Err(CatalogError::Zip {
             path: path.to_string(),
-            reason: format!("{} entries, more than the limit of {MAX_ENTRIES}", zip.len()),
+            reason: format!(
+                "{} entries, more than the limit of {MAX_ENTRIES}",
+                zip.len()
+            ),
         });
     }
     let mut poms = Vec::new();
@@ -120,14 +123,17 @@ fn from_pom(text: &str) -> Option<CatalogPackage> {
 
 fn from_manifest(path: &str, manifest: Option<&[u8]>) -> Option<CatalogPackage> {
     let text = manifest.map(String::from_utf8_lossy).unwrap_or_default();
-    let get = |key: &str| props(&text).find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+    let get = |key: &str| {
+        props(&text)
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    };
     let file = path.rsplit(['/', '!']).next().unwrap_or(path);
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     // `name-1.2.3` → (`name`, `1.2.3`): split at the last '-' followed by a digit.
     let from_name = stem
         .match_indices('-')
-        .filter(|(i, _)| stem[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
-        .last()
+        .rfind(|(i, _)| stem[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
         .map(|(i, _)| (stem[..i].to_string(), stem[i + 1..].to_string()));
     let version = get("Implementation-Version")
         .or_else(|| get("Bundle-Version"))
@@ -137,9 +143,9 @@ fn from_manifest(path: &str, manifest: Option<&[u8]>) -> Option<CatalogPackage> 
         .or_else(|| get("Implementation-Title"))
         .unwrap_or_else(|| stem.to_string());
     let mut p = CatalogPackage::new(PkgKind::Maven, name, version);
-    p.namespace = get("Implementation-Vendor-Id").or_else(|| get("Automatic-Module-Name").and_then(|m| {
-        m.rsplit_once('.').map(|(g, _)| g.to_string())
-    }));
+    p.namespace = get("Implementation-Vendor-Id").or_else(|| {
+        get("Automatic-Module-Name").and_then(|m| m.rsplit_once('.').map(|(g, _)| g.to_string()))
+    });
     Some(p)
 }
 
@@ -151,7 +157,8 @@ mod tests {
     pub(crate) fn jar(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (name, data) in entries {
-            w.start_file(*name, zip::write::SimpleFileOptions::default()).expect("zip entry");
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("zip entry");
             w.write_all(data).expect("write");
         }
         w.finish().expect("finish").into_inner()
@@ -163,10 +170,16 @@ mod tests {
             "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
             b"#Generated\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
         )]);
-        let no_pom = jar(&[("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\nImplementation-Version: 3.2.1\n")]);
+        let no_pom = jar(&[(
+            "META-INF/MANIFEST.MF",
+            b"Manifest-Version: 1.0\nImplementation-Version: 3.2.1\n",
+        )]);
         let outer = jar(&[
             ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n"),
-            ("META-INF/maven/com.example/app/pom.properties", b"groupId=com.example\nartifactId=app\nversion=1.0.0\n"),
+            (
+                "META-INF/maven/com.example/app/pom.properties",
+                b"groupId=com.example\nartifactId=app\nversion=1.0.0\n",
+            ),
             ("BOOT-INF/lib/log4j-core-2.14.1.jar", &inner),
             ("BOOT-INF/lib/commons-util-3.2.1.jar", &no_pom),
         ]);
@@ -185,6 +198,9 @@ mod tests {
     #[test]
     fn broken_zip_is_an_error_not_a_panic() {
         let err = parse("x.jar", b"PK\x03\x04garbage").expect_err("not a zip");
-        assert!(err.to_string().starts_with("x.jar: invalid zip archive"), "{err}");
+        assert!(
+            err.to_string().starts_with("x.jar: invalid zip archive"),
+            "{err}"
+        );
     }
 }

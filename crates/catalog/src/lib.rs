@@ -1,18 +1,18 @@
 //! Package catalogers for mamori: bytes of package databases and manifests in, packages out.
 //!
 //! The crate is pure: it never touches the file system or the network. The image reader
-//! ([`mamori-image`]) decides which files to read with [`classify`] and hands their bytes (or a
+//! (`mamori-image`) decides which files to read with [`classify`] and hands their bytes (or a
 //! reader, for executables) to [`catalog`]. Each cataloger is one module:
 //!
-//! - [`dpkg`]: `var/lib/dpkg/status` and distroless `status.d/*` (with `Source:` → source package);
-//! - [`apk`]: `lib/apk/db/installed`;
-//! - [`python`]: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`;
-//! - [`npm`]: `node_modules/**/package.json`, `package-lock.json`;
-//! - [`cargo`]: `Cargo.lock`;
-//! - [`golang`]: build information embedded in Go executables (Go 1.18+ format);
-//! - [`java`]: jar/war/ear archives (`pom.properties`, `MANIFEST.MF`, nested jars);
-//! - [`ruby`]: `specifications/*.gemspec`;
-//! - [`composer`]: `composer.lock`, `vendor/composer/installed.json`;
+//! - [`dpkg`] reads `var/lib/dpkg/status` and distroless `status.d/*` (with `Source:` → source package);
+//! - [`apk`] reads `lib/apk/db/installed`;
+//! - [`python`] reads `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`;
+//! - [`npm`] reads `node_modules/**/package.json`, `package-lock.json`;
+//! - [`cargo`] reads `Cargo.lock`;
+//! - [`golang`] reads build information embedded in Go executables (Go 1.18+ format);
+//! - [`java`] reads jar/war/ear archives (`pom.properties`, `MANIFEST.MF`, nested jars);
+//! - [`ruby`] reads `specifications/*.gemspec`;
+//! - [`composer`] reads `composer.lock`, `vendor/composer/installed.json`;
 //! - rpm databases are recognised ([`FileKind::RpmDb`]) but not read yet.
 //!
 //! A [`CatalogPackage`] becomes a [`mamori_core::Package`] with a purl through
@@ -217,12 +217,18 @@ fn parent_ends_with(path: &str, suffix: &str) -> bool {
 
 /// Catalogs one file whose whole content is in memory. Executables go through
 /// [`golang::scan_reader`] instead; for them and for rpm databases this returns no packages.
-pub fn catalog(kind: FileKind, path: &str, bytes: &[u8]) -> Result<Vec<CatalogPackage>, CatalogError> {
+pub fn catalog(
+    kind: FileKind,
+    path: &str,
+    bytes: &[u8],
+) -> Result<Vec<CatalogPackage>, CatalogError> {
     match kind {
         FileKind::DpkgStatus | FileKind::DpkgStatusD => dpkg::parse(path, bytes),
         FileKind::ApkInstalled => apk::parse(path, bytes),
         FileKind::PythonMetadata => python::parse(path, bytes).map(|p| p.into_iter().collect()),
-        FileKind::NpmPackageJson => npm::parse_package_json(path, bytes).map(|p| p.into_iter().collect()),
+        FileKind::NpmPackageJson => {
+            npm::parse_package_json(path, bytes).map(|p| p.into_iter().collect())
+        }
         FileKind::NpmLock => npm::parse_lock(path, bytes),
         FileKind::CargoLock => cargo::parse(path, bytes),
         FileKind::Gemspec => ruby::parse(path, bytes).map(|p| p.into_iter().collect()),
@@ -245,28 +251,58 @@ mod tests {
 
     #[test]
     fn classify_paths() {
-        assert_eq!(classify("var/lib/dpkg/status", 0o644), Some(FileKind::DpkgStatus));
-        assert_eq!(classify("var/lib/dpkg/status.d/base", 0o644), Some(FileKind::DpkgStatusD));
+        assert_eq!(
+            classify("var/lib/dpkg/status", 0o644),
+            Some(FileKind::DpkgStatus)
+        );
+        assert_eq!(
+            classify("var/lib/dpkg/status.d/base", 0o644),
+            Some(FileKind::DpkgStatusD)
+        );
         assert_eq!(classify("var/lib/dpkg/status.d/base.md5sums", 0o644), None);
-        assert_eq!(classify("lib/apk/db/installed", 0o644), Some(FileKind::ApkInstalled));
-        assert_eq!(classify("var/lib/rpm/rpmdb.sqlite", 0o644), Some(FileKind::RpmDb));
+        assert_eq!(
+            classify("lib/apk/db/installed", 0o644),
+            Some(FileKind::ApkInstalled)
+        );
+        assert_eq!(
+            classify("var/lib/rpm/rpmdb.sqlite", 0o644),
+            Some(FileKind::RpmDb)
+        );
         assert_eq!(classify("etc/rpmdb.sqlite", 0o644), None);
         assert_eq!(
-            classify("usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", 0o644),
+            classify(
+                "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+                0o644
+            ),
             Some(FileKind::PythonMetadata)
         );
-        assert_eq!(classify("x/foo.egg-info/PKG-INFO", 0o644), Some(FileKind::PythonMetadata));
+        assert_eq!(
+            classify("x/foo.egg-info/PKG-INFO", 0o644),
+            Some(FileKind::PythonMetadata)
+        );
         assert_eq!(classify("app/METADATA", 0o644), None);
-        assert_eq!(classify("app/node_modules/a/package.json", 0o644), Some(FileKind::NpmPackageJson));
+        assert_eq!(
+            classify("app/node_modules/a/package.json", 0o644),
+            Some(FileKind::NpmPackageJson)
+        );
         assert_eq!(classify("app/package.json", 0o644), None);
-        assert_eq!(classify("app/package-lock.json", 0o644), Some(FileKind::NpmLock));
+        assert_eq!(
+            classify("app/package-lock.json", 0o644),
+            Some(FileKind::NpmLock)
+        );
         assert_eq!(classify("app/node_modules/.package-lock.json", 0o644), None);
         assert_eq!(classify("src/Cargo.lock", 0o644), Some(FileKind::CargoLock));
         assert_eq!(
-            classify("usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec", 0o644),
+            classify(
+                "usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec",
+                0o644
+            ),
             Some(FileKind::Gemspec)
         );
-        assert_eq!(classify("app/LIB/x.JAR", 0o644), Some(FileKind::JavaArchive));
+        assert_eq!(
+            classify("app/LIB/x.JAR", 0o644),
+            Some(FileKind::JavaArchive)
+        );
         assert_eq!(classify("usr/bin/ls", 0o755), Some(FileKind::Executable));
         assert_eq!(classify("etc/passwd", 0o644), None);
     }

@@ -16,8 +16,12 @@ struct PackageJson {
 
 /// Parses an installed `package.json`; `Ok(None)` when it has no name or version (bundler hints
 /// and test fixtures inside packages often have neither).
-pub fn parse_package_json(path: &str, bytes: &[u8]) -> Result<Option<CatalogPackage>, CatalogError> {
-    let pj: PackageJson = serde_json::from_slice(bytes).map_err(|e| CatalogError::json(path, &e))?;
+pub fn parse_package_json(
+    path: &str,
+    bytes: &[u8],
+) -> Result<Option<CatalogPackage>, CatalogError> {
+    let pj: PackageJson =
+        serde_json::from_slice(bytes).map_err(|e| CatalogError::json(path, &e))?;
     let (Some(name), Some(version)) = (pj.name, pj.version) else {
         return Ok(None);
     };
@@ -80,7 +84,10 @@ pub fn parse_lock(path: &str, bytes: &[u8]) -> Result<Vec<CatalogPackage>, Catal
             let Some(idx) = key.rfind("node_modules/") else {
                 continue;
             };
-            let name = p.name.as_deref().unwrap_or(&key[idx + "node_modules/".len()..]);
+            let name = p
+                .name
+                .as_deref()
+                .unwrap_or(&key[idx + "node_modules/".len()..]);
             if let Some(v) = &p.version {
                 out.push(npm_package(name, v));
             }
@@ -109,12 +116,17 @@ mod tests {
 
     #[test]
     fn package_json() {
-        let p = parse_package_json("node_modules/@types/node/package.json", br#"{"name":"@types/node","version":"20.1.0","license":"MIT"}"#)
-            .expect("parses")
-            .expect("package");
+        let p = parse_package_json(
+            "node_modules/@types/node/package.json",
+            br#"{"name":"@types/node","version":"20.1.0","license":"MIT"}"#,
+        )
+        .expect("parses")
+        .expect("package");
         assert_eq!(p.namespace.as_deref(), Some("@types"));
         assert_eq!(p.name, "node");
-        assert!(parse_package_json("x", br#"{"private":true}"#).expect("ok").is_none());
+        assert!(parse_package_json("x", br#"{"private":true}"#)
+            .expect("ok")
+            .is_none());
         let err = parse_package_json("a/package.json", b"{\n  \"name\": }").expect_err("bad json");
         assert!(err.to_string().starts_with("a/package.json:2:"), "{err}");
     }
@@ -126,8 +138,17 @@ mod tests {
             "node_modules/a/node_modules/@s/b":{"version":"1.0.0"},
             "node_modules/ws":{"link":true}}}"#;
         let pkgs = parse_lock("package-lock.json", v3).expect("parses");
-        let names: Vec<_> = pkgs.iter().map(|p| (p.full_name(), p.version.clone())).collect();
-        assert_eq!(names, [("lodash".to_string(), "4.17.20".to_string()), ("@s/b".into(), "1.0.0".into())]);
+        let names: Vec<_> = pkgs
+            .iter()
+            .map(|p| (p.full_name(), p.version.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("lodash".to_string(), "4.17.20".to_string()),
+                ("@s/b".into(), "1.0.0".into())
+            ]
+        );
         let v1 = br#"{"lockfileVersion":1,"dependencies":{"a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}}}}"#;
         assert_eq!(parse_lock("p", v1).expect("parses").len(), 2);
     }

@@ -182,7 +182,11 @@ impl CatalogPackage {
         match self.kind {
             PkgKind::Dpkg | PkgKind::Apk => {
                 let ns = distro.map_or(
-                    if self.kind == PkgKind::Dpkg { "debian" } else { "alpine" },
+                    if self.kind == PkgKind::Dpkg {
+                        "debian"
+                    } else {
+                        "alpine"
+                    },
                     |d| d.id.as_str(),
                 );
                 purl = purl.with_namespace(ns);
@@ -209,7 +213,11 @@ impl CatalogPackage {
 
     /// Converts to the shared [`Package`], computing ecosystem, release and purl.
     pub fn to_package(&self, distro: Option<&Distro>) -> Package {
-        let mut p = Package::new(self.ecosystem(distro), self.full_name(), self.version.clone());
+        let mut p = Package::new(
+            self.ecosystem(distro),
+            self.full_name(),
+            self.version.clone(),
+        );
         if self.kind.is_os() {
             p.release = distro.map(Distro::osv_release);
         }
@@ -294,7 +302,10 @@ mod tests {
         let pkg = p.to_package(Some(&d));
         assert_eq!(pkg.ecosystem, Ecosystem::Ubuntu);
         assert_eq!(pkg.release.as_deref(), Some("22.04"));
-        assert!(pkg.purl.as_deref().is_some_and(|u| u.starts_with("pkg:deb/ubuntu/bash@")));
+        assert!(pkg
+            .purl
+            .as_deref()
+            .is_some_and(|u| u.starts_with("pkg:deb/ubuntu/bash@")));
     }
 
     #[test]

@@ -51,8 +51,13 @@ Requires-Dist: idna\n\nName: not-this\n";
         let p = parse("x/requests-2.25.0.dist-info/METADATA", m.as_bytes())
             .expect("parses")
             .expect("a package");
-        assert_eq!((p.name.as_str(), p.version.as_str()), ("requests", "2.25.0"));
+        assert_eq!(
+            (p.name.as_str(), p.version.as_str()),
+            ("requests", "2.25.0")
+        );
         assert_eq!(p.licenses, ["Apache 2.0"]);
-        assert!(parse("x", b"Metadata-Version: 2.1\nName: x\n").expect("ok").is_none());
+        assert!(parse("x", b"Metadata-Version: 2.1\nName: x\n")
+            .expect("ok")
+            .is_none());
     }
 }

@@ -19,7 +19,9 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Option<CatalogPackage>, Catalog
             "licenses" | "license" if licenses.is_empty() => {
                 let mut rest = rhs;
                 while let Some(q) = first_quoted(rest) {
-                    let skip = rest.find(q.as_str()).map_or(rest.len(), |i| i + q.len() + 1);
+                    let skip = rest
+                        .find(q.as_str())
+                        .map_or(rest.len(), |i| i + q.len() + 1);
                     licenses.push(q);
                     rest = rest.get(skip..).unwrap_or("");
                 }
@@ -55,7 +57,9 @@ mod tests {
     #[test]
     fn parses_gemspec() {
         let g = "# -*- encoding: utf-8 -*-\nGem::Specification.new do |s|\n  s.name = \"rake\".freeze\n  s.version = \"13.0.6\"\n  s.licenses = [\"MIT\".freeze, 'Ruby']\n  s.summary = \"x = 1\"\nend\n";
-        let p = parse("specifications/rake-13.0.6.gemspec", g.as_bytes()).expect("ok").expect("pkg");
+        let p = parse("specifications/rake-13.0.6.gemspec", g.as_bytes())
+            .expect("ok")
+            .expect("pkg");
         assert_eq!((p.name.as_str(), p.version.as_str()), ("rake", "13.0.6"));
         assert_eq!(p.licenses, ["MIT", "Ruby"]);
         assert_eq!(p.purl(None).to_string(), "pkg:gem/rake@13.0.6");

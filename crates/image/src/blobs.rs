@@ -84,7 +84,10 @@ impl TarStore {
         let f = File::open(path).map_err(io)?;
         let mut ar = tar::Archive::new(BufReader::new(f));
         let mut members = HashMap::new();
-        for entry in ar.entries().map_err(|e| arch_err(format!("not a tar archive: {e}")))? {
+        for entry in ar
+            .entries()
+            .map_err(|e| arch_err(format!("not a tar archive: {e}")))?
+        {
             let entry = entry.map_err(|e| arch_err(format!("malformed tar: {e}")))?;
             if members.len() >= MAX_MEMBERS {
                 return Err(arch_err(format!("more than {MAX_MEMBERS} members")));
@@ -284,7 +287,10 @@ pub(crate) fn read_doc(
 }
 
 /// Parses JSON with a located error.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(doc: &str, bytes: &[u8]) -> Result<T, OpenError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    doc: &str,
+    bytes: &[u8],
+) -> Result<T, OpenError> {
     serde_json::from_slice(bytes).map_err(|e| OpenError::Json {
         doc: doc.to_string(),
         line: e.line(),

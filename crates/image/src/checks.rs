@@ -21,14 +21,24 @@ use crate::Inventory;
 pub const MAX_PER_RULE: usize = 50;
 
 const SECRET_WORDS: [&str; 10] = [
-    "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE_KEY",
-    "CREDENTIAL", "AUTH_KEY",
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "ACCESS_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+    "AUTH_KEY",
 ];
 
 /// Whether an environment variable name looks like it holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
-    let pointer = ["_FILE", "_PATH", "_DIR", "_URL_FILE"].iter().any(|s| up.ends_with(s));
+    let pointer = ["_FILE", "_PATH", "_DIR", "_URL_FILE"]
+        .iter()
+        .any(|s| up.ends_with(s));
     !pointer && SECRET_WORDS.iter().any(|w| up.contains(w))
 }
 
@@ -47,15 +57,21 @@ pub fn check(inv: &Inventory) -> Vec<Finding> {
         let name = user.split(':').next().unwrap_or("");
         if name.is_empty() || name == "root" || name == "0" {
             out.push(
-                finding("MK-IMG-001", "Image runs as root", Severity::Medium, &target)
-                    .with_message(if user.is_empty() {
-                        "the image config sets no USER, so containers run as root by default".to_string()
-                    } else {
-                        format!("the image config sets USER {user:?}")
-                    })
-                    .with_remediation("add a non-root USER (e.g. USER 10001) to the Dockerfile")
-                    .with_reference(Reference::Cis("CIS Docker 4.1".into()))
-                    .with_reference(Reference::Peer("DS002".into())),
+                finding(
+                    "MK-IMG-001",
+                    "Image runs as root",
+                    Severity::Medium,
+                    &target,
+                )
+                .with_message(if user.is_empty() {
+                    "the image config sets no USER, so containers run as root by default"
+                        .to_string()
+                } else {
+                    format!("the image config sets USER {user:?}")
+                })
+                .with_remediation("add a non-root USER (e.g. USER 10001) to the Dockerfile")
+                .with_reference(Reference::Cis("CIS Docker 4.1".into()))
+                .with_reference(Reference::Peer("DS002".into())),
             );
         }
         for kv in cfg.config.env.iter().flatten() {
@@ -78,31 +94,47 @@ pub fn check(inv: &Inventory) -> Vec<Finding> {
             }
         }
         for (i, h) in cfg.history.iter().enumerate() {
-            let Some(cmd) = h.created_by.as_deref() else { continue };
+            let Some(cmd) = h.created_by.as_deref() else {
+                continue;
+            };
             if let Some(url) = remote_add(cmd) {
                 out.push(
-                    finding("MK-IMG-003", "ADD of a remote URL", Severity::Medium, &target)
-                        .with_nist("3.1.5")
-                        .with_message(format!("history step {i} downloads {url} with ADD"))
-                        .with_location(Location {
-                            pointer: Some(format!("/history/{i}/created_by")),
-                            ..Location::default()
-                        })
-                        .with_remediation("download with a checksum-verified RUN step, or ADD --checksum")
-                        .with_reference(Reference::Cis("CIS Docker 4.9".into()))
-                        .with_reference(Reference::Peer("DL3020".into())),
+                    finding(
+                        "MK-IMG-003",
+                        "ADD of a remote URL",
+                        Severity::Medium,
+                        &target,
+                    )
+                    .with_nist("3.1.5")
+                    .with_message(format!("history step {i} downloads {url} with ADD"))
+                    .with_location(Location {
+                        pointer: Some(format!("/history/{i}/created_by")),
+                        ..Location::default()
+                    })
+                    .with_remediation(
+                        "download with a checksum-verified RUN step, or ADD --checksum",
+                    )
+                    .with_reference(Reference::Cis("CIS Docker 4.9".into()))
+                    .with_reference(Reference::Peer("DL3020".into())),
                 );
             }
             for name in history_secrets(cmd) {
                 out.push(
-                    finding("MK-IMG-002", "Secret in image build history", Severity::High, &target)
-                        .with_nist("3.1.4")
-                        .with_message(format!("history step {i} sets {name} with a value (redacted)"))
-                        .with_location(Location {
-                            pointer: Some(format!("/history/{i}/created_by")),
-                            ..Location::default()
-                        })
-                        .with_remediation("use build secrets (RUN --mount=type=secret), never ARG/ENV"),
+                    finding(
+                        "MK-IMG-002",
+                        "Secret in image build history",
+                        Severity::High,
+                        &target,
+                    )
+                    .with_nist("3.1.4")
+                    .with_message(format!(
+                        "history step {i} sets {name} with a value (redacted)"
+                    ))
+                    .with_location(Location {
+                        pointer: Some(format!("/history/{i}/created_by")),
+                        ..Location::default()
+                    })
+                    .with_remediation("use build secrets (RUN --mount=type=secret), never ARG/ENV"),
                 );
             }
         }
@@ -115,17 +147,27 @@ pub fn check(inv: &Inventory) -> Vec<Finding> {
             out.push(
                 finding("MK-IMG-004", "SSH port exposed", Severity::Medium, &target)
                     .with_message("the image exposes port 22")
-                    .with_remediation("do not run sshd in containers; use kubectl exec or debug containers")
+                    .with_remediation(
+                        "do not run sshd in containers; use kubectl exec or debug containers",
+                    )
                     .with_reference(Reference::Peer("DS004".into())),
             );
         }
-        let hc_test = cfg.config.healthcheck.as_ref().and_then(|h| h.get("Test")).and_then(|t| t.as_array());
-        let has_hc = hc_test.is_some_and(|t| t.first().and_then(|v| v.as_str()) != Some("NONE") && !t.is_empty());
+        let hc_test = cfg
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.get("Test"))
+            .and_then(|t| t.as_array());
+        let has_hc = hc_test
+            .is_some_and(|t| t.first().and_then(|v| v.as_str()) != Some("NONE") && !t.is_empty());
         if !has_hc {
             out.push(
                 finding("MK-IMG-005", "No HEALTHCHECK", Severity::Low, &target)
                     .with_message("the image config defines no HEALTHCHECK")
-                    .with_remediation("add a HEALTHCHECK, or rely on Kubernetes liveness/readiness probes")
+                    .with_remediation(
+                        "add a HEALTHCHECK, or rely on Kubernetes liveness/readiness probes",
+                    )
                     .with_reference(Reference::Cis("CIS Docker 4.6".into()))
                     .with_reference(Reference::Peer("DS026".into())),
             );
@@ -143,8 +185,18 @@ pub fn check(inv: &Inventory) -> Vec<Finding> {
         }
     }
     for (rule, title, files, what) in [
-        ("MK-IMG-006", "setuid/setgid file added by the image", &suid, "has the setuid/setgid bit"),
-        ("MK-IMG-007", "World-writable file", &ww, "is world-writable"),
+        (
+            "MK-IMG-006",
+            "setuid/setgid file added by the image",
+            &suid,
+            "has the setuid/setgid bit",
+        ),
+        (
+            "MK-IMG-007",
+            "World-writable file",
+            &ww,
+            "is world-writable",
+        ),
     ] {
         for f in files.iter().take(MAX_PER_RULE) {
             out.push(
@@ -186,7 +238,11 @@ fn history_secrets(cmd: &str) -> Vec<String> {
     }
     cmd.split_whitespace()
         .filter_map(|w| w.split_once('='))
-        .filter(|(k, v)| !v.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && is_secret_name(k))
+        .filter(|(k, v)| {
+            !v.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && is_secret_name(k)
+        })
         .map(|(k, _)| k.to_string())
         .collect()
 }
@@ -205,7 +261,10 @@ mod tests {
 
     #[test]
     fn remote_add_and_history_secrets() {
-        assert_eq!(remote_add("ADD https://example.com/x.tgz /opt/ # buildkit"), Some("https://example.com/x.tgz"));
+        assert_eq!(
+            remote_add("ADD https://example.com/x.tgz /opt/ # buildkit"),
+            Some("https://example.com/x.tgz")
+        );
         assert_eq!(remote_add("/bin/sh -c #(nop) ADD file:abc in / "), None);
         assert_eq!(history_secrets("ARG API_TOKEN=abc123"), ["API_TOKEN"]);
         assert!(history_secrets("RUN echo TOKEN=x").is_empty());

@@ -191,7 +191,17 @@ mod tests {
     fn whiteouts_and_opaque_dirs_only_hide_lower_layers() {
         let mut v = FsView::default();
         for p in ["a", "a/x", "a/y", "b", "b/z", "ab"] {
-            v.insert(p.into(), node(0, if p.contains('/') || p == "ab" { EntryKind::File } else { EntryKind::Dir }));
+            v.insert(
+                p.into(),
+                node(
+                    0,
+                    if p.contains('/') || p == "ab" {
+                        EntryKind::File
+                    } else {
+                        EntryKind::Dir
+                    },
+                ),
+            );
         }
         v.insert("b/new".into(), node(1, EntryKind::File));
         v.opaque("b", 1);
@@ -212,13 +222,28 @@ mod tests {
     #[test]
     fn symlinks_stay_inside_the_root() {
         let mut v = FsView::default();
-        v.insert("etc/os-release".into(), node(0, EntryKind::Symlink("../usr/lib/os-release".into())));
+        v.insert(
+            "etc/os-release".into(),
+            node(0, EntryKind::Symlink("../usr/lib/os-release".into())),
+        );
         v.insert("lib".into(), node(0, EntryKind::Symlink("usr/lib".into())));
-        v.insert("escape".into(), node(0, EntryKind::Symlink("../../../../etc/shadow".into())));
-        v.insert("abs".into(), node(0, EntryKind::Symlink("/etc/os-release".into())));
+        v.insert(
+            "escape".into(),
+            node(0, EntryKind::Symlink("../../../../etc/shadow".into())),
+        );
+        v.insert(
+            "abs".into(),
+            node(0, EntryKind::Symlink("/etc/os-release".into())),
+        );
         v.insert("loop1".into(), node(0, EntryKind::Symlink("loop2".into())));
-        v.insert("loop2".into(), node(0, EntryKind::Symlink("loop1/x".into())));
-        assert_eq!(v.resolve("etc/os-release").as_deref(), Ok("usr/lib/os-release"));
+        v.insert(
+            "loop2".into(),
+            node(0, EntryKind::Symlink("loop1/x".into())),
+        );
+        assert_eq!(
+            v.resolve("etc/os-release").as_deref(),
+            Ok("usr/lib/os-release")
+        );
         assert_eq!(v.resolve("lib/apk/db").as_deref(), Ok("usr/lib/apk/db"));
         assert_eq!(v.resolve("escape").as_deref(), Ok("etc/shadow"));
         assert_eq!(v.resolve("abs").as_deref(), Ok("usr/lib/os-release"));

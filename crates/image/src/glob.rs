@@ -12,7 +12,11 @@ impl Glob {
     pub fn new(pattern: &str) -> Self {
         let p = pattern.trim_start_matches("./").trim_start_matches('/');
         Glob {
-            parts: p.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            parts: p
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -36,7 +40,9 @@ fn match_parts(pat: &[String], comps: &[&str]) -> bool {
             (0..=comps.len()).any(|i| match_parts(rest, &comps[i..]))
         }
         Some((first, rest)) => match comps.split_first() {
-            Some((c, crest)) => match_one(first.as_bytes(), c.as_bytes()) && match_parts(rest, crest),
+            Some((c, crest)) => {
+                match_one(first.as_bytes(), c.as_bytes()) && match_parts(rest, crest)
+            }
             None => false,
         },
     }
@@ -60,7 +66,8 @@ mod tests {
         assert!(Glob::new("**/*.jar").matches("opt/app/lib/x.jar"));
         assert!(Glob::new("**/*.jar").matches("x.jar"));
         assert!(!Glob::new("*.jar").matches("a/x.jar"));
-        assert!(Glob::new("/usr/lib/python3/dist-packages").matches_dir_of("usr/lib/python3/dist-packages/six.dist-info/METADATA"));
+        assert!(Glob::new("/usr/lib/python3/dist-packages")
+            .matches_dir_of("usr/lib/python3/dist-packages/six.dist-info/METADATA"));
         assert!(Glob::new("usr/lib/python?").matches_dir_of("usr/lib/python3/x"));
         assert!(!Glob::new("usr/lib/python3").matches_dir_of("usr/lib/python31/x"));
     }

@@ -114,7 +114,12 @@ const MAX_OS_FILE: u64 = 64 * 1024;
 type PkgKey = (PkgKind, Option<String>, String, String);
 
 fn key(p: &CatalogPackage) -> PkgKey {
-    (p.kind, p.namespace.clone(), p.name.clone(), p.version.clone())
+    (
+        p.kind,
+        p.namespace.clone(),
+        p.name.clone(),
+        p.version.clone(),
+    )
 }
 
 struct Collector<'a> {
@@ -174,12 +179,14 @@ impl<'a> Collector<'a> {
         let mut data = None;
         match &e.kind {
             EntryKind::File if !self.skipped(&e.path) => data = self.read_file(&e, content)?,
-            EntryKind::Hardlink(target) => {
-                if mamori_catalog::classify(&e.path, e.mode).is_some() || OS_FILES.contains(&e.path.as_str()) {
-                    data = self.view.get(target).and_then(|n| n.data.clone());
-                    if let Some(FileData::Packages { packages, .. }) = data.as_deref() {
-                        let set = self.per_layer.last_mut();
-                        set.into_iter().for_each(|s| s.extend(packages.iter().map(key)));
+            EntryKind::Hardlink(target)
+                if mamori_catalog::classify(&e.path, e.mode).is_some()
+                    || OS_FILES.contains(&e.path.as_str()) =>
+            {
+                data = self.view.get(target).and_then(|n| n.data.clone());
+                if let Some(FileData::Packages { packages, .. }) = data.as_deref() {
+                    if let Some(set) = self.per_layer.last_mut() {
+                        set.extend(packages.iter().map(key));
                     }
                 }
             }
@@ -213,7 +220,9 @@ impl<'a> Collector<'a> {
                 }
                 match golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes) {
                     Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
-                    Ok(golang::GoBinary::LegacyFormat) => return Ok(Some(Rc::new(FileData::GoLegacy))),
+                    Ok(golang::GoBinary::LegacyFormat) => {
+                        return Ok(Some(Rc::new(FileData::GoLegacy)))
+                    }
                     Ok(golang::GoBinary::NotGo) => return Ok(None),
                     Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
                     Err(other) => Err(other),
@@ -227,7 +236,8 @@ impl<'a> Collector<'a> {
                     ));
                     return Ok(None);
                 }
-                let mut buf = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0).min(16 << 20));
+                let mut buf =
+                    Vec::with_capacity(usize::try_from(e.size).unwrap_or(0).min(16 << 20));
                 content.take(e.size).read_to_end(&mut buf)?;
                 mamori_catalog::catalog(kind, &e.path, &buf)
             }
@@ -325,7 +335,12 @@ fn scan_opened(
     Ok(finish(c, source, layers, Some(img)))
 }
 
-fn finish(c: Collector<'_>, source: &SourceRef, layers: Vec<LayerInfo>, img: Option<OpenedImage>) -> Inventory {
+fn finish(
+    c: Collector<'_>,
+    source: &SourceRef,
+    layers: Vec<LayerInfo>,
+    img: Option<OpenedImage>,
+) -> Inventory {
     let os = os::detect(&c.view);
     let distro = os.as_ref().map(OsInfo::distro);
     let mut packages = Vec::new();
@@ -343,7 +358,11 @@ fn finish(c: Collector<'_>, source: &SourceRef, layers: Vec<LayerInfo>, img: Opt
             Some(FileData::Packages { packages: pkgs, .. }) => {
                 for p in pkgs {
                     let k = key(p);
-                    let first = c.per_layer.iter().position(|s| s.contains(&k)).unwrap_or(node.layer);
+                    let first = c
+                        .per_layer
+                        .iter()
+                        .position(|s| s.contains(&k))
+                        .unwrap_or(node.layer);
                     let mut package = p.to_package(distro.as_ref());
                     package.layer = layers.get(first).map(|l| l.digest.clone());
                     package.path = Some(path.clone());
@@ -422,12 +441,20 @@ fn scan_dir(source: &SourceRef, root: &Path, opts: &ScanOptions) -> Result<Inven
                 .into());
             }
             let fname = item.file_name().to_string_lossy().into_owned();
-            let path = if rel.is_empty() { fname } else { format!("{rel}/{fname}") };
-            let Ok(md) = std::fs::symlink_metadata(item.path()) else { continue };
+            let path = if rel.is_empty() {
+                fname
+            } else {
+                format!("{rel}/{fname}")
+            };
+            let Ok(md) = std::fs::symlink_metadata(item.path()) else {
+                continue;
+            };
             let ft = md.file_type();
             let mode = md.permissions().mode() & 0o7777;
             let kind = if ft.is_symlink() {
-                let t = std::fs::read_link(item.path()).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+                let t = std::fs::read_link(item.path())
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 EntryKind::Symlink(t)
             } else if ft.is_dir() {
                 stack.push((item.path(), path.clone()));
@@ -437,21 +464,30 @@ fn scan_dir(source: &SourceRef, root: &Path, opts: &ScanOptions) -> Result<Inven
             } else {
                 EntryKind::Other
             };
-            let entry = Entry { path, kind, mode, size: md.len() };
+            let entry = Entry {
+                path,
+                kind,
+                mode,
+                size: md.len(),
+            };
             if entry.kind == EntryKind::File && needs_content(&entry) {
                 bytes += md.len();
                 match std::fs::File::open(item.path()) {
-                    Ok(mut f) => c.event(Event::Entry(entry), &mut f).map_err(|source| OpenError::Io {
-                        path: item.path(),
-                        source,
-                    })?,
+                    Ok(mut f) => {
+                        c.event(Event::Entry(entry), &mut f)
+                            .map_err(|source| OpenError::Io {
+                                path: item.path(),
+                                source,
+                            })?
+                    }
                     Err(e) => c.warn(format!("{}: cannot read: {e}", item.path().display())),
                 }
             } else {
-                c.event(Event::Entry(entry), &mut io::empty()).map_err(|source| OpenError::Io {
-                    path: item.path(),
-                    source,
-                })?;
+                c.event(Event::Entry(entry), &mut io::empty())
+                    .map_err(|source| OpenError::Io {
+                        path: item.path(),
+                        source,
+                    })?;
             }
         }
     }

@@ -124,7 +124,9 @@ impl<R: Read> Read for Limited<R> {
                 }
             };
         }
-        let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
         self.left -= n as u64;
         self.consumed.set(self.consumed.get() + n as u64);
@@ -179,7 +181,9 @@ pub fn walk_layer<R: Read>(
             count: 0,
         };
         let mut last = String::new();
-        let result = read_entries(&mut plain, layer, limits, &mut stats, &mut last, &consumed, &mut visit);
+        let result = read_entries(
+            &mut plain, layer, limits, &mut stats, &mut last, &consumed, &mut visit,
+        );
         // Drain what the tar reader left (end-of-archive blocks, padding) for the digests.
         let drained = result.and_then(|()| {
             io::copy(&mut plain, &mut io::sink()).map_err(|e| tar_err(layer, &last, &e))
@@ -261,9 +265,10 @@ fn read_entries<R: Read>(
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         last.clone_from(&raw);
-        if raw.starts_with('/') && raw.trim_matches(['/', '.']).len() > 0 && !warned_absolute {
+        if raw.starts_with('/') && !raw.trim_matches(['/', '.']).is_empty() && !warned_absolute {
             warned_absolute = true;
-            let w = format!("layer {layer}: absolute entry name {raw:?} taken relative to the root");
+            let w =
+                format!("layer {layer}: absolute entry name {raw:?} taken relative to the root");
             visit(Event::Warning(w), &mut empty).map_err(|e| tar_err(layer, last, &e))?;
         }
         let path = match normalize(&raw) {
@@ -304,7 +309,10 @@ fn read_entries<R: Read>(
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default()
         };
-        let kind = if et.is_file() || et == tar::EntryType::Continuous || et == tar::EntryType::GNUSparse {
+        let kind = if et.is_file()
+            || et == tar::EntryType::Continuous
+            || et == tar::EntryType::GNUSparse
+        {
             EntryKind::File
         } else if et.is_dir() {
             EntryKind::Dir

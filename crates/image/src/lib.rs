@@ -38,6 +38,8 @@ pub mod source;
 
 pub use blobs::Digest;
 pub use error::{LayerError, OpenError, ParseSourceError, ScanError};
-pub use inventory::{os_packages, scan, FoundPackage, Inventory, LayerInfo, ScanOptions, SpecialFile};
+pub use inventory::{
+    os_packages, scan, FoundPackage, Inventory, LayerInfo, ScanOptions, SpecialFile,
+};
 pub use layer::Limits;
 pub use source::{Platform, SourceRef};

@@ -174,23 +174,42 @@ pub(crate) fn open_layout(
 ) -> Result<OpenedImage, OpenError> {
     let layout = read_doc(store, "oci-layout", None, 4096)?;
     let _: serde_json::Value = parse_json("oci-layout", &layout)?;
-    let index: Index = parse_json("index.json", &read_doc(store, "index.json", None, MAX_DOC_BYTES)?)?;
-    let name_of = |d: &Descriptor| d.annotations.get("org.opencontainers.image.ref.name").cloned();
+    let index: Index = parse_json(
+        "index.json",
+        &read_doc(store, "index.json", None, MAX_DOC_BYTES)?,
+    )?;
+    let name_of = |d: &Descriptor| {
+        d.annotations
+            .get("org.opencontainers.image.ref.name")
+            .cloned()
+    };
     let chosen = match tag {
         Some(t) => index
             .manifests
             .iter()
-            .find(|d| name_of(d).is_some_and(|n| n == t || n.rsplit_once(':').is_some_and(|(_, x)| x == t)))
+            .find(|d| {
+                name_of(d)
+                    .is_some_and(|n| n == t || n.rsplit_once(':').is_some_and(|(_, x)| x == t))
+            })
             .ok_or_else(|| OpenError::Missing {
                 what: "tag",
                 name: format!(
                     "{t} (index.json names: {})",
-                    index.manifests.iter().filter_map(name_of).collect::<Vec<_>>().join(", ")
+                    index
+                        .manifests
+                        .iter()
+                        .filter_map(name_of)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })?,
         None => match index.manifests.as_slice() {
             [one] => one,
-            [] => return Err(OpenError::Unsupported("index.json lists no manifests".into())),
+            [] => {
+                return Err(OpenError::Unsupported(
+                    "index.json lists no manifests".into(),
+                ))
+            }
             many => {
                 // Several entries: they may be platforms of one image.
                 pick_platform(many, platform)?
@@ -201,7 +220,12 @@ pub(crate) fn open_layout(
     let mut desc_digest = Digest::parse(&chosen.digest)?;
     let mut media = chosen.media_type.clone();
     for _ in 0..4 {
-        let bytes = read_doc(store, &desc_digest.blob_path(), Some(&desc_digest), MAX_DOC_BYTES)?;
+        let bytes = read_doc(
+            store,
+            &desc_digest.blob_path(),
+            Some(&desc_digest),
+            MAX_DOC_BYTES,
+        )?;
         let doc = format!("manifest {desc_digest}");
         let m: Manifest = parse_json(&doc, &bytes)?;
         let is_index = INDEX_TYPES.contains(&media.as_str())
@@ -213,11 +237,18 @@ pub(crate) fn open_layout(
             media = d.media_type.clone();
             continue;
         }
-        let config_desc = m.config.ok_or_else(|| OpenError::Unsupported(format!("{doc}: no config descriptor")))?;
+        let config_desc = m
+            .config
+            .ok_or_else(|| OpenError::Unsupported(format!("{doc}: no config descriptor")))?;
         let config_digest = Digest::parse(&config_desc.digest)?;
         let config: ImageConfig = parse_json(
             &format!("config {config_digest}"),
-            &read_doc(store, &config_digest.blob_path(), Some(&config_digest), MAX_DOC_BYTES)?,
+            &read_doc(
+                store,
+                &config_digest.blob_path(),
+                Some(&config_digest),
+                MAX_DOC_BYTES,
+            )?,
         )?;
         let layers = m
             .layers
@@ -241,7 +272,9 @@ pub(crate) fn open_layout(
             layers,
         });
     }
-    Err(OpenError::Unsupported("indexes nested more than 4 deep".into()))
+    Err(OpenError::Unsupported(
+        "indexes nested more than 4 deep".into(),
+    ))
 }
 
 fn pick_platform<'a>(list: &'a [Descriptor], want: &Platform) -> Result<&'a Descriptor, OpenError> {
@@ -263,7 +296,15 @@ fn pick_platform<'a>(list: &'a [Descriptor], want: &Platform) -> Result<&'a Desc
     let available = list
         .iter()
         .map(|d| match &d.platform {
-            Some(p) => format!("{}/{}{}", p.os, p.architecture, p.variant.as_ref().map(|v| format!("/{v}")).unwrap_or_default()),
+            Some(p) => format!(
+                "{}/{}{}",
+                p.os,
+                p.architecture,
+                p.variant
+                    .as_ref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            ),
             None => d
                 .annotations
                 .get("org.opencontainers.image.ref.name")
@@ -291,13 +332,20 @@ struct DockerManifestEntry {
 /// Layers are checked against the config's diff ids; the config against its file name when the
 /// name is its digest.
 pub(crate) fn open_docker_archive(store: &dyn BlobStore) -> Result<OpenedImage, OpenError> {
-    let entries: Vec<DockerManifestEntry> =
-        parse_json("manifest.json", &read_doc(store, "manifest.json", None, MAX_DOC_BYTES)?)?;
+    let entries: Vec<DockerManifestEntry> = parse_json(
+        "manifest.json",
+        &read_doc(store, "manifest.json", None, MAX_DOC_BYTES)?,
+    )?;
     let e = entries
         .into_iter()
         .next()
         .ok_or_else(|| OpenError::Unsupported("manifest.json lists no images".into()))?;
-    let stem = e.config.trim_end_matches(".json").rsplit('/').next().unwrap_or("");
+    let stem = e
+        .config
+        .trim_end_matches(".json")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     let config_digest = Digest::parse(&format!("sha256:{stem}")).ok();
     let config: ImageConfig = parse_json(
         &e.config,

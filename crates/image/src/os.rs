@@ -58,7 +58,10 @@ pub fn parse_os_release(text: &str) -> Vec<(String, String)> {
 
 /// Detects the OS of a squashed view.
 pub fn detect(view: &FsView) -> Option<OsInfo> {
-    let text = |p: &str| view.text(p).map(|b| String::from_utf8_lossy(b).trim().to_string());
+    let text = |p: &str| {
+        view.text(p)
+            .map(|b| String::from_utf8_lossy(b).trim().to_string())
+    };
     let distroless_db = view.get("var/lib/dpkg/status").is_none()
         && view
             .iter()
@@ -139,7 +142,13 @@ mod tests {
         let mut v = FsView::default();
         for (p, t) in files {
             let node = match t.strip_prefix("->") {
-                Some(target) => Node { layer: 0, kind: EntryKind::Symlink(target.to_string()), mode: 0o777, size: 0, data: None },
+                Some(target) => Node {
+                    layer: 0,
+                    kind: EntryKind::Symlink(target.to_string()),
+                    mode: 0o777,
+                    size: 0,
+                    data: None,
+                },
                 None => Node {
                     layer: 0,
                     kind: EntryKind::File,
@@ -157,21 +166,34 @@ mod tests {
     fn debian_through_symlink() {
         let v = view(&[
             ("etc/os-release", "->../usr/lib/os-release"),
-            ("usr/lib/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"),
+            (
+                "usr/lib/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+            ),
             ("etc/debian_version", "12.15\n"),
         ]);
         let os = detect(&v).expect("detected");
-        assert_eq!((os.id.as_str(), os.version_id.as_str(), os.distroless), ("debian", "12", false));
+        assert_eq!(
+            (os.id.as_str(), os.version_id.as_str(), os.distroless),
+            ("debian", "12", false)
+        );
     }
 
     #[test]
     fn fallbacks() {
         let a = detect(&view(&[("etc/alpine-release", "3.19.1\n")])).expect("alpine");
         assert_eq!((a.id.as_str(), a.version_id.as_str()), ("alpine", "3.19.1"));
-        let r = detect(&view(&[("etc/redhat-release", "Rocky Linux release 9.3 (Blue Onyx)\n")])).expect("rocky");
+        let r = detect(&view(&[(
+            "etc/redhat-release",
+            "Rocky Linux release 9.3 (Blue Onyx)\n",
+        )]))
+        .expect("rocky");
         assert_eq!((r.id.as_str(), r.version_id.as_str()), ("rocky", "9.3"));
         let d = detect(&view(&[
-            ("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n"),
+            (
+                "etc/os-release",
+                "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n",
+            ),
             ("var/lib/dpkg/status.d/base", "x"),
         ]))
         .expect("distroless");

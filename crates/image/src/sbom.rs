@@ -48,12 +48,22 @@ fn uuid_from(bytes: &[u8]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The name of the scanned image for documents: first tag, else the source.
 pub(crate) fn image_name(inv: &Inventory) -> String {
-    inv.tags.first().cloned().unwrap_or_else(|| inv.source.clone())
+    inv.tags
+        .first()
+        .cloned()
+        .unwrap_or_else(|| inv.source.clone())
 }
 
 #[cfg(test)]

@@ -153,7 +153,8 @@ impl FromStr for Platform {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok =
+            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         match parts.as_slice() {
             [os, arch] if ok(os) && ok(arch) => Ok(Platform {
                 os: os.to_string(),
@@ -206,7 +207,10 @@ mod tests {
                 file: "/t/a.tar".into()
             })
         );
-        assert_eq!("dir:/".parse::<SourceRef>(), Ok(SourceRef::Dir { root: "/".into() }));
+        assert_eq!(
+            "dir:/".parse::<SourceRef>(),
+            Ok(SourceRef::Dir { root: "/".into() })
+        );
         assert!(matches!(
             "127.0.0.1:5000/a/b:1".parse::<SourceRef>(),
             Ok(SourceRef::Registry(_))

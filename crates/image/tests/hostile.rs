@@ -20,7 +20,9 @@ fn events(data: &[u8], limits: &Limits) -> Result<Vec<Event>, LayerError> {
 fn layout_with(layer: Layer) -> (tempfile::TempDir, SourceRef) {
     let dir = tempfile::tempdir().expect("tempdir");
     oci_layout(dir.path(), "t", &[layer], json!({}));
-    let src = format!("oci:{}:t", dir.path().display()).parse().expect("ref");
+    let src = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("ref");
     (dir, src)
 }
 
@@ -42,7 +44,10 @@ fn traversal_and_absolute_names() {
         })
         .collect();
     assert_eq!(entries, ["etc/abs", "fine"]);
-    let warnings = evs.iter().filter(|e| matches!(e, Event::Warning(_))).count();
+    let warnings = evs
+        .iter()
+        .filter(|e| matches!(e, Event::Warning(_)))
+        .count();
     assert_eq!(warnings, 4, "{evs:?}");
 }
 
@@ -50,18 +55,32 @@ fn traversal_and_absolute_names() {
 fn decompression_bomb_is_capped() {
     let zeros = vec![0u8; 4 << 20];
     let layer = gz(tar(&[E::File("bomb", 0o644, &zeros)]));
-    assert!(layer.blob.len() < zeros.len() / 100, "gzip of zeros is small: {}", layer.blob.len());
+    assert!(
+        layer.blob.len() < zeros.len() / 100,
+        "gzip of zeros is small: {}",
+        layer.blob.len()
+    );
     let limits = Limits {
         max_layer_bytes: 512 << 10,
         ..Limits::default()
     };
     let err = events(&layer.blob, &limits).expect_err("bomb");
     assert!(matches!(err, LayerError::TooLarge { .. }), "{err}");
-    assert!(err.to_string().contains("more than 524288 bytes uncompressed"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("more than 524288 bytes uncompressed"),
+        "{err}"
+    );
     // Through a whole scan, and with zstd.
     let (_d, src) = layout_with(zst(tar(&[E::File("bomb", 0o644, &zeros)])));
-    let opts = ScanOptions { limits, ..ScanOptions::default() };
-    assert!(scan(&src, &opts).expect_err("bomb").to_string().contains("uncompressed"));
+    let opts = ScanOptions {
+        limits,
+        ..ScanOptions::default()
+    };
+    assert!(scan(&src, &opts)
+        .expect_err("bomb")
+        .to_string()
+        .contains("uncompressed"));
 }
 
 #[test]
@@ -70,20 +89,36 @@ fn per_file_cap_skips_with_warning() {
     let layer = gz(tar(&[E::File("var/lib/dpkg/status", 0o644, &big)]));
     let (_d, src) = layout_with(layer);
     let opts = ScanOptions {
-        limits: Limits { max_file_bytes: 1024, ..Limits::default() },
+        limits: Limits {
+            max_file_bytes: 1024,
+            ..Limits::default()
+        },
         ..ScanOptions::default()
     };
     let inv = scan(&src, &opts).expect("scan");
-    assert!(inv.warnings.iter().any(|w| w.contains("over the per-file limit")), "{:?}", inv.warnings);
+    assert!(
+        inv.warnings
+            .iter()
+            .any(|w| w.contains("over the per-file limit")),
+        "{:?}",
+        inv.warnings
+    );
 }
 
 #[test]
 fn lying_sizes_are_tar_errors() {
-    let t = tar(&[E::File("a", 0o644, b"ok"), E::Lying("liar", 100_000, b"short")]);
+    let t = tar(&[
+        E::File("a", 0o644, b"ok"),
+        E::Lying("liar", 100_000, b"short"),
+    ]);
     let err = events(&t, &Limits::default()).expect_err("truncated");
     assert!(matches!(err, LayerError::Tar { .. }), "{err}");
     // Reading the content (as catalogers do) fails cleanly too.
-    let t = tar(&[E::Lying("var/lib/dpkg/status", 100_000, b"Package: a\nVersion: 1\n")]);
+    let t = tar(&[E::Lying(
+        "var/lib/dpkg/status",
+        100_000,
+        b"Package: a\nVersion: 1\n",
+    )]);
     let (_d, src) = layout_with(plain(t));
     let err = scan(&src, &ScanOptions::default()).expect_err("truncated");
     assert!(err.to_string().contains("malformed tar"), "{err}");
@@ -91,7 +126,13 @@ fn lying_sizes_are_tar_errors() {
 
 #[test]
 fn garbage_layers_never_panic() {
-    for data in [&b""[..], b"\x1f\x8b garbage", b"\x28\xb5\x2f\xfd garbage", &[0xffu8; 2048], &[0u8; 10]] {
+    for data in [
+        &b""[..],
+        b"\x1f\x8b garbage",
+        b"\x28\xb5\x2f\xfd garbage",
+        &[0xffu8; 2048],
+        &[0u8; 10],
+    ] {
         let _ = events(data, &Limits::default());
     }
 }
@@ -101,7 +142,10 @@ fn too_many_tiny_files() {
     let names: Vec<String> = (0..500).map(|i| format!("f{i}")).collect();
     let entries: Vec<E<'_>> = names.iter().map(|n| E::File(n, 0o644, b"")).collect();
     let layer = gz(tar(&entries));
-    let limits = Limits { max_layer_entries: 100, ..Limits::default() };
+    let limits = Limits {
+        max_layer_entries: 100,
+        ..Limits::default()
+    };
     let err = events(&layer.blob, &limits).expect_err("too many");
     assert!(matches!(err, LayerError::TooManyEntries { .. }), "{err}");
     assert!(events(&layer.blob, &Limits::default()).is_ok());
@@ -116,10 +160,15 @@ fn blob_digest_mismatch_is_an_error() {
     // Same name, other content.
     let d = sha(&blob);
     let mut tampered = blob.clone();
-    let pos = tampered.windows(8).position(|w| w == b"original").expect("content");
+    let pos = tampered
+        .windows(8)
+        .position(|w| w == b"original")
+        .expect("content");
     tampered[pos] = b'O';
     std::fs::write(dir.path().join("blobs/sha256").join(&d[7..]), &tampered).expect("write");
-    let src: SourceRef = format!("oci:{}:t", dir.path().display()).parse().expect("ref");
+    let src: SourceRef = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("ref");
     let err = scan(&src, &ScanOptions::default()).expect_err("mismatch");
     assert!(err.to_string().contains("digest mismatch"), "{err}");
 }
@@ -127,17 +176,32 @@ fn blob_digest_mismatch_is_an_error() {
 #[test]
 fn manifest_digest_mismatch_and_bad_json() {
     let dir = tempfile::tempdir().expect("tempdir");
-    oci_layout(dir.path(), "t", &[plain(tar(&[E::File("a", 0o644, b"x")]))], json!({}));
+    oci_layout(
+        dir.path(),
+        "t",
+        &[plain(tar(&[E::File("a", 0o644, b"x")]))],
+        json!({}),
+    );
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("read")).expect("json");
-    let md = index["manifests"][0]["digest"].as_str().expect("digest").to_string();
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("read"))
+            .expect("json");
+    let md = index["manifests"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
     let path = dir.path().join("blobs/sha256").join(&md[7..]);
     let mut m = std::fs::read(&path).expect("read");
     m.push(b' ');
     std::fs::write(&path, &m).expect("write");
-    let src: SourceRef = format!("oci:{}:t", dir.path().display()).parse().expect("ref");
+    let src: SourceRef = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("ref");
     let err = scan(&src, &ScanOptions::default()).expect_err("mismatch");
-    assert!(err.to_string().contains(&format!("digest mismatch for blobs/sha256/{}", &md[7..])), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("digest mismatch for blobs/sha256/{}", &md[7..])),
+        "{err}"
+    );
 
     std::fs::write(dir.path().join("index.json"), b"{\n \"manifests\": [,]}").expect("write");
     let err = scan(&src, &ScanOptions::default()).expect_err("bad json");
@@ -149,8 +213,13 @@ fn manifest_digest_mismatch_and_bad_json() {
         br#"{"manifests":[{"digest":"sha256:../../../../etc/passwd","size":1}]}"#,
     )
     .expect("write");
-    let err = scan(&format!("oci:{}", dir.path().display()).parse().expect("ref"), &ScanOptions::default())
-        .expect_err("bad digest");
+    let err = scan(
+        &format!("oci:{}", dir.path().display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect_err("bad digest");
     assert!(err.to_string().contains("malformed digest"), "{err}");
 }
 
@@ -160,18 +229,40 @@ fn symlink_loops_and_duplicates() {
         E::Symlink("etc/os-release", "../loop/a"),
         E::Symlink("loop/a", "b"),
         E::Symlink("loop/b", "a"),
-        E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("first", "1")])),
-        E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("second", "2")])),
+        E::File(
+            "var/lib/dpkg/status",
+            0o644,
+            &dpkg_status(&[("first", "1")]),
+        ),
+        E::File(
+            "var/lib/dpkg/status",
+            0o644,
+            &dpkg_status(&[("second", "2")]),
+        ),
         E::File("usr/lib/os-release", 0o644, OS_RELEASE),
         E::Hardlink("var/lib/dpkg/status.d/copy", "var/lib/dpkg/status"),
     ]);
     let (_d, src) = layout_with(gz(t));
     let inv = scan(&src, &ScanOptions::default()).expect("scan");
-    let names: Vec<&str> = inv.packages.iter().map(|p| p.package.name.as_str()).collect();
-    assert_eq!(names, ["second", "second"], "the later duplicate wins; the hard link has the same content");
-    assert_eq!(inv.packages[1].package.path.as_deref(), Some("var/lib/dpkg/status.d/copy"));
+    let names: Vec<&str> = inv
+        .packages
+        .iter()
+        .map(|p| p.package.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["second", "second"],
+        "the later duplicate wins; the hard link has the same content"
+    );
+    assert_eq!(
+        inv.packages[1].package.path.as_deref(),
+        Some("var/lib/dpkg/status.d/copy")
+    );
     // etc/os-release loops; usr/lib/os-release is the fallback.
-    assert_eq!(inv.os.as_ref().map(|o| o.source.as_str()), Some("usr/lib/os-release"));
+    assert_eq!(
+        inv.os.as_ref().map(|o| o.source.as_str()),
+        Some("usr/lib/os-release")
+    );
 }
 
 #[test]
@@ -185,8 +276,15 @@ fn broken_package_databases_are_warnings() {
     let inv = scan(&src, &ScanOptions::default()).expect("scan");
     assert!(inv.packages.is_empty());
     assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
-    assert!(inv.warnings[0].contains("app/node_modules/x/package.json:1:"), "{:?}", inv.warnings);
-    assert!(inv.notices.iter().any(|n| n.contains("rpm database var/lib/rpm/rpmdb.sqlite found but not read")));
+    assert!(
+        inv.warnings[0].contains("app/node_modules/x/package.json:1:"),
+        "{:?}",
+        inv.warnings
+    );
+    assert!(inv
+        .notices
+        .iter()
+        .any(|n| n.contains("rpm database var/lib/rpm/rpmdb.sqlite found but not read")));
 }
 
 #[test]

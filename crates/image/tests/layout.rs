@@ -9,8 +9,16 @@ use serde_json::json;
 use support::*;
 
 fn base_layers() -> Vec<Layer> {
-    let status1 = dpkg_status(&[("adduser", "3.134"), ("apt", "2.6.1"), ("libc6", "2.36-9+deb12u4")]);
-    let status3 = dpkg_status(&[("adduser", "3.134+mamori1"), ("apt", "2.6.1"), ("libc6", "2.36-9+deb12u4")]);
+    let status1 = dpkg_status(&[
+        ("adduser", "3.134"),
+        ("apt", "2.6.1"),
+        ("libc6", "2.36-9+deb12u4"),
+    ]);
+    let status3 = dpkg_status(&[
+        ("adduser", "3.134+mamori1"),
+        ("apt", "2.6.1"),
+        ("libc6", "2.36-9+deb12u4"),
+    ]);
     let l1 = gz(tar(&[
         E::Dir("etc"),
         E::Symlink("etc/os-release", "../usr/lib/os-release"),
@@ -37,9 +45,17 @@ fn base_layers() -> Vec<Layer> {
 }
 
 fn pkg_layer(inv: &mamori_image::Inventory, name: &str) -> (String, usize) {
-    let p = inv.packages.iter().find(|p| p.package.name == name).unwrap_or_else(|| panic!("{name} missing"));
+    let p = inv
+        .packages
+        .iter()
+        .find(|p| p.package.name == name)
+        .unwrap_or_else(|| panic!("{name} missing"));
     let layer = p.package.layer.clone().unwrap_or_default();
-    let idx = inv.layers.iter().position(|l| l.digest == layer).unwrap_or(usize::MAX);
+    let idx = inv
+        .layers
+        .iter()
+        .position(|l| l.digest == layer)
+        .unwrap_or(usize::MAX);
     (p.package.version.clone(), idx)
 }
 
@@ -47,7 +63,9 @@ fn pkg_layer(inv: &mamori_image::Inventory, name: &str) -> (String, usize) {
 fn oci_layout_merges_layers_and_attributes_packages() {
     let dir = tempfile::tempdir().expect("tempdir");
     oci_layout(dir.path(), "v1", &base_layers(), json!({}));
-    let src: SourceRef = format!("oci:{}:v1", dir.path().display()).parse().expect("ref");
+    let src: SourceRef = format!("oci:{}:v1", dir.path().display())
+        .parse()
+        .expect("ref");
     let inv = scan(&src, &ScanOptions::default()).expect("scan");
     let os = inv.os.clone().expect("os");
     assert_eq!((os.id.as_str(), os.version_id.as_str()), ("debian", "12"));
@@ -55,10 +73,18 @@ fn oci_layout_merges_layers_and_attributes_packages() {
     assert_eq!(pkg_layer(&inv, "apt"), ("2.6.1".into(), 0));
     assert_eq!(pkg_layer(&inv, "adduser"), ("3.134+mamori1".into(), 2));
     assert_eq!(pkg_layer(&inv, "requests"), ("2.25.0".into(), 1));
-    let adduser = inv.packages.iter().find(|p| p.package.name == "adduser").expect("adduser");
+    let adduser = inv
+        .packages
+        .iter()
+        .find(|p| p.package.name == "adduser")
+        .expect("adduser");
     assert_eq!(
         adduser.package.purl.as_deref(),
-        Some("pkg:deb/debian/adduser@3.134%2Bmamori1?arch=amd64&distro=debian-12".replace("%2B", "+").as_str())
+        Some(
+            "pkg:deb/debian/adduser@3.134%2Bmamori1?arch=amd64&distro=debian-12"
+                .replace("%2B", "+")
+                .as_str()
+        )
     );
     assert_eq!(inv.packages.len(), 4, "{:#?}", inv.packages);
     // Whiteout and opaque directory.
@@ -66,20 +92,40 @@ fn oci_layout_merges_layers_and_attributes_packages() {
     assert_eq!(paths, ["tmp/open", "usr/bin/su", "usr/local/bin/helper"]);
     let findings = checks::check(&inv);
     let ids: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
-    assert_eq!(ids, ["MK-IMG-001", "MK-IMG-005", "MK-IMG-006", "MK-IMG-007"], "{findings:#?}");
+    assert_eq!(
+        ids,
+        ["MK-IMG-001", "MK-IMG-005", "MK-IMG-006", "MK-IMG-007"],
+        "{findings:#?}"
+    );
     let suid = &findings[2];
     assert_eq!(suid.location.path.as_deref(), Some("/usr/local/bin/helper"));
-    assert_eq!(suid.location.layer.as_deref(), Some(inv.layers[1].digest.as_str()));
+    assert_eq!(
+        suid.location.layer.as_deref(),
+        Some(inv.layers[1].digest.as_str())
+    );
 }
 
 #[test]
 fn whiteouts_hide_lower_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A package database hidden by a whiteout in a later layer disappears from the inventory.
-    let l1 = gz(tar(&[E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("a", "1")])), E::File("opt/x/y", 0o644, b""), E::File("keep", 0o644, b"")]));
-    let l2 = gz(tar(&[E::File("var/lib/dpkg/.wh.status", 0, b""), E::File("opt/.wh.x", 0, b"")]));
+    let l1 = gz(tar(&[
+        E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("a", "1")])),
+        E::File("opt/x/y", 0o644, b""),
+        E::File("keep", 0o644, b""),
+    ]));
+    let l2 = gz(tar(&[
+        E::File("var/lib/dpkg/.wh.status", 0, b""),
+        E::File("opt/.wh.x", 0, b""),
+    ]));
     oci_layout(dir.path(), "t", &[l1, l2], json!({}));
-    let inv = scan(&format!("oci:{}", dir.path().display()).parse().expect("ref"), &ScanOptions::default()).expect("scan");
+    let inv = scan(
+        &format!("oci:{}", dir.path().display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
     assert!(inv.packages.is_empty(), "{:?}", inv.packages);
     let left: Vec<_> = inv.layers.iter().map(|l| l.entries).collect();
     assert_eq!(left, [3, 2]);
@@ -98,13 +144,31 @@ fn config_checks_from_config_and_history() {
             {"created_by": "ARG API_TOKEN=abc123", "empty_layer": true},
         ]
     });
-    oci_layout(dir.path(), "t", &[gz(tar(&[E::File("a", 0o644, b"")]))], cfg);
-    let inv = scan(&format!("oci:{}:t", dir.path().display()).parse().expect("ref"), &ScanOptions::default()).expect("scan");
+    oci_layout(
+        dir.path(),
+        "t",
+        &[gz(tar(&[E::File("a", 0o644, b"")]))],
+        cfg,
+    );
+    let inv = scan(
+        &format!("oci:{}:t", dir.path().display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
     let findings = checks::check(&inv);
     let ids: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
-    assert_eq!(ids, ["MK-IMG-002", "MK-IMG-003", "MK-IMG-002", "MK-IMG-004"], "{findings:#?}");
+    assert_eq!(
+        ids,
+        ["MK-IMG-002", "MK-IMG-003", "MK-IMG-002", "MK-IMG-004"],
+        "{findings:#?}"
+    );
     let text = serde_json::to_string(&findings).expect("json");
-    assert!(!text.contains("hunter2") && !text.contains("abc123"), "secret leaked: {text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("abc123"),
+        "secret leaked: {text}"
+    );
 }
 
 #[test]
@@ -112,18 +176,36 @@ fn docker_archive_follows_in_archive_symlinks_and_checks_diff_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("img.tar");
     docker_archive(&file, &base_layers()[..2], json!({}));
-    let inv = scan(&format!("docker-archive:{}", file.display()).parse().expect("ref"), &ScanOptions::default()).expect("scan");
+    let inv = scan(
+        &format!("docker-archive:{}", file.display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
     assert_eq!(inv.tags, ["test/image:1"]);
     assert_eq!(pkg_layer(&inv, "adduser"), ("3.134".into(), 0));
     assert_eq!(pkg_layer(&inv, "requests"), ("2.25.0".into(), 1));
-    assert!(inv.image_id.as_deref().is_some_and(|d| d.starts_with("sha256:")));
+    assert!(inv
+        .image_id
+        .as_deref()
+        .is_some_and(|d| d.starts_with("sha256:")));
 
     // Tamper with a layer: the config's diff id no longer matches.
     let mut bytes = std::fs::read(&file).expect("read");
-    let pos = bytes.windows(11).position(|w| w == b"base setuid").expect("content present");
+    let pos = bytes
+        .windows(11)
+        .position(|w| w == b"base setuid")
+        .expect("content present");
     bytes[pos] = b'O';
     std::fs::write(&file, &bytes).expect("write");
-    let err = scan(&format!("docker-archive:{}", file.display()).parse().expect("ref"), &ScanOptions::default()).expect_err("tampered");
+    let err = scan(
+        &format!("docker-archive:{}", file.display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect_err("tampered");
     assert!(err.to_string().contains("digest mismatch"), "{err}");
 }
 
@@ -135,17 +217,31 @@ fn oci_archive_and_dir_sources() {
     oci_layout(&layout, "v2", &base_layers(), json!({}));
     let file = dir.path().join("oci.tar");
     tar_dir(&layout, &file);
-    let inv = scan(&format!("oci-archive:{}:v2", file.display()).parse().expect("ref"), &ScanOptions::default()).expect("scan");
+    let inv = scan(
+        &format!("oci-archive:{}:v2", file.display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
     assert_eq!(inv.packages.len(), 4);
 
     let root = dir.path().join("rootfs");
     std::fs::create_dir_all(root.join("var/lib/dpkg")).expect("mkdir");
     std::fs::create_dir_all(root.join("etc")).expect("mkdir");
-    std::fs::write(root.join("var/lib/dpkg/status"), dpkg_status(&[("bash", "5.2.15-2+b7")])).expect("write");
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        dpkg_status(&[("bash", "5.2.15-2+b7")]),
+    )
+    .expect("write");
     std::fs::write(root.join("etc/os-release"), OS_RELEASE).expect("write");
     // A link out of the root must not be followed.
     std::os::unix::fs::symlink("/etc", root.join("hostetc")).expect("symlink");
-    let inv = scan(&format!("dir:{}", root.display()).parse().expect("ref"), &ScanOptions::default()).expect("scan");
+    let inv = scan(
+        &format!("dir:{}", root.display()).parse().expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
     assert_eq!(inv.packages.len(), 1);
     assert_eq!(inv.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
     assert_eq!(inv.files, 7);
@@ -154,8 +250,24 @@ fn oci_archive_and_dir_sources() {
 #[test]
 fn platform_selection_from_nested_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let amd = write_manifest(dir.path(), &[gz(tar(&[E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("amd", "1")]))]))], json!({}));
-    let arm = write_manifest(dir.path(), &[gz(tar(&[E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("arm", "1")]))]))], json!({}));
+    let amd = write_manifest(
+        dir.path(),
+        &[gz(tar(&[E::File(
+            "var/lib/dpkg/status",
+            0o644,
+            &dpkg_status(&[("amd", "1")]),
+        )]))],
+        json!({}),
+    );
+    let arm = write_manifest(
+        dir.path(),
+        &[gz(tar(&[E::File(
+            "var/lib/dpkg/status",
+            0o644,
+            &dpkg_status(&[("arm", "1")]),
+        )]))],
+        json!({}),
+    );
     let nested = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm.0, "size": arm.1, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd.0, "size": amd.1, "platform": {"os": "linux", "architecture": "amd64"}},
@@ -163,25 +275,56 @@ fn platform_selection_from_nested_index() {
     let nb = serde_json::to_vec(&nested).expect("json");
     let nd = write_blob(dir.path(), &nb);
     let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd, "size": nb.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
-    std::fs::write(dir.path().join("index.json"), serde_json::to_vec(&index).expect("json")).expect("write");
-    std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
-    let src: SourceRef = format!("oci:{}:multi", dir.path().display()).parse().expect("ref");
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("write");
+    let src: SourceRef = format!("oci:{}:multi", dir.path().display())
+        .parse()
+        .expect("ref");
     let names = |opts: &ScanOptions| -> Vec<String> {
-        scan(&src, opts).expect("scan").packages.iter().map(|p| p.package.name.clone()).collect()
+        scan(&src, opts)
+            .expect("scan")
+            .packages
+            .iter()
+            .map(|p| p.package.name.clone())
+            .collect()
     };
     assert_eq!(names(&ScanOptions::default()), ["amd"]);
-    let arm_opts = ScanOptions { platform: "linux/arm64".parse().expect("platform"), ..ScanOptions::default() };
+    let arm_opts = ScanOptions {
+        platform: "linux/arm64".parse().expect("platform"),
+        ..ScanOptions::default()
+    };
     assert_eq!(names(&arm_opts), ["arm"]);
-    let s390 = ScanOptions { platform: "linux/s390x".parse().expect("platform"), ..ScanOptions::default() };
+    let s390 = ScanOptions {
+        platform: "linux/s390x".parse().expect("platform"),
+        ..ScanOptions::default()
+    };
     let err = scan(&src, &s390).expect_err("no such platform");
-    assert!(err.to_string().contains("linux/arm64/v8, linux/amd64"), "{err}");
-    let missing: SourceRef = format!("oci:{}:nope", dir.path().display()).parse().expect("ref");
-    assert!(scan(&missing, &ScanOptions::default()).expect_err("no tag").to_string().contains("multi"));
+    assert!(
+        err.to_string().contains("linux/arm64/v8, linux/amd64"),
+        "{err}"
+    );
+    let missing: SourceRef = format!("oci:{}:nope", dir.path().display())
+        .parse()
+        .expect("ref");
+    assert!(scan(&missing, &ScanOptions::default())
+        .expect_err("no tag")
+        .to_string()
+        .contains("multi"));
 }
 
 #[test]
 fn registry_references_say_not_implemented() {
-    let src: SourceRef = "127.0.0.1:5000/mamori/debian:bookworm".parse().expect("ref");
+    let src: SourceRef = "127.0.0.1:5000/mamori/debian:bookworm"
+        .parse()
+        .expect("ref");
     let err = scan(&src, &ScanOptions::default()).expect_err("not implemented");
     assert!(matches!(err, ScanError::Open(_)));
     assert!(err.to_string().contains("not implemented yet"), "{err}");
@@ -191,7 +334,9 @@ fn registry_references_say_not_implemented() {
 fn skip_files_and_dirs() {
     let dir = tempfile::tempdir().expect("tempdir");
     oci_layout(dir.path(), "v1", &base_layers(), json!({}));
-    let src: SourceRef = format!("oci:{}:v1", dir.path().display()).parse().expect("ref");
+    let src: SourceRef = format!("oci:{}:v1", dir.path().display())
+        .parse()
+        .expect("ref");
     let opts = ScanOptions {
         skip_dirs: vec![mamori_image::glob::Glob::new("usr/lib/python3")],
         skip_files: vec![mamori_image::glob::Glob::new("**/status")],

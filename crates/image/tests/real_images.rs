@@ -33,7 +33,11 @@ fn summary(inv: &Inventory) -> Vec<String> {
         .iter()
         .map(|p| {
             let layer = p.package.layer.as_deref().unwrap_or("");
-            let idx = inv.layers.iter().position(|l| l.digest == layer).map_or(-1, |i| i as i64);
+            let idx = inv
+                .layers
+                .iter()
+                .position(|l| l.digest == layer)
+                .map_or(-1, |i| i as i64);
             format!("{}@{} L{idx}", p.package.name, p.package.version)
         })
         .collect();
@@ -59,18 +63,47 @@ fn umoci_layout_skopeo_archives() {
     std::fs::copy(&busybox, rootfs.join("bin/busybox")).expect("copy busybox");
     std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).expect("symlink");
     std::fs::create_dir_all(rootfs.join("etc")).expect("mkdir");
-    std::os::unix::fs::symlink("../usr/lib/os-release", rootfs.join("etc/os-release")).expect("symlink");
-    write(&rootfs, "usr/lib/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n");
+    std::os::unix::fs::symlink("../usr/lib/os-release", rootfs.join("etc/os-release"))
+        .expect("symlink");
+    write(
+        &rootfs,
+        "usr/lib/os-release",
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+    );
     write(&rootfs, "etc/debian_version", "12.15\n");
     write(&rootfs, "var/lib/dpkg/status", STATUS);
-    write(&rootfs, "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n");
-    write(&rootfs, "usr/share/doc/apt/gone-1.0.dist-info/METADATA", "Name: gone\nVersion: 1.0\n");
-    write(&rootfs, "opt/app/old-1.0.dist-info/METADATA", "Name: old\nVersion: 1.0\n");
-    write(&rootfs, "opt/app/node_modules/lodash/package.json", "{\"name\":\"lodash\",\"version\":\"4.17.20\"}");
+    write(
+        &rootfs,
+        "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n",
+    );
+    write(
+        &rootfs,
+        "usr/share/doc/apt/gone-1.0.dist-info/METADATA",
+        "Name: gone\nVersion: 1.0\n",
+    );
+    write(
+        &rootfs,
+        "opt/app/old-1.0.dist-info/METADATA",
+        "Name: old\nVersion: 1.0\n",
+    );
+    write(
+        &rootfs,
+        "opt/app/node_modules/lodash/package.json",
+        "{\"name\":\"lodash\",\"version\":\"4.17.20\"}",
+    );
     let extra = w.path().join("extra");
-    write(&extra, "new-2.0.dist-info/METADATA", "Name: new\nVersion: 2.0\n");
+    write(
+        &extra,
+        "new-2.0.dist-info/METADATA",
+        "Name: new\nVersion: 2.0\n",
+    );
     let l4 = w.path().join("status");
-    std::fs::write(&l4, STATUS.replace("Version: 3.134\n", "Version: 3.134+mamori1\n")).expect("write");
+    std::fs::write(
+        &l4,
+        STATUS.replace("Version: 3.134\n", "Version: 3.134+mamori1\n"),
+    )
+    .expect("write");
 
     let layout = w.path().join("oci");
     let img = format!("{}:t", layout.display());
@@ -78,10 +111,35 @@ fn umoci_layout_skopeo_archives() {
     run(&umoci, &["init", "--layout", &s(&layout)]);
     run(&umoci, &["new", "--image", &img]);
     run(&umoci, &["insert", "--image", &img, &s(&rootfs), "/"]);
-    run(&umoci, &["insert", "--image", &img, "--whiteout", "/usr/share/doc/apt"]);
-    run(&umoci, &["insert", "--image", &img, "--opaque", &s(&extra), "/opt/app"]);
-    run(&umoci, &["insert", "--image", &img, &s(&l4), "/var/lib/dpkg/status"]);
-    run(&umoci, &["config", "--image", &img, "--config.cmd", "/bin/sh"]);
+    run(
+        &umoci,
+        &[
+            "insert",
+            "--image",
+            &img,
+            "--whiteout",
+            "/usr/share/doc/apt",
+        ],
+    );
+    run(
+        &umoci,
+        &[
+            "insert",
+            "--image",
+            &img,
+            "--opaque",
+            &s(&extra),
+            "/opt/app",
+        ],
+    );
+    run(
+        &umoci,
+        &["insert", "--image", &img, &s(&l4), "/var/lib/dpkg/status"],
+    );
+    run(
+        &umoci,
+        &["config", "--image", &img, "--config.cmd", "/bin/sh"],
+    );
 
     let expected = [
         "adduser@3.134+mamori1 L3",
@@ -90,29 +148,79 @@ fn umoci_layout_skopeo_archives() {
         "new@2.0 L2",
         "requests@2.25.0 L0",
     ];
-    let inv = scan(&format!("oci:{img}").parse().expect("ref"), &ScanOptions::default()).expect("scan oci");
+    let inv = scan(
+        &format!("oci:{img}").parse().expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan oci");
     assert_eq!(summary(&inv), expected, "{:#?}", inv.packages);
     assert_eq!(inv.os.as_ref().map(|o| o.version_id.as_str()), Some("12"));
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
-    let bsd = inv.packages.iter().find(|p| p.package.name == "bsdutils").expect("bsdutils");
+    let bsd = inv
+        .packages
+        .iter()
+        .find(|p| p.package.name == "bsdutils")
+        .expect("bsdutils");
     assert_eq!(bsd.package.source_name.as_deref(), Some("util-linux"));
-    assert!(bsd.package.purl.as_deref().is_some_and(|p| p.ends_with("&epoch=1")), "{:?}", bsd.package.purl);
+    assert!(
+        bsd.package
+            .purl
+            .as_deref()
+            .is_some_and(|p| p.ends_with("&epoch=1")),
+        "{:?}",
+        bsd.package.purl
+    );
 
     let docker = w.path().join("docker.tar");
-    run(&skopeo, &["copy", &format!("oci:{img}"), &format!("docker-archive:{}:mamori/test:t", docker.display())]);
-    let inv_d = scan(&format!("docker-archive:{}", docker.display()).parse().expect("ref"), &ScanOptions::default())
-        .expect("scan docker-archive");
+    run(
+        &skopeo,
+        &[
+            "copy",
+            &format!("oci:{img}"),
+            &format!("docker-archive:{}:mamori/test:t", docker.display()),
+        ],
+    );
+    let inv_d = scan(
+        &format!("docker-archive:{}", docker.display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan docker-archive");
     assert_eq!(summary(&inv_d), expected);
     assert_eq!(inv_d.tags.len(), 1);
 
     let ociar = w.path().join("oci.tar");
-    run(&skopeo, &["copy", &format!("oci:{img}"), &format!("oci-archive:{}:t", ociar.display())]);
-    let inv_o = scan(&format!("oci-archive:{}:t", ociar.display()).parse().expect("ref"), &ScanOptions::default())
-        .expect("scan oci-archive");
+    run(
+        &skopeo,
+        &[
+            "copy",
+            &format!("oci:{img}"),
+            &format!("oci-archive:{}:t", ociar.display()),
+        ],
+    );
+    let inv_o = scan(
+        &format!("oci-archive:{}:t", ociar.display())
+            .parse()
+            .expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan oci-archive");
     assert_eq!(summary(&inv_o), expected);
 
     // The rootfs itself, as a directory (one layer; the node_modules package is there too).
-    let inv_r = scan(&format!("dir:{}", rootfs.display()).parse().expect("ref"), &ScanOptions::default()).expect("scan dir");
-    let names: Vec<&str> = inv_r.packages.iter().map(|p| p.package.name.as_str()).collect();
-    assert!(names.contains(&"lodash") && names.contains(&"gone") && names.contains(&"old"), "{names:?}");
+    let inv_r = scan(
+        &format!("dir:{}", rootfs.display()).parse().expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan dir");
+    let names: Vec<&str> = inv_r
+        .packages
+        .iter()
+        .map(|p| p.package.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"lodash") && names.contains(&"gone") && names.contains(&"old"),
+        "{names:?}"
+    );
 }

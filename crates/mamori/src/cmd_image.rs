@@ -150,9 +150,12 @@ fn run_scan(a: ScanArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&v)? + "\n"
         }
         ScanFormat::Cyclonedx => {
-            serde_json::to_string_pretty(&sbom::cyclonedx::to_json(&inv, &SbomMeta::now(&inv)))? + "\n"
+            serde_json::to_string_pretty(&sbom::cyclonedx::to_json(&inv, &SbomMeta::now(&inv)))?
+                + "\n"
         }
-        ScanFormat::SpdxJson => serde_json::to_string_pretty(&sbom::spdx::to_json(&inv, &SbomMeta::now(&inv)))? + "\n",
+        ScanFormat::SpdxJson => {
+            serde_json::to_string_pretty(&sbom::spdx::to_json(&inv, &SbomMeta::now(&inv)))? + "\n"
+        }
     };
     write_out(a.output.as_deref(), &text)?;
     if matches!(a.format, ScanFormat::Cyclonedx | ScanFormat::SpdxJson) {
@@ -196,7 +199,13 @@ fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
             let _ = writeln!(s, "  os:       not detected");
         }
     }
-    let _ = writeln!(s, "  layers:   {}   files: {}   packages: {}", inv.layers.len(), inv.files, inv.packages.len());
+    let _ = writeln!(
+        s,
+        "  layers:   {}   files: {}   packages: {}",
+        inv.layers.len(),
+        inv.files,
+        inv.packages.len()
+    );
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for p in &inv.packages {
         *counts.entry(p.kind.as_str()).or_default() += 1;
@@ -208,12 +217,31 @@ fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
     let _ = writeln!(s, "  vulnerabilities: NOT CHECKED ({VULN_NOT_WIRED})");
     if list && !inv.packages.is_empty() {
         let _ = writeln!(s, "\nPackages");
-        let w = inv.packages.iter().map(|p| p.package.name.len()).max().unwrap_or(4).min(48);
-        let vw = inv.packages.iter().map(|p| p.package.version.len()).max().unwrap_or(7).min(40);
-        let _ = writeln!(s, "  {:<w$}  {:<vw$}  {:<9}  {:<12}  PATH", "NAME", "VERSION", "TYPE", "LAYER");
+        let w = inv
+            .packages
+            .iter()
+            .map(|p| p.package.name.len())
+            .max()
+            .unwrap_or(4)
+            .min(48);
+        let vw = inv
+            .packages
+            .iter()
+            .map(|p| p.package.version.len())
+            .max()
+            .unwrap_or(7)
+            .min(40);
+        let _ = writeln!(
+            s,
+            "  {:<w$}  {:<vw$}  {:<9}  {:<12}  PATH",
+            "NAME", "VERSION", "TYPE", "LAYER"
+        );
         for p in &inv.packages {
             let layer = p.package.layer.as_deref().unwrap_or("-");
-            let short = layer.split(':').nth(1).map_or(layer, |h| &h[..h.len().min(12)]);
+            let short = layer
+                .split(':')
+                .nth(1)
+                .map_or(layer, |h| &h[..h.len().min(12)]);
             let _ = writeln!(
                 s,
                 "  {:<w$}  {:<vw$}  {:<9}  {:<12}  {}",
@@ -227,8 +255,20 @@ fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
     }
     let _ = writeln!(s, "\nImage config findings: {}", findings.len());
     for f in findings {
-        let loc = f.location.path.as_deref().or(f.location.pointer.as_deref()).unwrap_or("");
-        let _ = writeln!(s, "  {:<8} {:<11} {}  {}", f.severity.as_str().to_uppercase(), f.rule_id, f.message, loc);
+        let loc = f
+            .location
+            .path
+            .as_deref()
+            .or(f.location.pointer.as_deref())
+            .unwrap_or("");
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<11} {}  {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule_id,
+            f.message,
+            loc
+        );
     }
     for n in &inv.notices {
         let _ = writeln!(s, "note: {n}");

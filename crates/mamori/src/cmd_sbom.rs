@@ -47,6 +47,9 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         SbomFormat::Cyclonedx => sbom::cyclonedx::to_json(&inv, &meta),
         SbomFormat::SpdxJson => sbom::spdx::to_json(&inv, &meta),
     };
-    write_out(a.output.as_deref(), &(serde_json::to_string_pretty(&doc)? + "\n"))?;
+    write_out(
+        a.output.as_deref(),
+        &(serde_json::to_string_pretty(&doc)? + "\n"),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

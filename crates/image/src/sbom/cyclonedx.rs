@@ -27,7 +27,11 @@ pub fn to_json(inv: &Inventory, meta: &SbomMeta) -> Value {
     let mut seen = HashSet::new();
     for (i, p) in inv.packages.iter().enumerate() {
         let purl = p.package.purl.clone().unwrap_or_default();
-        let bom_ref = if seen.insert(purl.clone()) { purl.clone() } else { format!("{purl}#{i}") };
+        let bom_ref = if seen.insert(purl.clone()) {
+            purl.clone()
+        } else {
+            format!("{purl}#{i}")
+        };
         let mut c = json!({
             "bom-ref": bom_ref,
             "type": "library",
@@ -37,7 +41,10 @@ pub fn to_json(inv: &Inventory, meta: &SbomMeta) -> Value {
         });
         if !p.licenses.is_empty() {
             c["licenses"] = Value::Array(
-                p.licenses.iter().map(|l| json!({"license": {"name": l}})).collect(),
+                p.licenses
+                    .iter()
+                    .map(|l| json!({"license": {"name": l}}))
+                    .collect(),
             );
         }
         let mut props = vec![json!({"name": "mamori:package:type", "value": p.kind.as_str()})];

@@ -9,7 +9,13 @@ use crate::Inventory;
 fn spdx_id(prefix: &str, s: &str) -> String {
     let clean: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("SPDXRef-{prefix}-{clean}")
 }
@@ -54,7 +60,10 @@ pub fn to_json(inv: &Inventory, meta: &SbomMeta) -> Value {
         rels.push(json!({"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
     }
     for (i, p) in inv.packages.iter().enumerate() {
-        let id = spdx_id("Package", &format!("{}-{}-{i}", p.kind.as_str(), p.package.name));
+        let id = spdx_id(
+            "Package",
+            &format!("{}-{}-{i}", p.kind.as_str(), p.package.name),
+        );
         let mut pkg = json!({
             "name": p.package.name,
             "SPDXID": id,
@@ -84,17 +93,27 @@ pub fn to_json(inv: &Inventory, meta: &SbomMeta) -> Value {
             pkg["comment"] = Value::String(comment.join("; "));
         }
         if let Some(s) = &p.package.source_name {
-            pkg["sourceInfo"] = Value::String(format!(
-                "built from source package {s} {}",
-                p.package.source_version.as_deref().unwrap_or("")
-            ).trim_end().to_string());
+            pkg["sourceInfo"] = Value::String(
+                format!(
+                    "built from source package {s} {}",
+                    p.package.source_version.as_deref().unwrap_or("")
+                )
+                .trim_end()
+                .to_string(),
+            );
         }
         packages.push(pkg);
         rels.push(json!({"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
     }
     let ns_name: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     json!({
         "spdxVersion": "SPDX-2.3",

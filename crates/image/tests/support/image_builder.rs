@@ -35,11 +35,21 @@ pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
     for e in entries {
         match e {
             E::File(n, mode, data) => {
-                b.append(&header(n, tar::EntryType::Regular, *mode, data.len() as u64), *data).expect("append");
+                b.append(
+                    &header(n, tar::EntryType::Regular, *mode, data.len() as u64),
+                    *data,
+                )
+                .expect("append");
             }
-            E::Dir(n) => b.append(&header(n, tar::EntryType::Directory, 0o755, 0), &[][..]).expect("append"),
+            E::Dir(n) => b
+                .append(&header(n, tar::EntryType::Directory, 0o755, 0), &[][..])
+                .expect("append"),
             E::Symlink(n, t) | E::Hardlink(n, t) => {
-                let ty = if matches!(e, E::Symlink(..)) { tar::EntryType::Symlink } else { tar::EntryType::Link };
+                let ty = if matches!(e, E::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                };
                 let mut h = header(n, ty, 0o777, 0);
                 h.set_link_name(t).expect("link name");
                 h.set_cksum();
@@ -93,15 +103,27 @@ pub struct Layer {
 }
 
 pub fn plain(t: Vec<u8>) -> Layer {
-    Layer { blob: t.clone(), media_type: "application/vnd.oci.image.layer.v1.tar", tar: t }
+    Layer {
+        blob: t.clone(),
+        media_type: "application/vnd.oci.image.layer.v1.tar",
+        tar: t,
+    }
 }
 
 pub fn gz(t: Vec<u8>) -> Layer {
-    Layer { blob: gzip(&t), media_type: "application/vnd.oci.image.layer.v1.tar+gzip", tar: t }
+    Layer {
+        blob: gzip(&t),
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip",
+        tar: t,
+    }
 }
 
 pub fn zst(t: Vec<u8>) -> Layer {
-    Layer { blob: zstd(&t), media_type: "application/vnd.oci.image.layer.v1.tar+zstd", tar: t }
+    Layer {
+        blob: zstd(&t),
+        media_type: "application/vnd.oci.image.layer.v1.tar+zstd",
+        tar: t,
+    }
 }
 
 pub fn config_json(layers: &[Layer], extra: serde_json::Value) -> Vec<u8> {
@@ -121,7 +143,11 @@ pub fn config_json(layers: &[Layer], extra: serde_json::Value) -> Vec<u8> {
 }
 
 /// Writes a manifest for `layers` and returns its digest and size.
-pub fn write_manifest(dir: &Path, layers: &[Layer], config_extra: serde_json::Value) -> (String, usize) {
+pub fn write_manifest(
+    dir: &Path,
+    layers: &[Layer],
+    config_extra: serde_json::Value,
+) -> (String, usize) {
     let cfg = config_json(layers, config_extra);
     let cfg_d = write_blob(dir, &cfg);
     let m = serde_json::json!({
@@ -147,7 +173,11 @@ pub fn oci_layout(dir: &Path, tag: &str, layers: &[Layer], config_extra: serde_j
             "annotations": {"org.opencontainers.image.ref.name": tag}
         }]
     });
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).expect("json")).expect("write");
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("write");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
 }
 
@@ -170,12 +200,18 @@ pub fn docker_archive(file: &Path, layers: &[Layer], config_extra: serde_json::V
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
-        b.append_link(&mut h, format!("{id}/layer.tar"), format!("../{diff}.tar")).expect("link");
+        b.append_link(&mut h, format!("{id}/layer.tar"), format!("../{diff}.tar"))
+            .expect("link");
         names.push(format!("{id}/layer.tar"));
     }
     add(&mut b, &cfg_name, &cfg);
-    let manifest = serde_json::json!([{"Config": cfg_name, "RepoTags": ["test/image:1"], "Layers": names}]);
-    add(&mut b, "manifest.json", &serde_json::to_vec(&manifest).expect("json"));
+    let manifest =
+        serde_json::json!([{"Config": cfg_name, "RepoTags": ["test/image:1"], "Layers": names}]);
+    add(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).expect("json"),
+    );
     std::fs::write(file, b.into_inner().expect("tar")).expect("write");
 }
 
@@ -186,12 +222,15 @@ pub fn tar_dir(dir: &Path, file: &Path) {
     std::fs::write(file, b.into_inner().expect("tar")).expect("write");
 }
 
-pub const OS_RELEASE: &[u8] = b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+pub const OS_RELEASE: &[u8] =
+    b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
 
 pub fn dpkg_status(pkgs: &[(&str, &str)]) -> Vec<u8> {
     let mut s = String::new();
     for (n, v) in pkgs {
-        s.push_str(&format!("Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: {v}\n\n"));
+        s.push_str(&format!(
+            "Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: {v}\n\n"
+        ));
     }
     s.into_bytes()
 }
