@@ -298,3 +298,26 @@ fn missing_end_of_archive_is_tolerated_only_after_complete_content() {
     t.truncate(512 + 2);
     assert!(events(&t, &Limits::default()).is_err());
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Flipping bytes of a valid gzip or plain layer: an error or events, never a panic.
+        #[test]
+        fn mutated_layers_never_panic(pos in any::<prop::sample::Index>(), byte in any::<u8>(), gzipped in any::<bool>()) {
+            let t = tar(&[
+                E::File("var/lib/dpkg/status", 0o644, &dpkg_status(&[("a", "1")])),
+                E::Symlink("etc/os-release", "../usr/lib/os-release"),
+                E::File("usr/lib/python3/x.dist-info/METADATA", 0o644, b"Name: x\nVersion: 1\n"),
+            ]);
+            let mut data = if gzipped { gzip(&t) } else { t };
+            let i = pos.index(data.len());
+            data[i] = byte;
+            let _ = events(&data, &Limits::default());
+        }
+    }
+}
