@@ -13,7 +13,8 @@
 //! - [`java`] reads jar/war/ear archives (`pom.properties`, `MANIFEST.MF`, nested jars);
 //! - [`ruby`] reads `specifications/*.gemspec`;
 //! - [`composer`] reads `composer.lock`, `vendor/composer/installed.json`;
-//! - rpm databases are recognised ([`FileKind::RpmDb`]) but not read yet.
+//! - [`rpm`] reads `rpmdb.sqlite` (BerkeleyDB/NDB `Packages` databases are recognised as
+//!   [`FileKind::RpmDb`] but not read).
 //!
 //! A [`CatalogPackage`] becomes a [`mamori_core::Package`] with a purl through
 //! [`CatalogPackage::to_package`], once the distribution of the image is known ([`Distro`]).
@@ -44,6 +45,7 @@ pub mod java;
 pub mod npm;
 mod package;
 pub mod python;
+pub mod rpm;
 pub mod ruby;
 
 pub use package::{CatalogPackage, Distro, PkgKind};
@@ -57,7 +59,9 @@ pub enum FileKind {
     DpkgStatusD,
     /// `lib/apk/db/installed`.
     ApkInstalled,
-    /// An rpm database (BerkeleyDB, NDB or SQLite); recognised, not read.
+    /// An rpm SQLite database (`rpmdb.sqlite`).
+    RpmSqlite,
+    /// An older rpm database (BerkeleyDB or NDB `Packages`); recognised, not read.
     RpmDb,
     /// A wheel's `METADATA` or an egg's `PKG-INFO`.
     PythonMetadata,
@@ -176,7 +180,11 @@ pub fn classify(path: &str, mode: u32) -> Option<FileKind> {
             Some("var/lib/rpm" | "usr/lib/sysimage/rpm" | "usr/share/rpm")
         )
     {
-        return Some(FileKind::RpmDb);
+        return Some(if name == "rpmdb.sqlite" {
+            FileKind::RpmSqlite
+        } else {
+            FileKind::RpmDb
+        });
     }
     if (name == "METADATA" && parent_ends_with(path, ".dist-info"))
         || (name == "PKG-INFO"
@@ -235,6 +243,7 @@ pub fn catalog(
         FileKind::Composer => composer::parse(path, bytes),
         FileKind::JavaArchive => java::parse(path, bytes),
         FileKind::Executable => golang::parse(path, bytes),
+        FileKind::RpmSqlite => rpm::parse_sqlite(path, bytes),
         FileKind::RpmDb => Ok(Vec::new()),
     }
 }
@@ -266,6 +275,10 @@ mod tests {
         );
         assert_eq!(
             classify("var/lib/rpm/rpmdb.sqlite", 0o644),
+            Some(FileKind::RpmSqlite)
+        );
+        assert_eq!(
+            classify("var/lib/rpm/Packages", 0o644),
             Some(FileKind::RpmDb)
         );
         assert_eq!(classify("etc/rpmdb.sqlite", 0o644), None);

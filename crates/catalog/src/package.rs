@@ -11,6 +11,8 @@ pub enum PkgKind {
     Dpkg,
     /// An Alpine package.
     Apk,
+    /// An rpm package (RHEL family).
+    Rpm,
     /// A Python distribution.
     Python,
     /// An npm package.
@@ -35,6 +37,7 @@ impl PkgKind {
         match self {
             PkgKind::Dpkg => "dpkg",
             PkgKind::Apk => "apk",
+            PkgKind::Rpm => "rpm",
             PkgKind::Python => "python",
             PkgKind::Npm => "npm",
             PkgKind::Cargo => "cargo",
@@ -48,7 +51,7 @@ impl PkgKind {
 
     /// Whether packages of this kind belong to the operating system.
     pub fn is_os(self) -> bool {
-        matches!(self, PkgKind::Dpkg | PkgKind::Apk)
+        matches!(self, PkgKind::Dpkg | PkgKind::Apk | PkgKind::Rpm)
     }
 }
 
@@ -80,7 +83,7 @@ impl Distro {
                     _ => format!("v{}", self.version_id),
                 }
             }
-            "debian" => self
+            "debian" | "rhel" | "almalinux" | "rocky" | "centos" => self
                 .version_id
                 .split('.')
                 .next()
@@ -141,6 +144,12 @@ impl CatalogPackage {
                 Some(other) => Ecosystem::Other(other.to_string()),
             },
             PkgKind::Apk => Ecosystem::Alpine,
+            PkgKind::Rpm => match distro.map(|d| d.id.as_str()) {
+                Some("almalinux") => Ecosystem::AlmaLinux,
+                Some("rocky") => Ecosystem::RockyLinux,
+                Some("rhel") | None => Ecosystem::RedHat,
+                Some(other) => Ecosystem::Other(other.to_string()),
+            },
             PkgKind::Python => Ecosystem::PyPI,
             PkgKind::Npm => Ecosystem::Npm,
             PkgKind::Cargo => Ecosystem::CratesIo,
@@ -157,6 +166,7 @@ impl CatalogPackage {
         let (ty, version) = match self.kind {
             PkgKind::Dpkg => ("deb", strip_epoch(&self.version).1.to_string()),
             PkgKind::Apk => ("apk", self.version.clone()),
+            PkgKind::Rpm => ("rpm", strip_epoch(&self.version).1.to_string()),
             PkgKind::Python => ("pypi", self.version.clone()),
             PkgKind::Npm => ("npm", self.version.clone()),
             PkgKind::Cargo => ("cargo", self.version.clone()),
@@ -180,15 +190,13 @@ impl CatalogPackage {
             purl = purl.with_namespace(ns);
         }
         match self.kind {
-            PkgKind::Dpkg | PkgKind::Apk => {
-                let ns = distro.map_or(
-                    if self.kind == PkgKind::Dpkg {
-                        "debian"
-                    } else {
-                        "alpine"
-                    },
-                    |d| d.id.as_str(),
-                );
+            PkgKind::Dpkg | PkgKind::Apk | PkgKind::Rpm => {
+                let default_ns = match self.kind {
+                    PkgKind::Dpkg => "debian",
+                    PkgKind::Apk => "alpine",
+                    _ => "redhat",
+                };
+                let ns = distro.map_or(default_ns, |d| d.id.as_str());
                 purl = purl.with_namespace(ns);
                 if let Some(arch) = &self.arch {
                     purl = purl.with_qualifier("arch", arch.clone());
@@ -196,7 +204,7 @@ impl CatalogPackage {
                 if let Some(d) = distro {
                     purl = purl.with_qualifier("distro", format!("{}-{}", d.id, d.version_id));
                 }
-                if self.kind == PkgKind::Dpkg {
+                if matches!(self.kind, PkgKind::Dpkg | PkgKind::Rpm) {
                     if let (Some(epoch), _) = strip_epoch(&self.version) {
                         purl = purl.with_qualifier("epoch", epoch);
                     }
@@ -306,6 +314,20 @@ mod tests {
             .purl
             .as_deref()
             .is_some_and(|u| u.starts_with("pkg:deb/ubuntu/bash@")));
+    }
+
+    #[test]
+    fn rpm_purl_and_ecosystem() {
+        let mut p = CatalogPackage::new(PkgKind::Rpm, "openssl-libs", "1:3.0.7-27.el9");
+        p.arch = Some("x86_64".into());
+        let d = Distro::new("rocky", "9.3");
+        assert_eq!(
+            p.purl(Some(&d)).to_string(),
+            "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=rocky-9.3&epoch=1"
+        );
+        let pkg = p.to_package(Some(&d));
+        assert_eq!(pkg.ecosystem, Ecosystem::RockyLinux);
+        assert_eq!(pkg.release.as_deref(), Some("9"));
     }
 
     #[test]

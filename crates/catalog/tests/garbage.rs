@@ -3,7 +3,8 @@
 use mamori_catalog::{catalog, golang, FileKind};
 use proptest::prelude::*;
 
-const KINDS: [FileKind; 11] = [
+const KINDS: [FileKind; 12] = [
+    FileKind::RpmSqlite,
     FileKind::DpkgStatus,
     FileKind::DpkgStatusD,
     FileKind::ApkInstalled,

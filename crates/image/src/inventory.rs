@@ -374,7 +374,7 @@ fn finish(
                 }
             }
             Some(FileData::RpmDb) => notices.push(format!(
-                "rpm database {path} found but not read: rpm packages are not inventoried yet"
+                "rpm database {path} (BerkeleyDB/NDB) found but not read: only rpmdb.sqlite is read"
             )),
             Some(FileData::GoLegacy) => notices.push(format!(
                 "{path}: Go binary built before Go 1.18; its build information is not read"

@@ -270,21 +270,25 @@ fn broken_package_databases_are_warnings() {
     let t = tar(&[
         E::File("app/node_modules/x/package.json", 0o644, b"{\"name\": "),
         E::File("app/lib/x.jar", 0o644, b"PK\x03\x04nope"),
-        E::File("var/lib/rpm/rpmdb.sqlite", 0o644, b"SQLite format 3\0"),
+        E::File(
+            "var/lib/rpm/rpmdb.sqlite",
+            0o644,
+            b"SQLite format 3\0garbage",
+        ),
+        E::File("var/lib/rpm/Packages", 0o644, b"\0\0\0\0bdb"),
     ]);
     let (_d, src) = layout_with(gz(t));
     let inv = scan(&src, &ScanOptions::default()).expect("scan");
     assert!(inv.packages.is_empty());
-    assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
+    assert_eq!(inv.warnings.len(), 3, "{:?}", inv.warnings);
     assert!(
         inv.warnings[0].contains("app/node_modules/x/package.json:1:"),
         "{:?}",
         inv.warnings
     );
-    assert!(inv
-        .notices
-        .iter()
-        .any(|n| n.contains("rpm database var/lib/rpm/rpmdb.sqlite found but not read")));
+    assert!(inv.notices.iter().any(
+        |n| n.contains("rpm database var/lib/rpm/Packages (BerkeleyDB/NDB) found but not read")
+    ));
 }
 
 #[test]

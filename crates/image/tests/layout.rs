@@ -345,3 +345,64 @@ fn skip_files_and_dirs() {
     let inv = scan(&src, &opts).expect("scan");
     assert!(inv.packages.is_empty(), "{:?}", inv.packages);
 }
+
+#[test]
+fn rpm_sqlite_database_in_a_rocky_image() {
+    use mamori_catalog::rpm::{
+        build_header, TAG_ARCH, TAG_NAME, TAG_RELEASE, TAG_SOURCERPM, TAG_VERSION,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dbfile = dir.path().join("rpmdb.sqlite");
+    {
+        let db = rusqlite::Connection::open(&dbfile).expect("open");
+        db.execute_batch(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+        )
+        .expect("schema");
+        let h = build_header(
+            &[
+                (TAG_NAME, "openssl-libs"),
+                (TAG_VERSION, "3.0.7"),
+                (TAG_RELEASE, "27.el9"),
+                (TAG_ARCH, "x86_64"),
+                (TAG_SOURCERPM, "openssl-3.0.7-27.el9.src.rpm"),
+            ],
+            Some(1),
+        );
+        db.execute("INSERT INTO Packages (blob) VALUES (?1)", [h])
+            .expect("insert");
+    }
+    let db = std::fs::read(&dbfile).expect("read");
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).expect("mkdir");
+    let l = gz(tar(&[
+        E::File(
+            "etc/os-release",
+            0o644,
+            b"NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n",
+        ),
+        E::Symlink("var/lib/rpm", "../../usr/lib/sysimage/rpm"),
+        E::File("usr/lib/sysimage/rpm/rpmdb.sqlite", 0o644, &db),
+    ]));
+    oci_layout(&layout, "9", &[l], json!({}));
+    let inv = scan(
+        &format!("oci:{}:9", layout.display()).parse().expect("ref"),
+        &ScanOptions::default(),
+    )
+    .expect("scan");
+    assert_eq!(
+        inv.packages.len(),
+        1,
+        "{:?} {:?}",
+        inv.packages,
+        inv.warnings
+    );
+    let p = &inv.packages[0].package;
+    assert_eq!(p.ecosystem, mamori_core::Ecosystem::RockyLinux);
+    assert_eq!(p.release.as_deref(), Some("9"));
+    assert_eq!(p.source_name.as_deref(), Some("openssl"));
+    assert_eq!(
+        p.purl.as_deref(),
+        Some("pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=rocky-9.3&epoch=1")
+    );
+}
