@@ -17,6 +17,11 @@ const MAX_MEMBERS: usize = 100_000;
 pub(crate) trait BlobStore {
     /// Opens a member for streaming.
     fn open(&self, name: &str) -> Result<Box<dyn Read + '_>, OpenError>;
+
+    /// The member name of the manifest or index with this digest.
+    fn manifest_name(&self, digest: &Digest) -> String {
+        digest.blob_path()
+    }
 }
 
 /// A layout directory on disk.

@@ -90,9 +90,14 @@ pub enum OpenError {
         /// The platforms the index offers.
         available: String,
     },
-    /// A registry reference; pulling is not implemented yet.
-    #[error("pulling from registry {0} is not implemented yet; save the image first (skopeo copy docker://REF oci:DIR:TAG) and scan oci:DIR:TAG")]
-    RegistryNotImplemented(String),
+    /// A registry request failed (connection, TLS, HTTP status, authentication).
+    #[error("registry request {url}: {reason}")]
+    Registry {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An archive (docker-archive, oci-archive) is malformed.
     #[error("{}: {reason}", path.display())]
     Archive {

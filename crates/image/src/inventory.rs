@@ -17,6 +17,7 @@ use crate::glob::Glob;
 use crate::layer::{walk_layer, Entry, EntryKind, Event, Limits};
 use crate::oci::{self, ImageConfig, OpenedImage};
 use crate::os::{self, OsInfo, OS_FILES};
+use crate::registry::{RegistryOptions, RegistryStore};
 use crate::source::{Platform, SourceRef};
 
 /// Options of a scan.
@@ -30,6 +31,8 @@ pub struct ScanOptions {
     pub skip_files: Vec<Glob>,
     /// Directories not to catalog (glob patterns).
     pub skip_dirs: Vec<Glob>,
+    /// How to reach registries.
+    pub registry: RegistryOptions,
 }
 
 /// One layer of the scanned image.
@@ -284,7 +287,16 @@ pub fn scan(source: &SourceRef, opts: &ScanOptions) -> Result<Inventory, ScanErr
             scan_opened(source, &store, img, opts)
         }
         SourceRef::Dir { root } => scan_dir(source, root, opts),
-        SourceRef::Registry(r) => Err(OpenError::RegistryNotImplemented(r.to_string()).into()),
+        SourceRef::Registry(r) => {
+            let store = RegistryStore::new(r, &opts.registry);
+            let reference = r
+                .digest
+                .clone()
+                .or_else(|| r.effective_tag().map(str::to_string))
+                .unwrap_or_else(|| "latest".to_string());
+            let img = oci::open_registry(&store, &reference, &opts.platform, vec![r.to_string()])?;
+            scan_opened(source, &store, img, opts)
+        }
     }
 }
 

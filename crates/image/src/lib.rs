@@ -2,8 +2,8 @@
 //! findings out.
 //!
 //! - [`SourceRef`]: where the image is (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
-//!   `docker-archive:FILE`, `dir:ROOTFS`; registry references return a clear
-//!   "not implemented yet" error);
+//!   `docker-archive:FILE`, `dir:ROOTFS`, and registry references `HOST[:PORT]/REPO[:TAG|@DIGEST]`
+//!   pulled through the OCI distribution API, see [`RegistryOptions`]);
 //! - [`layer`]: streams one layer (gzip, zstd or plain tar) with bounds ([`Limits`]) and digest
 //!   checks; nothing is extracted to disk;
 //! - [`fsview`]: the squashed file system (whiteouts, opaque directories, hard links, symlinks
@@ -33,6 +33,7 @@ mod inventory;
 pub mod layer;
 pub mod oci;
 pub mod os;
+mod registry;
 pub mod sbom;
 pub mod source;
 
@@ -42,4 +43,5 @@ pub use inventory::{
     os_packages, scan, FoundPackage, Inventory, LayerInfo, ScanOptions, SpecialFile,
 };
 pub use layer::Limits;
+pub use registry::RegistryOptions;
 pub use source::{Platform, SourceRef};

@@ -217,23 +217,60 @@ pub(crate) fn open_layout(
         },
     };
     let tags = name_of(chosen).into_iter().collect();
-    let mut desc_digest = Digest::parse(&chosen.digest)?;
-    let mut media = chosen.media_type.clone();
+    let digest = Digest::parse(&chosen.digest)?;
+    let name = store.manifest_name(&digest);
+    resolve(
+        store,
+        name,
+        Some(digest),
+        chosen.media_type.clone(),
+        platform,
+        tags,
+    )
+}
+
+/// Opens `reference` (a tag or a digest) of a registry repository.
+pub(crate) fn open_registry(
+    store: &dyn BlobStore,
+    reference: &str,
+    platform: &Platform,
+    tags: Vec<String>,
+) -> Result<OpenedImage, OpenError> {
+    let expect = Digest::parse(reference).ok();
+    let name = format!("manifests/{reference}");
+    resolve(store, name, expect, String::new(), platform, tags)
+}
+
+/// Follows indexes (by platform) down to an image manifest, then reads its config. Every
+/// document fetched by digest is checked against it.
+fn resolve(
+    store: &dyn BlobStore,
+    mut name: String,
+    mut expect: Option<Digest>,
+    mut media: String,
+    platform: &Platform,
+    tags: Vec<String>,
+) -> Result<OpenedImage, OpenError> {
     for _ in 0..4 {
-        let bytes = read_doc(
-            store,
-            &desc_digest.blob_path(),
-            Some(&desc_digest),
-            MAX_DOC_BYTES,
-        )?;
-        let doc = format!("manifest {desc_digest}");
+        let bytes = read_doc(store, &name, expect.as_ref(), MAX_DOC_BYTES)?;
+        let manifest_digest = match &expect {
+            Some(d) => d.to_string(),
+            None => {
+                let mut h = Digest::parse(&format!("sha256:{}", "0".repeat(64)))?.hasher();
+                h.update(&bytes);
+                h.finish()
+            }
+        };
+        let doc = format!("manifest {manifest_digest}");
         let m: Manifest = parse_json(&doc, &bytes)?;
         let is_index = INDEX_TYPES.contains(&media.as_str())
             || INDEX_TYPES.contains(&m.media_type.as_str())
             || (m.config.is_none() && !m.manifests.is_empty());
         if is_index {
             let d = pick_platform(&m.manifests, platform)?;
-            desc_digest = Digest::parse(&d.digest)?;
+            let digest = Digest::parse(&d.digest)?;
+            name = store.manifest_name(&digest);
+            expect = Some(digest);
             media = d.media_type.clone();
             continue;
         }
@@ -265,7 +302,7 @@ pub(crate) fn open_layout(
             })
             .collect::<Result<Vec<_>, OpenError>>()?;
         return Ok(OpenedImage {
-            manifest_digest: Some(desc_digest.to_string()),
+            manifest_digest: Some(manifest_digest),
             config_digest: Some(config_digest.to_string()),
             tags,
             config,

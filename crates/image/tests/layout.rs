@@ -321,13 +321,17 @@ fn platform_selection_from_nested_index() {
 }
 
 #[test]
-fn registry_references_say_not_implemented() {
-    let src: SourceRef = "127.0.0.1:5000/mamori/debian:bookworm"
-        .parse()
-        .expect("ref");
-    let err = scan(&src, &ScanOptions::default()).expect_err("not implemented");
+fn unreachable_registry_is_a_clear_error() {
+    // Nothing listens on port 9 (discard) of the loopback; TLS is used without --insecure.
+    let src: SourceRef = "127.0.0.1:9/mamori/debian:bookworm".parse().expect("ref");
+    let err = scan(&src, &ScanOptions::default()).expect_err("unreachable");
     assert!(matches!(err, ScanError::Open(_)));
-    assert!(err.to_string().contains("not implemented yet"), "{err}");
+    assert!(
+        err.to_string().starts_with(
+            "registry request https://127.0.0.1:9/v2/mamori/debian/manifests/bookworm: "
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use mamori_core::{Finding, Severity};
 use mamori_image::sbom::{self, SbomMeta};
-use mamori_image::{checks, glob::Glob, scan, Inventory, Limits, ScanOptions, SourceRef};
+use mamori_image::{
+    checks, glob::Glob, scan, Inventory, Limits, RegistryOptions, ScanOptions, SourceRef,
+};
 
 /// What is said wherever vulnerabilities would appear.
 pub const VULN_NOT_WIRED: &str =
@@ -47,8 +49,8 @@ pub enum ScanFormat {
 /// Flags shared by `image scan` and `sbom`.
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE or dir:ROOTFS
-    /// (registry references are not implemented yet).
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, dir:ROOTFS, or a
+    /// registry reference HOST[:PORT]/REPO[:TAG|@DIGEST].
     #[arg(value_name = "REF")]
     pub reference: String,
     /// Platform to pick from a multi-platform image.
@@ -69,6 +71,15 @@ pub struct SourceArgs {
     /// Most tar entries per layer.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_layer_entries)]
     pub max_layer_entries: u64,
+    /// Registry: use plain HTTP (no TLS).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Registry: docker config file with credentials (default ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub docker_config: Option<std::path::PathBuf>,
+    /// Registry: seconds to wait for a connection and for response headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
 }
 
 impl SourceArgs {
@@ -85,6 +96,11 @@ impl SourceArgs {
             },
             skip_files: self.skip_files.iter().map(|g| Glob::new(g)).collect(),
             skip_dirs: self.skip_dirs.iter().map(|g| Glob::new(g)).collect(),
+            registry: RegistryOptions {
+                insecure: self.insecure,
+                docker_config: self.docker_config.clone(),
+                timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
+            },
         };
         Ok((source, opts))
     }

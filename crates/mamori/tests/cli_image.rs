@@ -77,9 +77,12 @@ fn sbom_and_errors() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["specVersion"], "1.5");
 
-    let (code, _, err) = mamori(&["image", "scan", "127.0.0.1:5000/app:1"]);
+    let (code, _, err) = mamori(&["image", "scan", "127.0.0.1:9/app:1", "--insecure"]);
     assert_eq!(code, 1);
-    assert!(err.contains("not implemented yet"), "{err}");
+    assert!(
+        err.contains("registry request http://127.0.0.1:9/v2/app/manifests/1"),
+        "{err}"
+    );
     let (code, _, err) = mamori(&["image", "scan", "oci:/nonexistent/layout"]);
     assert_eq!(code, 1);
     assert!(
