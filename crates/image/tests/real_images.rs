@@ -208,6 +208,16 @@ fn umoci_layout_skopeo_archives() {
     .expect("scan oci-archive");
     assert_eq!(summary(&inv_o), expected);
 
+    // Through a real registry (Debian's docker-registry on the loopback), pushed by skopeo.
+    if let Some(registry) = mamori_testkit::tool("docker-registry") {
+        let inv_r = push_and_pull(&registry, &skopeo, w.path(), &img);
+        assert_eq!(summary(&inv_r), expected);
+        assert_eq!(
+            inv_r.manifest_digest, inv.manifest_digest,
+            "same manifest as the layout"
+        );
+    }
+
     // The rootfs itself, as a directory (one layer; the node_modules package is there too).
     let inv_r = scan(
         &format!("dir:{}", rootfs.display()).parse().expect("ref"),
@@ -223,4 +233,61 @@ fn umoci_layout_skopeo_archives() {
         names.contains(&"lodash") && names.contains(&"gone") && names.contains(&"old"),
         "{names:?}"
     );
+}
+
+/// Starts `docker-registry` on a free loopback port, pushes the layout with skopeo, scans it
+/// through the registry, and stops the registry (by its pid).
+fn push_and_pull(registry: &Path, skopeo: &Path, w: &Path, img: &str) -> Inventory {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let cfg = w.join("registry.yml");
+    let data = w.join("registry-data");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            data.display()
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(registry)
+        .args(["serve", &cfg.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start docker-registry");
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let result = std::panic::catch_unwind(|| {
+        assert!(ready, "docker-registry did not start");
+        let dest = format!("docker://127.0.0.1:{port}/mamori/test:t");
+        run(
+            skopeo,
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("oci:{img}"),
+                &dest,
+            ],
+        );
+        let mut opts = ScanOptions::default();
+        opts.registry.insecure = true;
+        scan(
+            &format!("127.0.0.1:{port}/mamori/test:t")
+                .parse()
+                .expect("ref"),
+            &opts,
+        )
+        .expect("scan registry")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    match result {
+        Ok(inv) => inv,
+        Err(p) => std::panic::resume_unwind(p),
+    }
 }
