@@ -143,9 +143,9 @@ fn is_valid_digest(d: &str) -> bool {
         return false;
     };
     let alg_ok = !alg.is_empty()
-        && alg.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '.' | '_' | '-')
-        });
+        && alg
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '.' | '_' | '-'));
     let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit());
     let sha256_ok = alg != "sha256" || hex.len() == 64;
     alg_ok && hex_ok && sha256_ok
@@ -201,17 +201,8 @@ mod tests {
     #[test]
     fn bad_references_say_why() {
         assert_eq!("".parse::<ImageRef>(), Err(ParseImageRefError::Empty));
-        assert!(matches!(
-            "Nginx".parse::<ImageRef>(),
-            Err(ParseImageRefError::Repository(_))
-        ));
-        assert!(matches!(
-            "nginx:-x".parse::<ImageRef>(),
-            Err(ParseImageRefError::Tag(_))
-        ));
-        assert!(matches!(
-            "nginx@sha256:abc".parse::<ImageRef>(),
-            Err(ParseImageRefError::Digest(_))
-        ));
+        assert!(matches!("Nginx".parse::<ImageRef>(), Err(ParseImageRefError::Repository(_))));
+        assert!(matches!("nginx:-x".parse::<ImageRef>(), Err(ParseImageRefError::Tag(_))));
+        assert!(matches!("nginx@sha256:abc".parse::<ImageRef>(), Err(ParseImageRefError::Digest(_))));
     }
 }

@@ -273,9 +273,7 @@ impl FromStr for Purl {
             input: s.to_string(),
             reason,
         };
-        let rest = s
-            .strip_prefix("pkg:")
-            .ok_or_else(|| err("missing pkg: scheme"))?;
+        let rest = s.strip_prefix("pkg:").ok_or_else(|| err("missing pkg: scheme"))?;
         let rest = rest.trim_start_matches('/');
         let (rest, subpath) = match rest.split_once('#') {
             Some((r, sp)) => (r, Some(decode(sp.trim_matches('/')).map_err(err)?)),
@@ -285,9 +283,7 @@ impl FromStr for Purl {
             Some((r, q)) => {
                 let mut map = BTreeMap::new();
                 for pair in q.split('&').filter(|p| !p.is_empty()) {
-                    let (k, v) = pair
-                        .split_once('=')
-                        .ok_or_else(|| err("qualifier without '='"))?;
+                    let (k, v) = pair.split_once('=').ok_or_else(|| err("qualifier without '='"))?;
                     if k.is_empty() {
                         return Err(err("empty qualifier key"));
                     }
@@ -379,27 +375,22 @@ mod tests {
             .with_qualifier("distro", "debian-12");
         assert_eq!(
             p.to_string(),
-            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12".replace("%2B", "+")
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12"
+                .replace("%2B", "+")
         );
         assert_eq!(p.to_string().parse::<Purl>(), Ok(p));
     }
 
     #[test]
     fn npm_scope_is_encoded() {
-        let p = Purl::new("npm", "core")
-            .with_namespace("@angular")
-            .with_version("1.0.0");
+        let p = Purl::new("npm", "core").with_namespace("@angular").with_version("1.0.0");
         assert_eq!(p.to_string(), "pkg:npm/%40angular/core@1.0.0");
         assert_eq!(p.to_string().parse::<Purl>(), Ok(p));
     }
 
     #[test]
     fn bad_purls_say_why() {
-        assert!("deb/debian/x"
-            .parse::<Purl>()
-            .unwrap_err()
-            .to_string()
-            .contains("scheme"));
+        assert!("deb/debian/x".parse::<Purl>().unwrap_err().to_string().contains("scheme"));
         assert!("pkg:deb".parse::<Purl>().is_err());
         assert!("pkg:deb/x%zz".parse::<Purl>().is_err());
     }
