@@ -85,6 +85,10 @@ pub enum Command {
     Policy(crate::cmd_policy::PolicyArgs),
     /// The admission webhook server.
     Admission(crate::cmd_admission::AdmissionArgs),
+    /// Scan container images: package inventory, SBOM, image config checks.
+    Image(crate::cmd_image::ImageArgs),
+    /// Write the SBOM (CycloneDX or SPDX JSON) of a container image.
+    Sbom(crate::cmd_sbom::SbomArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -129,6 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Config(args) => crate::cmd_config::run(args),
             Command::Policy(args) => crate::cmd_policy::run(args),
             Command::Admission(args) => crate::cmd_admission::run(args),
+            Command::Image(args) => crate::cmd_image::run(args),
+            Command::Sbom(args) => crate::cmd_sbom::run(args),
         },
     }
 }

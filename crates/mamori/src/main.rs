@@ -9,6 +9,8 @@ mod cmd_version;
 mod cmd_admission;
 mod cmd_config;
 mod cmd_policy;
+mod cmd_image;
+mod cmd_sbom;
 
 use std::process::ExitCode;
 
