@@ -1,16 +1,16 @@
 //! The `mamori` command: turns flags into typed settings and hands them to the library crates.
 
 mod cli;
-mod cmd_console;
-mod cmd_rules;
-mod cmd_runtime;
-mod cmd_db;
-mod cmd_version;
 mod cmd_admission;
 mod cmd_config;
-mod cmd_policy;
+mod cmd_console;
+mod cmd_db;
 mod cmd_image;
+mod cmd_policy;
+mod cmd_rules;
+mod cmd_runtime;
 mod cmd_sbom;
+mod cmd_version;
 
 use std::process::ExitCode;
 
