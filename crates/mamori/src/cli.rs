@@ -52,7 +52,6 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Whether to colour stdout.
-    #[allow(dead_code)] // used by the scanning subcommands' report writers
     pub fn enabled(self) -> bool {
         match self {
             ColorChoice::Always => true,
@@ -130,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Runtime(args) => crate::cmd_runtime::run(args),
             Command::Version(args) => crate::cmd_version::run(args),
             Command::Db(args) => crate::cmd_db::run(args),
-            Command::Config(args) => crate::cmd_config::run(args),
+            Command::Config(args) => crate::cmd_config::run(args, cli.global.color.enabled()),
             Command::Policy(args) => crate::cmd_policy::run(args),
             Command::Admission(args) => crate::cmd_admission::run(args),
             Command::Image(args) => crate::cmd_image::run(args),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use mamori_config::{ScanReport, Settings};
+use mamori_core::report::{Format as ReportFormat, Report};
 use mamori_core::Severity;
 
 /// `mamori config …`
@@ -29,9 +30,9 @@ pub enum ConfigCommand {
 pub enum Format {
     /// A human table.
     Table,
-    /// JSON array of findings.
+    /// mamori's JSON report (`mamori.report/v1`).
     Json,
-    /// SARIF 2.1.0 (not wired yet in this subcommand).
+    /// SARIF 2.1.0.
     Sarif,
 }
 
@@ -61,12 +62,9 @@ pub struct ScanArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Runs `mamori config`.
-pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+/// Runs `mamori config`; `color` colours the table.
+pub fn run(args: ConfigArgs, color: bool) -> anyhow::Result<ExitCode> {
     let ConfigCommand::Scan(scan) = args.command;
-    if scan.format == Format::Sarif {
-        anyhow::bail!("--format sarif is not implemented yet for config scan; use table or json");
-    }
     let mut settings = Settings::default();
     if let Some(path) = &scan.config {
         let text = std::fs::read_to_string(path)
@@ -83,7 +81,8 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     for d in &report.diagnostics {
         eprintln!("{d}");
     }
-    if let Err(e) = print_report(&report, scan.format) {
+    let targets = scan.paths.iter().map(|p| p.display().to_string()).collect();
+    if let Err(e) = print_report(&report, targets, scan.format, color) {
         // A closed pipe (`| head`) is not an error worth reporting.
         let broken = e
             .downcast_ref::<std::io::Error>()
@@ -98,39 +97,30 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the findings. Kept in one place so the shared report writers can replace it.
-fn print_report(report: &ScanReport, format: Format) -> anyhow::Result<()> {
+/// Writes the findings with the shared report writers; the file summary goes to stderr.
+fn print_report(report: &ScanReport, targets: Vec<String>, format: Format, color: bool) -> anyhow::Result<()> {
+    let doc = Report::new("mamori", env!("CARGO_PKG_VERSION"))
+        .with_targets(targets)
+        .with_findings(report.findings.clone());
+    let format = match format {
+        Format::Table => ReportFormat::Table,
+        Format::Json => ReportFormat::Json,
+        Format::Sarif => ReportFormat::Sarif,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report.findings)?;
-            writeln!(out)?;
-        }
-        Format::Table | Format::Sarif => {
-            for f in &report.findings {
-                writeln!(
-                    out,
-                    "{:<8} {:<11} {}  {}",
-                    f.severity.as_str().to_uppercase(),
-                    f.rule_id,
-                    f.location.display(),
-                    f.message
-                )?;
-            }
-            let c = &report.files;
-            writeln!(
-                out,
-                "{} findings ({} suppressed) in {} Kubernetes, {} Dockerfile, {} CloudFormation, {} env files; {} diagnostics",
-                report.findings.len(),
-                report.suppressed,
-                c.kubernetes,
-                c.dockerfile,
-                c.cloudformation,
-                c.env,
-                report.diagnostics.len()
-            )?;
-        }
-    }
+    doc.write(format, color, &mut out)?;
+    out.flush()?;
+    let c = &report.files;
+    eprintln!(
+        "scanned {} Kubernetes, {} Dockerfile, {} CloudFormation, {} env files: {} findings ({} suppressed), {} diagnostics",
+        c.kubernetes,
+        c.dockerfile,
+        c.cloudformation,
+        c.env,
+        report.findings.len(),
+        report.suppressed,
+        report.diagnostics.len()
+    );
     Ok(())
 }

@@ -19,7 +19,7 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "SOURCE")]
     pub source: String,
     /// Where alerts go (repeatable): `stdout` (default, Falco JSON lines), `file:PATH`,
-    /// `http://HOST[:PORT]/PATH`, `syslog` (/dev/log), `syslog:PATH`, `syslog:udp:HOST:PORT`.
+    /// `http://HOST[:PORT]/PATH` (with `Authorization: Bearer $MAMORI_TOKEN` when set), `syslog` (/dev/log), `syslog:PATH`, `syslog:udp:HOST:PORT`.
     #[arg(long = "output", value_name = "OUTPUT")]
     pub outputs: Vec<String>,
     /// Falco's rule_matching: stop at the first matching rule, or alert on all.
@@ -60,7 +60,10 @@ fn build_outputs(specs: &[String]) -> anyhow::Result<Fanout> {
             o.reopen_on_sighup()?;
             f.push(Box::new(o));
         } else if s.starts_with("http://") {
-            f.push(Box::new(HttpOutput::start(HttpSettings::new(s.clone()))?));
+            let mut settings = HttpSettings::new(s.clone());
+            // The mamori console's ingest API needs its admin token.
+            settings.bearer_token = std::env::var("MAMORI_TOKEN").ok().filter(|t| !t.is_empty());
+            f.push(Box::new(HttpOutput::start(settings)?));
         } else if s == "syslog" {
             f.push(Box::new(SyslogOutput::unix("/dev/log")?));
         } else if let Some(a) = s.strip_prefix("syslog:udp:") {

@@ -59,7 +59,8 @@ fn filters_and_json() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = v
+    assert_eq!(v["schema"], "mamori.report/v1");
+    let ids: Vec<&str> = v["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -127,6 +128,12 @@ fn config_file_and_errors() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(sarif.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&sarif.stderr).contains("not implemented yet"));
+    assert_eq!(sarif.status.code(), Some(0));
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(results
+        .iter()
+        .all(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64() >= Some(1)));
 }

@@ -30,6 +30,8 @@ pub struct HttpSettings {
     pub backoff: Duration,
     /// Connect/read/write timeout.
     pub timeout: Duration,
+    /// Sent as `Authorization: Bearer TOKEN` (the mamori console's ingest token).
+    pub bearer_token: Option<String>,
 }
 
 impl HttpSettings {
@@ -43,6 +45,7 @@ impl HttpSettings {
             attempts: 5,
             backoff: Duration::from_millis(100),
             timeout: Duration::from_secs(5),
+            bearer_token: None,
         }
     }
 }
@@ -107,7 +110,7 @@ fn parse_url(url: &str) -> Result<Target, OutputError> {
     })
 }
 
-fn post(t: &Target, body: &str, timeout: Duration) -> std::io::Result<u16> {
+fn post(t: &Target, body: &str, timeout: Duration, token: Option<&str>) -> std::io::Result<u16> {
     let addr = (t.host.as_str(), t.port)
         .to_socket_addrs()?
         .next()
@@ -115,9 +118,13 @@ fn post(t: &Target, body: &str, timeout: Duration) -> std::io::Result<u16> {
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
+    let auth = token
+        .filter(|t| !t.contains(['\r', '\n']))
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
         t.path,
         t.host,
         body.len(),
@@ -140,7 +147,7 @@ fn worker(t: Target, rx: Receiver<Msg>, s: HttpSettings, shared: Arc<Shared>) {
         let body = format!("[{}]", batch.join(","));
         let mut delay = s.backoff;
         for attempt in 1..=s.attempts.max(1) {
-            match post(&t, &body, s.timeout) {
+            match post(&t, &body, s.timeout, s.bearer_token.as_deref()) {
                 Ok(code) if (200..300).contains(&code) => {
                     shared.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     batch.clear();
