@@ -119,3 +119,19 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn env_files_are_scanned_for_secrets() {
+    let r = scan_source(
+        ".env",
+        "# local\nDB_HOST=db\nDB_PASSWORD=hunter22x\nTOKEN=${TOKEN}\n",
+        &Settings::default(),
+    );
+    let got: Vec<(&str, Option<u32>, Option<u32>)> = r
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.location.line, f.location.column))
+        .collect();
+    assert_eq!(got, vec![("MK-SEC-001", Some(3), Some(13))]);
+    assert!(!r.findings[0].message.contains("hunter22x"));
+}
