@@ -98,7 +98,12 @@ pub fn run(args: ConfigArgs, color: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the findings with the shared report writers; the file summary goes to stderr.
-fn print_report(report: &ScanReport, targets: Vec<String>, format: Format, color: bool) -> anyhow::Result<()> {
+fn print_report(
+    report: &ScanReport,
+    targets: Vec<String>,
+    format: Format,
+    color: bool,
+) -> anyhow::Result<()> {
     let doc = Report::new("mamori", env!("CARGO_PKG_VERSION"))
         .with_targets(targets)
         .with_findings(report.findings.clone());
