@@ -185,6 +185,24 @@ fn bench(c: &mut Criterion) {
                 .len()
         }) // ok
     });
+    let with_secrets = mamori_image::ScanOptions {
+        secrets: true,
+        ..mamori_image::ScanOptions::default()
+    };
+    let inv = mamori_image::scan(&src, &with_secrets).expect("scan"); // ok
+    eprintln!(
+        "secret search: {} text files read, {} secrets",
+        inv.secret_files_scanned,
+        inv.secrets.len()
+    );
+    g.bench_function("inventory_and_secrets_scan_oci_layout", |b| {
+        b.iter(|| {
+            mamori_image::scan(&src, &with_secrets)
+                .expect("scan")
+                .secrets
+                .len()
+        }) // ok
+    });
     g.finish();
 }
 

@@ -4,7 +4,7 @@
 //! | rule | what | severity |
 //! |---|---|---|
 //! | `MK-IMG-001` | runs as root (no `USER`, or `USER root`/`0`) | medium |
-//! | `MK-IMG-002` | secret-looking `ENV` name with a value, or `ARG`/`ENV` secret in history | high |
+//! | `MK-IMG-002` | `ENV` holding a secret (`mamori_secrets::check_assignment`), or `ARG`/`ENV` secret in history | high |
 //! | `MK-IMG-003` | `ADD` of a remote URL in the history | medium |
 //! | `MK-IMG-004` | exposes port 22 (SSH) | medium |
 //! | `MK-IMG-005` | no `HEALTHCHECK` | low |
@@ -76,12 +76,17 @@ pub fn check(inv: &Inventory) -> Vec<Finding> {
         }
         for kv in cfg.config.env.iter().flatten() {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            if is_secret_name(k) && !v.is_empty() {
+            if v.is_empty() {
+                continue;
+            }
+            if let Some(kind) = mamori_secrets::check_assignment(k, v) {
                 out.push(
                     finding("MK-IMG-002", "Secret in image environment", Severity::High, &target)
                         .with_nist("3.1.4")
                         .with_message(format!(
-                            "ENV {k} is set in the image config (value of {} characters, redacted)",
+                            "ENV {k} in the image config holds a {} ({}, {} characters)",
+                            kind.describe(),
+                            mamori_secrets::redact(v),
                             v.chars().count()
                         ))
                         .with_location(Location {

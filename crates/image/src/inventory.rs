@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use mamori_catalog::{golang, CatalogPackage, FileKind, PkgKind};
 use mamori_core::Package;
+use mamori_secrets::SecretMatch;
 use serde::Serialize;
 
 use crate::blobs::{BlobStore, DirStore, TarStore};
@@ -33,6 +34,30 @@ pub struct ScanOptions {
     pub skip_dirs: Vec<Glob>,
     /// How to reach registries.
     pub registry: RegistryOptions,
+    /// Look for secrets in regular text files of every layer, of at most
+    /// [`SECRET_MAX_FILE_BYTES`] (and at most `limits.max_file_bytes`), except `skip_files` /
+    /// `skip_dirs`; files with NUL bytes are taken as binary and skipped.
+    pub secrets: bool,
+}
+
+/// Largest file whose content is searched for secrets.
+pub const SECRET_MAX_FILE_BYTES: u64 = 1 << 20;
+/// Most secrets kept per image (the rest are counted in a warning).
+pub const MAX_SECRETS: usize = 1000;
+
+/// A secret in a file of one of the image's layers.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundSecret {
+    /// Path in the image.
+    pub path: String,
+    /// Digest (or name) of the layer that wrote the file.
+    pub layer: Option<String>,
+    /// What was found, where in the file, redacted.
+    #[serde(flatten)]
+    pub secret: SecretMatch,
+    /// The file was deleted or replaced by a later layer: it is not in the squashed view, but
+    /// its content remains in `layer` and can be extracted from the image.
+    pub hidden: bool,
 }
 
 /// One layer of the scanned image.
@@ -103,6 +128,12 @@ pub struct Inventory {
     pub special_files: Vec<SpecialFile>,
     /// Files in the squashed view.
     pub files: usize,
+    /// Secrets in the image's files (only when [`ScanOptions::secrets`] is set), including files
+    /// that a later layer deletes or replaces (marked `hidden`), in layer then path order.
+    pub secrets: Vec<FoundSecret>,
+    /// Files whose content was searched for secrets (in every layer, including files later
+    /// replaced or deleted); 0 when secret scanning was off.
+    pub secret_files_scanned: u64,
     /// Things the scanner saw but did not read (e.g. an rpm database).
     pub notices: Vec<String>,
     /// Suspicious input that was skipped or changed.
@@ -133,6 +164,10 @@ struct Collector<'a> {
     per_layer: Vec<HashSet<PkgKey>>,
     warnings: Vec<String>,
     dropped_warnings: usize,
+    secret_files_scanned: u64,
+    /// (path, layer index, match) of every secret read, in reading order.
+    secrets: Vec<(String, usize, SecretMatch)>,
+    dropped_secrets: usize,
 }
 
 impl<'a> Collector<'a> {
@@ -145,6 +180,9 @@ impl<'a> Collector<'a> {
             per_layer: Vec::new(),
             warnings: Vec::new(),
             dropped_warnings: 0,
+            secret_files_scanned: 0,
+            secrets: Vec::new(),
+            dropped_secrets: 0,
         }
     }
 
@@ -180,8 +218,11 @@ impl<'a> Collector<'a> {
 
     fn entry(&mut self, e: Entry, content: &mut dyn Read) -> io::Result<()> {
         let mut data = None;
+        let mut secrets = Vec::new();
         match &e.kind {
-            EntryKind::File if !self.skipped(&e.path) => data = self.read_file(&e, content)?,
+            EntryKind::File if !self.skipped(&e.path) => {
+                (data, secrets) = self.read_file(&e, content)?;
+            }
             EntryKind::Hardlink(target)
                 if mamori_catalog::classify(&e.path, e.mode).is_some()
                     || OS_FILES.contains(&e.path.as_str()) =>
@@ -202,31 +243,85 @@ impl<'a> Collector<'a> {
             size: e.size,
             data,
         };
+        for m in secrets {
+            if self.secrets.len() < MAX_SECRETS {
+                self.secrets.push((e.path.clone(), self.layer, m));
+            } else {
+                self.dropped_secrets += 1;
+            }
+        }
         self.view.insert(e.path, node);
         Ok(())
     }
 
-    fn read_file(&mut self, e: &Entry, content: &mut dyn Read) -> io::Result<Option<Rc<FileData>>> {
+    /// The largest file searched for secrets, 0 when secret scanning is off.
+    fn secret_cap(&self) -> u64 {
+        if self.opts.secrets {
+            SECRET_MAX_FILE_BYTES.min(self.opts.limits.max_file_bytes)
+        } else {
+            0
+        }
+    }
+
+    /// Searches a text-like buffer for secrets (nothing for binaries). Literal-password
+    /// assignments count only in configuration-like files (see [`is_config_like`]); in source
+    /// code `password = self.password` is not a secret, tokens are.
+    fn secrets_in(&mut self, path: &str, buf: &[u8]) -> Vec<SecretMatch> {
+        if buf.contains(&0) {
+            return Vec::new();
+        }
+        self.secret_files_scanned += 1;
+        let mut found = mamori_secrets::scan_text(&String::from_utf8_lossy(buf));
+        if !is_config_like(path) {
+            found.retain(|m| m.kind != mamori_secrets::SecretKind::Password);
+        }
+        found
+    }
+
+    fn read_file(
+        &mut self,
+        e: &Entry,
+        content: &mut dyn Read,
+    ) -> io::Result<(Option<Rc<FileData>>, Vec<SecretMatch>)> {
+        let none = || Ok((None, Vec::new()));
+        let only = |d: FileData| Ok((Some(Rc::new(d)), Vec::new()));
         if OS_FILES.contains(&e.path.as_str()) {
             let mut buf = Vec::new();
             content.take(MAX_OS_FILE).read_to_end(&mut buf)?;
-            return Ok(Some(Rc::new(FileData::Text(buf))));
+            return only(FileData::Text(buf));
         }
-        let Some(kind) = mamori_catalog::classify(&e.path, e.mode) else {
-            return Ok(None);
+        let cap = self.secret_cap();
+        let kind = mamori_catalog::classify(&e.path, e.mode);
+        let want_secrets =
+            e.size > 0 && e.size <= cap && matches!(kind, None | Some(FileKind::Executable));
+        let mut head = Vec::new();
+        if want_secrets {
+            head.reserve(usize::try_from(e.size).unwrap_or(0));
+            content.take(e.size).read_to_end(&mut head)?;
+            let found = self.secrets_in(&e.path, &head);
+            if kind.is_none() || !head.contains(&0) {
+                // A text file (script) is not a Go binary.
+                return Ok((None, found));
+            }
+        }
+        let Some(kind) = kind else {
+            return none();
         };
         let result = match kind {
-            FileKind::RpmDb => return Ok(Some(Rc::new(FileData::RpmDb))),
+            FileKind::RpmDb => return only(FileData::RpmDb),
             FileKind::Executable => {
                 if e.size < 1024 {
-                    return Ok(None);
+                    return none();
                 }
-                match golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes) {
+                let scanned = if want_secrets {
+                    golang::scan_reader(&e.path, &mut &head[..], self.opts.limits.max_file_bytes)
+                } else {
+                    golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes)
+                };
+                match scanned {
                     Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
-                    Ok(golang::GoBinary::LegacyFormat) => {
-                        return Ok(Some(Rc::new(FileData::GoLegacy)))
-                    }
-                    Ok(golang::GoBinary::NotGo) => return Ok(None),
+                    Ok(golang::GoBinary::LegacyFormat) => return only(FileData::GoLegacy),
+                    Ok(golang::GoBinary::NotGo) => return none(),
                     Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
                     Err(other) => Err(other),
                 }
@@ -237,7 +332,7 @@ impl<'a> Collector<'a> {
                         "layer {}: {}: {} bytes, over the per-file limit of {}; not cataloged",
                         self.layer_name, e.path, e.size, self.opts.limits.max_file_bytes
                     ));
-                    return Ok(None);
+                    return none();
                 }
                 let mut buf =
                     Vec::with_capacity(usize::try_from(e.size).unwrap_or(0).min(16 << 20));
@@ -246,18 +341,59 @@ impl<'a> Collector<'a> {
             }
         };
         match result {
-            Ok(packages) if packages.is_empty() => Ok(None),
+            Ok(packages) if packages.is_empty() => none(),
             Ok(packages) => {
                 if let Some(set) = self.per_layer.last_mut() {
                     set.extend(packages.iter().map(key));
                 }
-                Ok(Some(Rc::new(FileData::Packages { kind, packages })))
+                only(FileData::Packages { kind, packages })
             }
             Err(err) => {
                 self.warn(format!("layer {}: {err}", self.layer_name));
-                Ok(None)
+                none()
             }
         }
+    }
+}
+
+/// Whether a file is configuration rather than code, by name: `.env` files, `*.conf`, `*.ini`,
+/// `*.yaml`, `*.json`, `*.properties`, credential files (`.netrc`, `.pgpass`, `.npmrc`, …) and
+/// extension-less files under `etc/`.
+pub fn is_config_like(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    if name == ".env" || name.starts_with(".env.") || name.ends_with(".env") {
+        return true;
+    }
+    const NAMES: [&str; 8] = [
+        ".netrc",
+        ".pgpass",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        "credentials",
+        ".dockercfg",
+        ".my.cnf",
+    ];
+    if NAMES.contains(&name.as_str()) {
+        return true;
+    }
+    match name.rsplit_once('.') {
+        Some((_, ext)) => matches!(
+            ext,
+            "conf"
+                | "cfg"
+                | "cnf"
+                | "ini"
+                | "properties"
+                | "yaml"
+                | "yml"
+                | "toml"
+                | "json"
+                | "xml"
+                | "config"
+                | "env"
+        ),
+        None => path.starts_with("etc/"),
     }
 }
 
@@ -358,6 +494,18 @@ fn finish(
     let mut packages = Vec::new();
     let mut special_files = Vec::new();
     let mut notices = Vec::new();
+    let mut read = c.secrets.clone();
+    read.sort_by(|a, b| (a.1, &a.0, a.2.line, a.2.column).cmp(&(b.1, &b.0, b.2.line, b.2.column)));
+    let secrets: Vec<FoundSecret> = read
+        .into_iter()
+        .map(|(path, layer, secret)| FoundSecret {
+            hidden: c.view.get(&path).is_none_or(|n| n.layer != layer),
+            layer: layers.get(layer).map(|l| l.digest.clone()),
+            path,
+            secret,
+        })
+        .collect();
+    let dropped_secrets = c.dropped_secrets;
     for (path, node) in c.view.iter() {
         if node.kind == EntryKind::File && (node.mode & 0o6000 != 0 || node.mode & 0o002 != 0) {
             special_files.push(SpecialFile {
@@ -395,6 +543,11 @@ fn finish(
         }
     }
     let mut warnings = c.warnings;
+    if dropped_secrets > 0 {
+        warnings.push(format!(
+            "{dropped_secrets} more secrets not listed (limit {MAX_SECRETS})"
+        ));
+    }
     if c.dropped_warnings > 0 {
         warnings.push(format!("{} more warnings not shown", c.dropped_warnings));
     }
@@ -413,6 +566,8 @@ fn finish(
         packages,
         special_files,
         files: c.view.len(),
+        secrets,
+        secret_files_scanned: c.secret_files_scanned,
         notices,
         warnings,
     }
@@ -482,7 +637,7 @@ fn scan_dir(source: &SourceRef, root: &Path, opts: &ScanOptions) -> Result<Inven
                 mode,
                 size: md.len(),
             };
-            if entry.kind == EntryKind::File && needs_content(&entry) {
+            if entry.kind == EntryKind::File && needs_content(&entry, &c) {
                 bytes += md.len();
                 match std::fs::File::open(item.path()) {
                     Ok(mut f) => {
@@ -513,8 +668,10 @@ fn scan_dir(source: &SourceRef, root: &Path, opts: &ScanOptions) -> Result<Inven
     Ok(finish(c, source, layers, None))
 }
 
-fn needs_content(e: &Entry) -> bool {
-    OS_FILES.contains(&e.path.as_str()) || mamori_catalog::classify(&e.path, e.mode).is_some()
+fn needs_content(e: &Entry, c: &Collector<'_>) -> bool {
+    OS_FILES.contains(&e.path.as_str())
+        || mamori_catalog::classify(&e.path, e.mode).is_some()
+        || (e.size > 0 && e.size <= c.secret_cap())
 }
 
 /// Keeps only operating-system packages (for `--list-all-pkgs`-less summaries and tests).

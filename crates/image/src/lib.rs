@@ -11,7 +11,9 @@
 //! - [`os`]: OS detection; catalogers live in `mamori-catalog`;
 //! - [`scan`] → [`Inventory`]: packages with purls, each attributed to the first layer in which
 //!   that exact version appears;
-//! - [`sbom`]: CycloneDX 1.5 and SPDX 2.3 JSON; [`checks`]: image configuration findings.
+//! - [`sbom`]: CycloneDX 1.5 and SPDX 2.3 JSON; [`checks`]: image configuration findings;
+//!   [`findings`]: vulnerability findings (with `mamori-vulndb`) and secret findings (files
+//!   searched with `mamori-secrets` when [`ScanOptions::secrets`] is set).
 //!
 //! ```no_run
 //! use mamori_image::{scan, ScanOptions, SourceRef};
@@ -27,6 +29,7 @@
 mod blobs;
 pub mod checks;
 pub mod error;
+pub mod findings;
 pub mod fsview;
 pub mod glob;
 mod inventory;
@@ -40,7 +43,8 @@ pub mod source;
 pub use blobs::Digest;
 pub use error::{LayerError, OpenError, ParseSourceError, ScanError};
 pub use inventory::{
-    os_packages, scan, FoundPackage, Inventory, LayerInfo, ScanOptions, SpecialFile,
+    is_config_like, os_packages, scan, FoundPackage, FoundSecret, Inventory, LayerInfo,
+    ScanOptions, SpecialFile, MAX_SECRETS, SECRET_MAX_FILE_BYTES,
 };
 pub use layer::Limits;
 pub use registry::RegistryOptions;

@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Config(args) => crate::cmd_config::run(args, cli.global.color.enabled()),
             Command::Policy(args) => crate::cmd_policy::run(args),
             Command::Admission(args) => crate::cmd_admission::run(args),
-            Command::Image(args) => crate::cmd_image::run(args),
+            Command::Image(args) => crate::cmd_image::run(args, cli.global.color.enabled()),
             Command::Sbom(args) => crate::cmd_sbom::run(args),
         },
     }

@@ -11,15 +11,18 @@ use mamori_console::server::{Console, ConsoleConfig};
 /// Flags of `mamori console`.
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7777", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// Settings file (`mamori.yaml`: console section with alarms); flags win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7777].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// Folder for the event store (default: $XDG_DATA_HOME/mamori, else ~/.local/share/mamori).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Delete events older than this many days (0 keeps them forever).
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
-    pub retention_days: u32,
+    /// Delete events older than this many days (0 keeps them forever) [default: 30].
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
     /// Keep at most this many events.
     #[arg(long, value_name = "ROWS")]
     pub retention_rows: Option<u64>,
@@ -36,14 +39,27 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn config(args: &ConsoleArgs) -> anyhow::Result<ConsoleConfig> {
-    let data_dir = match &args.data {
-        Some(d) => d.clone(),
+    let file = match &args.config {
+        Some(path) => crate::config::load(path)?,
+        None => crate::config::MamoriConfig::default(),
+    };
+    let section = file.console;
+    let data_dir = match args.data.clone().or(section.data_dir) {
+        Some(d) => d,
         None => default_data_dir()?,
     };
     let mut cfg = ConsoleConfig::new(data_dir);
-    cfg.listen = args.listen;
-    cfg.retention_days = (args.retention_days > 0).then_some(args.retention_days);
-    cfg.retention_rows = args.retention_rows;
+    if let Some(listen) = args.listen.or(section.listen) {
+        cfg.listen = listen;
+    }
+    let days = args.retention_days.or(section.retention_days).unwrap_or(30);
+    cfg.retention_days = (days > 0).then_some(days);
+    cfg.retention_rows = args.retention_rows.or(section.retention_rows);
+    if let Some(max) = section.max_body_bytes {
+        cfg.max_body_bytes = max;
+    }
+    cfg.public_url = section.public_url;
+    cfg.alarms = section.alarms;
     Ok(cfg)
 }
 
@@ -109,6 +125,16 @@ pub fn run_up(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let (listener, addr) = console.bind().await?;
         println!("console listening on http://{addr} (open it in a browser and sign in with a token)");
+        let rules = mamori_rules::load(&[mamori_rules::RulesFile::new(
+            mamori_rules::DEFAULT_RULES_NAME,
+            mamori_rules::DEFAULT_RULES,
+        )])
+        .context("the built-in default ruleset does not load")?;
+        let stats = rules.ruleset.stats();
+        println!(
+            "runtime engine: default ruleset loaded ({} rules, {} enabled)",
+            stats.rules, stats.enabled
+        );
         // The eBPF sensor does not exist yet; say so once instead of pretending to watch the node.
         println!(
             "runtime sensor: not running (the eBPF sensor is not implemented yet); send runtime alerts with \

@@ -1,22 +1,23 @@
-//! `mamori image scan`: image → package inventory, SBOM and image config findings.
+//! `mamori image scan`: image → package inventory, vulnerabilities (vulndb), secrets in files,
+//! image config findings → report (table, JSON, SARIF) or SBOM (CycloneDX, SPDX).
 //!
-//! Vulnerability matching and secret detection are not wired into this command yet; the output
-//! says so instead of pretending the image is clean.
+//! Without a vulnerability database the scan still runs and says, on stderr and in the report,
+//! that vulnerabilities were NOT checked.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use mamori_core::report::{ExitPolicy, Format as ReportFormat, Report};
 use mamori_core::{Finding, Severity};
+use mamori_image::findings::{self, VulnOptions, VulnScan};
 use mamori_image::sbom::{self, SbomMeta};
 use mamori_image::{
     checks, glob::Glob, scan, Inventory, Limits, RegistryOptions, ScanOptions, SourceRef,
 };
-
-/// What is said wherever vulnerabilities would appear.
-pub const VULN_NOT_WIRED: &str =
-    "vulnerability matching is not wired into `mamori image scan` yet: this is a package inventory and image config scan only, not a vulnerability verdict";
+use mamori_vulndb::{Database, OpenError, Suppressions};
 
 /// `mamori image …`.
 #[derive(Debug, Args)]
@@ -38,8 +39,10 @@ pub enum ImageCommand {
 pub enum ScanFormat {
     /// Human-readable summary.
     Table,
-    /// Machine-readable JSON.
+    /// mamori's JSON report (`mamori.report/v1`) with image, package and scan details added.
     Json,
+    /// SARIF 2.1.0.
+    Sarif,
     /// CycloneDX 1.5 JSON SBOM.
     Cyclonedx,
     /// SPDX 2.3 JSON SBOM.
@@ -101,6 +104,7 @@ impl SourceArgs {
                 docker_config: self.docker_config.clone(),
                 timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
             },
+            secrets: false,
         };
         Ok((source, opts))
     }
@@ -126,27 +130,205 @@ pub struct ScanArgs {
     pub exit_code: u8,
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<std::path::PathBuf>,
+    pub output: Option<PathBuf>,
+    /// Vulnerability database directory (default: $XDG_CACHE_HOME/mamori/db).
+    #[arg(long, value_name = "DIR", env = "MAMORI_DB")]
+    pub db: Option<PathBuf>,
+    /// Fail (exit 1) when there is no vulnerability database instead of scanning without one.
+    #[arg(long)]
+    pub require_db: bool,
+    /// Leave out vulnerabilities that have no fixed version yet.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// `.mamoriignore` file of suppressed advisory ids (repeatable; default ./.mamoriignore when
+    /// it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Vec<PathBuf>,
+    /// OpenVEX document whose not_affected/fixed statements suppress matches (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
 }
 
-/// Runs `mamori image …`.
-pub fn run(args: ImageArgs) -> anyhow::Result<ExitCode> {
+/// Runs `mamori image …`; `color` is the global `--color` decision for stdout.
+pub fn run(args: ImageArgs, color: bool) -> anyhow::Result<ExitCode> {
     match args.command {
-        ImageCommand::Scan(a) => run_scan(a),
+        ImageCommand::Scan(a) => run_scan(a, color),
     }
 }
 
-fn run_scan(a: ScanArgs) -> anyhow::Result<ExitCode> {
-    let (source, opts) = a.source.settings()?;
+/// What became of vulnerability matching.
+enum Vulns {
+    /// Matched against the database at this path.
+    Checked {
+        path: PathBuf,
+        advisories: u64,
+        scan: VulnScan,
+    },
+    /// No database at this path: not checked.
+    NoDatabase(PathBuf),
+}
+
+fn load_rules(a: &ScanArgs) -> anyhow::Result<Suppressions> {
+    let mut rules = Suppressions::new();
+    let mut ignore = a.ignorefile.clone();
+    if ignore.is_empty() && Path::new(".mamoriignore").is_file() {
+        eprintln!("note: using ./.mamoriignore");
+        ignore.push(PathBuf::from(".mamoriignore"));
+    }
+    for f in &ignore {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading ignore file {}", f.display()))?;
+        rules.add_ignore(&f.display().to_string(), &text)?;
+    }
+    for f in &a.vex {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading VEX document {}", f.display()))?;
+        rules.add_openvex(&f.display().to_string(), &text)?;
+    }
+    Ok(rules)
+}
+
+/// Opens the database; `Err(path)` when there is none and `--require-db` is not given.
+fn open_db(a: &ScanArgs) -> anyhow::Result<Result<Database, PathBuf>> {
+    let dir = match &a.db {
+        Some(d) => d.clone(),
+        None => crate::cmd_db::default_db_dir()?,
+    };
+    match Database::open(&dir) {
+        Ok(db) => Ok(Ok(db)),
+        Err(OpenError::Missing(path)) if !a.require_db => Ok(Err(path)),
+        Err(e) => Err(e).context("opening the vulnerability database"),
+    }
+}
+
+fn match_vulns(
+    a: &ScanArgs,
+    inv: &Inventory,
+    db: Result<Database, PathBuf>,
+    rules: &Suppressions,
+) -> Vulns {
+    let db = match db {
+        Ok(db) => db,
+        Err(path) => return Vulns::NoDatabase(path),
+    };
+    let opts = VulnOptions {
+        ignore_unfixed: a.ignore_unfixed,
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let scan = findings::vulnerabilities(inv, &db, rules, &opts);
+    for e in &scan.errors {
+        tracing::warn!("vulnerability matching: {e}");
+    }
+    Vulns::Checked {
+        path: db.path().to_path_buf(),
+        advisories: db.metadata().advisories,
+        scan,
+    }
+}
+
+/// `--format cyclonedx|spdx-json`: the SBOM only (no secret search, no vulnerability matching).
+fn write_sbom(a: &ScanArgs, source: &SourceRef, opts: &ScanOptions) -> anyhow::Result<ExitCode> {
+    let inv = scan(source, opts).with_context(|| format!("scanning {source}"))?;
+    let meta = SbomMeta::now(&inv);
+    let doc = if a.format == ScanFormat::Cyclonedx {
+        sbom::cyclonedx::to_json(&inv, &meta)
+    } else {
+        sbom::spdx::to_json(&inv, &meta)
+    };
+    write_out(
+        a.output.as_deref(),
+        &(serde_json::to_string_pretty(&doc)? + "\n"),
+    )?;
+    eprintln!("note: an SBOM lists packages only; use --format table|json|sarif for vulnerabilities, secrets and image config findings");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_scan(a: ScanArgs, color: bool) -> anyhow::Result<ExitCode> {
+    let (source, mut opts) = a.source.settings()?;
+    let format = match a.format {
+        ScanFormat::Table => ReportFormat::Table,
+        ScanFormat::Json => ReportFormat::Json,
+        ScanFormat::Sarif => ReportFormat::Sarif,
+        ScanFormat::Cyclonedx | ScanFormat::SpdxJson => {
+            return write_sbom(&a, &source, &opts);
+        }
+    };
+    // Bad suppression files and a missing database under --require-db fail before the scan.
+    let rules = load_rules(&a)?;
+    let db = open_db(&a)?;
+    opts.secrets = true;
     let inv = scan(&source, &opts).with_context(|| format!("scanning {source}"))?;
-    let findings: Vec<Finding> = checks::check(&inv)
-        .into_iter()
-        .filter(|f| f.severity >= a.severity)
-        .collect();
-    let text = match a.format {
-        ScanFormat::Table => table(&inv, &findings, a.list_all_pkgs),
-        ScanFormat::Json => {
-            let mut v = serde_json::json!({
+    let vulns = match_vulns(&a, &inv, db, &rules);
+    let mut all: Vec<Finding> = checks::check(&inv);
+    let mut suppressed = Vec::new();
+    match &vulns {
+        Vulns::Checked { scan, .. } => {
+            all.extend(scan.findings.iter().cloned());
+            suppressed = scan.suppressed.clone();
+        }
+        Vulns::NoDatabase(path) => eprintln!(
+            "warning: no vulnerability database at {}: vulnerabilities were NOT checked (run `mamori db import PATH|URL` or pass --db DIR)",
+            path.display()
+        ),
+    }
+    let secret_findings = findings::secret_findings(&inv);
+    let secrets_found = secret_findings.len();
+    all.extend(secret_findings);
+    all.retain(|f| f.severity >= a.severity);
+    suppressed.retain(|s| s.finding.severity >= a.severity);
+
+    let report = Report::new("mamori", env!("CARGO_PKG_VERSION"))
+        .with_targets(vec![inv.source.clone()])
+        .with_findings(all);
+    let color = color && a.output.is_none();
+    let text = match format {
+        ReportFormat::Table => {
+            let mut s = table_header(&inv, &vulns, secrets_found, a.list_all_pkgs);
+            let mut buf = Vec::new();
+            report.write(ReportFormat::Table, color, &mut buf)?;
+            s.push_str(&String::from_utf8_lossy(&buf));
+            if !suppressed.is_empty() {
+                s.push_str(&format!("\nSuppressed: {}\n", suppressed.len()));
+                for f in &suppressed {
+                    s.push_str(&format!(
+                        "  {:<8} {}  {}  ({}: {})\n",
+                        f.finding.severity.as_str().to_uppercase(),
+                        f.finding.rule_id,
+                        f.finding.message,
+                        f.suppression.source,
+                        f.suppression.reason
+                    ));
+                }
+            }
+            s
+        }
+        ReportFormat::Json => {
+            let mut buf = Vec::new();
+            report.write(ReportFormat::Json, false, &mut buf)?;
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&buf).context("re-reading the JSON report")?;
+            let vuln_json = match &vulns {
+                Vulns::Checked {
+                    path,
+                    advisories,
+                    scan,
+                } => serde_json::json!({
+                    "status": "checked",
+                    "database": path,
+                    "advisories": advisories,
+                    "packages_checked": scan.packages_checked,
+                    "found": scan.findings.len(),
+                    "suppressed": scan.suppressed.len(),
+                    "unfixed_ignored": scan.unfixed_ignored,
+                    "errors": scan.errors,
+                }),
+                Vulns::NoDatabase(path) => serde_json::json!({
+                    "status": "no-database",
+                    "database": path,
+                    "message": format!("no vulnerability database at {}: vulnerabilities were not checked", path.display()),
+                }),
+            };
+            let extra = serde_json::json!({
                 "source": inv.source,
                 "tags": inv.tags,
                 "manifest_digest": inv.manifest_digest,
@@ -154,33 +336,37 @@ fn run_scan(a: ScanArgs) -> anyhow::Result<ExitCode> {
                 "os": inv.os,
                 "layers": inv.layers,
                 "package_count": inv.packages.len(),
-                "findings": findings,
-                "vulnerabilities": {"status": "not-wired", "message": VULN_NOT_WIRED},
-                "secrets": {"status": "not-wired", "message": "secret detection is not wired into `mamori image scan` yet"},
+                "vulnerabilities": vuln_json,
+                "secrets": {
+                    "status": "checked",
+                    "files_scanned": inv.secret_files_scanned,
+                    "found": secrets_found,
+                    "max_file_bytes": opts.limits.max_file_bytes.min(mamori_image::SECRET_MAX_FILE_BYTES),
+                },
+                "suppressed": suppressed,
                 "notices": inv.notices,
                 "warnings": inv.warnings,
             });
-            if a.list_all_pkgs {
-                v["packages"] = serde_json::to_value(&inv.packages)?;
+            if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                obj.extend(extra);
+                if a.list_all_pkgs {
+                    obj.insert("packages".into(), serde_json::to_value(&inv.packages)?);
+                }
             }
             serde_json::to_string_pretty(&v)? + "\n"
         }
-        ScanFormat::Cyclonedx => {
-            serde_json::to_string_pretty(&sbom::cyclonedx::to_json(&inv, &SbomMeta::now(&inv)))?
-                + "\n"
-        }
-        ScanFormat::SpdxJson => {
-            serde_json::to_string_pretty(&sbom::spdx::to_json(&inv, &SbomMeta::now(&inv)))? + "\n"
+        ReportFormat::Sarif => {
+            let mut buf = Vec::new();
+            report.write(ReportFormat::Sarif, false, &mut buf)?;
+            String::from_utf8_lossy(&buf).into_owned()
         }
     };
     write_out(a.output.as_deref(), &text)?;
-    if matches!(a.format, ScanFormat::Cyclonedx | ScanFormat::SpdxJson) {
-        eprintln!("note: {VULN_NOT_WIRED}");
-    }
-    if a.exit_code != 0 && !findings.is_empty() {
-        return Ok(ExitCode::from(a.exit_code));
-    }
-    Ok(ExitCode::SUCCESS)
+    let policy = ExitPolicy {
+        code: a.exit_code,
+        threshold: a.severity,
+    };
+    Ok(ExitCode::from(policy.exit_code(&report.findings)))
 }
 
 /// Writes to a file or stdout.
@@ -194,7 +380,7 @@ pub fn write_out(path: Option<&std::path::Path>, text: &str) -> anyhow::Result<(
     }
 }
 
-fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
+fn table_header(inv: &Inventory, vulns: &Vulns, secrets: usize, list: bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(s, "{}", inv.source);
@@ -230,7 +416,40 @@ fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(s, "  by type:  {}", parts.join(", "));
     }
-    let _ = writeln!(s, "  vulnerabilities: NOT CHECKED ({VULN_NOT_WIRED})");
+    match vulns {
+        Vulns::Checked {
+            path,
+            advisories,
+            scan,
+        } => {
+            let _ = writeln!(
+                s,
+                "  vulnerabilities: {} ({} suppressed{}) in {} packages, database {} ({} advisories)",
+                scan.findings.len(),
+                scan.suppressed.len(),
+                if scan.unfixed_ignored > 0 {
+                    format!(", {} without fix ignored", scan.unfixed_ignored)
+                } else {
+                    String::new()
+                },
+                scan.packages_checked,
+                path.display(),
+                advisories
+            );
+        }
+        Vulns::NoDatabase(path) => {
+            let _ = writeln!(
+                s,
+                "  vulnerabilities: NOT CHECKED (no vulnerability database at {})",
+                path.display()
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  secrets:  {secrets} in {} text files searched",
+        inv.secret_files_scanned
+    );
     if list && !inv.packages.is_empty() {
         let _ = writeln!(s, "\nPackages");
         let w = inv
@@ -269,28 +488,12 @@ fn table(inv: &Inventory, findings: &[Finding], list: bool) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\nImage config findings: {}", findings.len());
-    for f in findings {
-        let loc = f
-            .location
-            .path
-            .as_deref()
-            .or(f.location.pointer.as_deref())
-            .unwrap_or("");
-        let _ = writeln!(
-            s,
-            "  {:<8} {:<11} {}  {}",
-            f.severity.as_str().to_uppercase(),
-            f.rule_id,
-            f.message,
-            loc
-        );
-    }
     for n in &inv.notices {
         let _ = writeln!(s, "note: {n}");
     }
     for w in &inv.warnings {
         let _ = writeln!(s, "warning: {w}");
     }
+    s.push('\n');
     s
 }

@@ -11,6 +11,7 @@ mod cmd_rules;
 mod cmd_runtime;
 mod cmd_sbom;
 mod cmd_version;
+mod config;
 
 use std::process::ExitCode;
 

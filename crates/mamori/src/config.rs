@@ -1,0 +1,123 @@
+//! `mamori.yaml`: the settings file that composes each crate's configuration.
+//!
+//! ```yaml
+//! console:
+//!   listen: 127.0.0.1:7777
+//!   data_dir: /var/lib/mamori
+//!   retention_days: 30
+//!   alarms:
+//!     - name: mkdir-binary-dirs
+//!       filter: {rule: Mkdir binary dirs}
+//!       window_secs: 300
+//!       comparison: ">="
+//!       threshold: 1
+//!       actions: [{type: log}]
+//! ```
+//!
+//! Flags given on the command line win over the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mamori_console::alarms::AlarmConfig;
+use serde::Deserialize;
+
+/// The whole file. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MamoriConfig {
+    /// The console's section.
+    #[serde(default)]
+    pub console: ConsoleSection,
+}
+
+/// The `console` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// Folder for the event store.
+    pub data_dir: Option<PathBuf>,
+    /// Delete events older than this many days (0 keeps them).
+    pub retention_days: Option<u32>,
+    /// Keep at most this many events.
+    pub retention_rows: Option<u64>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// The console's public URL, for links in alarm notifications.
+    pub public_url: Option<String>,
+    /// Alarms, created or updated at start.
+    #[serde(default)]
+    pub alarms: Vec<AlarmConfig>,
+}
+
+/// Reads and checks `path`; errors name the file, line and column.
+pub fn load(path: &Path) -> anyhow::Result<MamoriConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let cfg: MamoriConfig = serde_saphyr::from_str(&text).map_err(|e| {
+        let at = match e.location() {
+            Some(l) if l.line() > 0 => format!("{}:{}:{}", path.display(), l.line(), l.column()),
+            _ => path.display().to_string(),
+        };
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("invalid document")
+            .trim()
+            .to_string();
+        anyhow::anyhow!("{at}: {first}")
+    })?;
+    for alarm in &cfg.console.alarms {
+        alarm
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mamori.yaml");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn reads_console_settings_and_alarms() {
+        let (_d, p) = write(
+            "console:\n  listen: 127.0.0.1:9000\n  retention_days: 7\n  alarms:\n    - name: shells\n      filter: {rule: Terminal shell in container}\n      threshold: 1\n      actions: [{type: log}]\n",
+        );
+        let cfg = load(&p).expect("valid");
+        assert_eq!(
+            cfg.console.listen,
+            Some("127.0.0.1:9000".parse().expect("addr"))
+        );
+        assert_eq!(cfg.console.alarms[0].name, "shells");
+        assert_eq!(cfg.console.alarms[0].window_secs, 300);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_position() {
+        let (_d, p) = write("console:\n  retention_days: 7\n  scoep: x\n");
+        let err = load(&p).expect_err("unknown key").to_string();
+        assert!(err.contains("mamori.yaml:3:"), "{err}");
+        assert!(err.contains("scoep"), "{err}");
+    }
+
+    #[test]
+    fn invalid_alarms_are_refused() {
+        let (_d, p) = write("console:\n  alarms:\n    - name: x\n      window_secs: 0\n");
+        assert!(load(&p)
+            .expect_err("invalid")
+            .to_string()
+            .contains("window_secs"));
+    }
+}
