@@ -84,7 +84,7 @@ pub enum Command {
     Policy(crate::cmd_policy::PolicyArgs),
     /// The admission webhook server.
     Admission(crate::cmd_admission::AdmissionArgs),
-    /// Scan container images: package inventory, SBOM, image config checks.
+    /// Scan container images: packages, vulnerabilities, secrets, image config checks, SBOM.
     Image(crate::cmd_image::ImageArgs),
     /// Write the SBOM (CycloneDX or SPDX JSON) of a container image.
     Sbom(crate::cmd_sbom::SbomArgs),

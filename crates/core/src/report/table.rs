@@ -26,7 +26,7 @@ pub fn write(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()
                 f.severity.as_str().to_uppercase(),
                 f.rule_id.clone(),
                 f.target.display_name(),
-                f.location.display(),
+                location_cell(f),
                 one_line(&message),
             ]
         })
@@ -88,6 +88,19 @@ fn write_row(
         }
     }
     writeln!(out, "{}", line.trim_end())
+}
+
+/// The location, without repeating the path when it is the target's own file.
+fn location_cell(f: &crate::finding::Finding) -> String {
+    let full = f.location.display();
+    match (&f.target, &f.location.path) {
+        (crate::finding::Target::File { path }, Some(p)) if p == path => full
+            .strip_prefix(path.as_str())
+            .map(|rest| format!("line {}", rest.trim_start_matches(':')))
+            .filter(|s| s != "line ")
+            .unwrap_or(full),
+        _ => full,
+    }
 }
 
 fn ansi(sev: Severity) -> &'static str {
