@@ -1,35 +1,21 @@
 //! The console in a real browser: Debian's Chromium driven by Playwright (crates/console/e2e).
 //! Screenshots are kept in target/e2e-artifacts/.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+#[path = "support/console.rs"]
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use support::Console;
 
 const TOKEN: &str = "e2e-admin-token-0123456789";
 
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        resp.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default(),
-    )
+fn http(console: &Console, method: &str, path: &str, body: &str) -> (u16, String) {
+    console
+        .request(method, path, body)
+        .expect("console answers")
 }
 
 fn alert(rule: &str, prio: &str, cmdline: &str, ns: &str) -> String {
@@ -63,25 +49,8 @@ fn dashboard_works_in_chromium() {
         return;
     }
     let data = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["console", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env("MAMORI_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("console starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("console prints its address");
-        if let Some(a) = line.strip_prefix("console listening on http://") {
-            break a.split_whitespace().next().expect("addr").to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let console = Console::start(data.path(), TOKEN);
+    let addr = console.addr.clone();
 
     let mut batch = Vec::new();
     for _ in 0..5 {
@@ -100,13 +69,13 @@ fn dashboard_works_in_chromium() {
             "shop",
         ));
     }
-    let (status, body) = http(&addr, "POST", "/api/v1/events", &batch.join("\n"));
+    let (status, body) = http(&console, "POST", "/api/v1/events", &batch.join("\n"));
     assert_eq!(status, 200, "{body}");
     let alarm = r#"{"name":"shadow-reads","filter":{"rule":"Read sensitive file untrusted"},"window_secs":300,"comparison":">=","threshold":1,"evaluate_every_secs":1,"actions":[{"type":"log"}]}"#;
-    let (status, body) = http(&addr, "PUT", "/api/v1/alarms/shadow-reads", alarm);
+    let (status, body) = http(&console, "PUT", "/api/v1/alarms/shadow-reads", alarm);
     assert_eq!(status, 204, "{body}");
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !http(&addr, "GET", "/api/v1/alarms", "")
+    while !http(&console, "GET", "/api/v1/alarms", "")
         .1
         .contains("\"ALARM\"")
     {
@@ -126,8 +95,7 @@ fn dashboard_works_in_chromium() {
         .env("CHROMIUM", chromium)
         .output()
         .expect("node runs");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(console);
     assert!(
         out.status.success(),
         "browser test failed:\n{}\n{}",
