@@ -130,10 +130,22 @@ fn post(t: &Target, body: &str, timeout: Duration, token: Option<&str>) -> std::
         body.len(),
         body
     )?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf)?;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split_whitespace()
+    // One read may return only part of the status line (the server is free to send it in
+    // pieces), so read until the line is complete, the peer closes, or 1 KiB has arrived.
+    let mut head = Vec::with_capacity(128);
+    let mut buf = [0u8; 128];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 1024 {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other("malformed http response"))
@@ -309,6 +321,33 @@ mod tests {
             bodies
         });
         (url, h)
+    }
+
+    #[test]
+    fn status_line_split_across_packets_is_read_whole() {
+        // Regression: the client read once and could see only "HTTP/1.1 ", failing a 200.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/alerts", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let mut data = Vec::new();
+            while !String::from_utf8_lossy(&data).contains("\r\n\r\n[") || !data.ends_with(b"]") {
+                let n = s.read(&mut buf).unwrap();
+                data.extend_from_slice(&buf[..n]);
+            }
+            s.set_nodelay(true).unwrap();
+            for piece in ["HTTP/1.1 ", "20", "0 OK\r\n", "Content-Length: 0\r\n\r\n"] {
+                s.write_all(piece.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let target = parse_url(&url).unwrap();
+        assert_eq!(
+            post(&target, "[1]", Duration::from_secs(5), None).unwrap(),
+            200
+        );
+        h.join().unwrap();
     }
 
     #[test]
