@@ -1,0 +1,17 @@
+//! mamori's runtime sensor: what happens inside containers, seen from the kernel, with the
+//! container and Kubernetes context the rules and runtime policies need.
+//!
+//! - [`container`]: cgroup path → container id (runc, containerd, CRI-O, Docker shapes) and the
+//!   container's metadata from the runtime's state (bundle `config.json` annotations put there by
+//!   CRI runtimes: pod name, namespace, image, container name);
+//! - [`users`]: user and group names resolved inside a container's root;
+//! - [`drift`]: whether an executed file comes from the container's overlay upper layer;
+//! - [`fanotify`]: exec enforcement with fanotify permission events, with a watchdog that answers
+//!   events the policy did not answer in time (fail-open by default, counted).
+#![cfg_attr(not(target_os = "linux"), allow(unused))]
+
+pub mod container;
+pub mod drift;
+#[cfg(target_os = "linux")]
+pub mod fanotify;
+pub mod users;
