@@ -1,6 +1,11 @@
 //! mamori's runtime sensor: what happens inside containers, seen from the kernel, with the
 //! container and Kubernetes context the rules and runtime policies need.
 //!
+//! - [`ebpf`]: loads `bpf/sensor.bpf.o` (C, CO-RE, committed with `bpf/build.sh`) with aya:
+//!   BTF tracepoints only (no kprobes, no trampolines), one ring buffer, drop counters;
+//! - [`wire`]: the kernel → userspace record layout, decoded without `unsafe`;
+//! - [`proctable`]: the bounded process table (parents, command lines);
+//! - [`enrich`]: raw records → [`mamori_core::event::Event`] with Falco's field names;
 //! - [`container`]: cgroup path → container id (runc, containerd, CRI-O, Docker shapes) and the
 //!   container's metadata from the runtime's state (bundle `config.json` annotations put there by
 //!   CRI runtimes: pod name, namespace, image, container name);
@@ -13,5 +18,11 @@
 pub mod container;
 pub mod drift;
 #[cfg(target_os = "linux")]
+pub mod ebpf;
+pub mod enrich;
+#[cfg(target_os = "linux")]
 pub mod fanotify;
+pub mod proctable;
+pub mod syscalls;
 pub mod users;
+pub mod wire;
