@@ -9,6 +9,10 @@
 //! - [`Engine`]: decides one [`Request`] (the parts of an AdmissionReview request) into a
 //!   [`Decision`], which converts to a [`mamori_core::Event`]. Scan-result rules ask a
 //!   [`VerdictSource`]; without one every image counts as unscanned.
+//! - [`runtime`]: runtime policies for the sensor (`kind: RuntimePolicy`, the Aqua Enforcer
+//!   model): [`RuntimePolicySet::evaluate`] decides one exec/open/modify/connect [`Activity`] of a
+//!   [`Workload`] into [`RuntimeDecision`]s (`detect` or `block`) for controls such as
+//!   `blockContainerExec`, `driftPrevention`, `blockedOutbound` and `reverseShell`.
 //! - [`manifest`]: loading Kubernetes manifests (multi-document YAML, JSON, `List`) for
 //!   `mamori policy check`.
 //!
@@ -40,11 +44,16 @@ pub mod document;
 pub mod engine;
 pub mod manifest;
 pub mod pss;
+pub mod runtime;
 pub mod scope;
 pub mod verdict;
 pub mod workload;
 
 pub use document::{Action, LoadError, Policy, Rule, RuleKind};
 pub use engine::{Decision, DecisionKind, Engine, Operation, Request, RuleResult, UserInfo};
+pub use runtime::{
+    Activity, Control, Decision as RuntimeDecision, Mode as RuntimeMode, RuntimePolicy,
+    RuntimePolicyError, RuntimePolicySet, Status as RuntimeStatus, Workload,
+};
 pub use scope::Scope;
 pub use verdict::{ImageVerdict, VerdictError, VerdictSource, VerdictVulnerability};
