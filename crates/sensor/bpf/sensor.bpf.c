@@ -607,3 +607,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	submit(s, h);
 	return 0;
 }
+
+// ---- BPF LSM availability probe ---------------------------------------------------------
+// Loaded only to learn whether this kernel accepts BPF LSM programs (it needs BPF trampolines;
+// some kernels refuse them with EPERM). It never denies anything.
+SEC("lsm/bprm_check_security")
+int BPF_PROG(lsm_probe, struct linux_binprm *bprm, int ret)
+{
+	return ret;
+}

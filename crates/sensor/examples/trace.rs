@@ -33,8 +33,8 @@ fn main() {
     };
     let mut en = Enricher::new(
         ProcTable::new(4096),
-        ContainerResolver::new(RuntimeRoots::default(), 256),
-        UserDb::default(),
+        std::sync::Arc::new(std::sync::Mutex::new(ContainerResolver::new(RuntimeRoots::default(), 256))),
+        UserDb::new(1024),
     );
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, TracePoint};
+use aya::programs::{BtfTracePoint, Lsm, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 /// The compiled BPF object.
@@ -160,7 +160,8 @@ pub fn ensure_tracefs() -> Result<(), ProbeError> {
 
 /// The loaded, attached probe.
 pub struct Probe {
-    _bpf: Ebpf,
+    bpf: Ebpf,
+    btf: Btf,
     ring: RingBuf<MapData>,
     stats: PerCpuArray<MapData, u64>,
     enforce: HashMap<MapData, u64, u32>,
@@ -307,13 +308,40 @@ impl Probe {
             .and_then(|m| HashMap::try_from(m).ok())
             .ok_or(ProbeError::Map("exec_paths"))?;
         Ok(Probe {
-            _bpf: bpf,
+            bpf,
+            btf,
             ring,
             stats,
             enforce,
             taint: Arc::new(TaintMap(taint, exec_paths)),
             host_pidns,
         })
+    }
+
+    /// Whether this kernel accepts BPF LSM programs: loads (never attaches) a probe program on
+    /// `bprm_check_security`. `Err` carries the kernel's refusal, for the start-up report.
+    pub fn lsm_available(&mut self) -> Result<(), String> {
+        let prog: &mut Lsm = self
+            .bpf
+            .program_mut("lsm_probe")
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| "the LSM probe program is missing from the object".to_string())?;
+        match prog.load("bprm_check_security", &self.btf) {
+            Ok(()) => {
+                let _ = prog.unload();
+                Ok(())
+            }
+            Err(e) => {
+                let mut msg = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(c) = src {
+                    msg.push_str(": ");
+                    msg.push_str(&c.to_string());
+                    src = c.source();
+                }
+                Err(msg)
+            }
+        }
     }
 
     /// The host's pid namespace inode.

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mamori_core::event::{Event, EventSource, Value};
 
@@ -18,16 +18,16 @@ use crate::wire::{Kind, RawEvent};
 const AT_FDCWD: i64 = -100;
 
 /// Turns raw events into enriched events.
-#[derive(Debug)]
 pub struct Enricher {
     /// The process table.
     pub procs: ProcTable,
-    /// Container metadata.
-    pub containers: ContainerResolver,
+    /// Container metadata (shared with the enforcement decider).
+    pub containers: Arc<Mutex<ContainerResolver>>,
     users: UserDb,
     /// Nanoseconds to add to the boot clock to get the wall clock.
     boot_to_wall: i128,
     seq: u64,
+    host_pidns: u64,
 }
 
 /// What one raw event became.
@@ -65,16 +65,32 @@ pub fn boot_ns() -> u64 {
         .unwrap_or(0)
 }
 
+impl std::fmt::Debug for Enricher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enricher").field("seq", &self.seq).finish()
+    }
+}
+
 impl Enricher {
     /// An enricher over the given tables.
-    pub fn new(procs: ProcTable, containers: ContainerResolver, users: UserDb) -> Self {
+    pub fn new(
+        procs: ProcTable,
+        containers: Arc<Mutex<ContainerResolver>>,
+        users: UserDb,
+    ) -> Self {
         Enricher {
             procs,
             containers,
             users,
             boot_to_wall: boot_to_wall_offset(),
             seq: 0,
+            host_pidns: 0,
         }
+    }
+
+    /// The host's pid namespace: its processes are never looked up as containers.
+    pub fn set_host_pidns(&mut self, ns: u64) {
+        self.host_pidns = ns;
     }
 
     /// Re-measures the boot → wall clock offset (the wall clock may be stepped).
@@ -89,12 +105,17 @@ impl Enricher {
 
     /// Enriches one raw event. Exits update the table and yield `None`.
     pub fn enrich(&mut self, raw: &RawEvent) -> Option<Enriched> {
-        let container = if raw.pidns != 0 {
-            self.containers.by_pidns(raw.pidns)
-        } else {
+        let container = if raw.pidns != 0 && raw.pidns == self.host_pidns {
             None
+        } else {
+            let mut c = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+            let by_ns = if raw.pidns != 0 {
+                c.by_pidns(raw.pidns)
+            } else {
+                None
+            };
+            by_ns.or_else(|| c.by_pid(raw.pid))
         };
-        let container = container.or_else(|| self.containers.by_pid(raw.pid));
         if raw.kind == Kind::Exit {
             self.procs.on_exit(raw.pid);
             return None;
@@ -665,8 +686,11 @@ mod tests {
     fn enricher() -> Enricher {
         Enricher::new(
             ProcTable::new(64),
-            ContainerResolver::new(crate::container::RuntimeRoots::default(), 16),
-            UserDb::default(),
+            Arc::new(Mutex::new(ContainerResolver::new(
+                crate::container::RuntimeRoots::default(),
+                16,
+            ))),
+            UserDb::new(1024),
         )
     }
 

@@ -1,0 +1,810 @@
+//! The node agent: kernel events → enrichment → the rules engine and the runtime policies →
+//! alerts, plus the enforcement backends (fanotify before exec, SIGKILL after exec) kept in step
+//! with the containers that come and go.
+//!
+//! Every policy decision becomes an [`Alert`] (source `policy`, status `detect` or `block`) with
+//! the process and container context, through the same outputs as rule alerts. Lost kernel
+//! events and fanotify watchdog answers become internal alerts, never silence.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mamori_core::event::{Event, EventSource, Value};
+use mamori_policy::runtime::{Activity, Control, Decision, Status, Workload};
+use mamori_policy::RuntimePolicySet;
+use mamori_rules::{evt_time, rfc3339_nanos, Alert, Engine};
+
+use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
+use crate::drift;
+use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError, TaintMap};
+use crate::enrich::{Enriched, Enricher};
+use crate::fanotify::{ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict};
+use crate::proctable::{absolute, ProcTable};
+use crate::syscalls;
+use crate::users::UserDb;
+use crate::wire::{flags, Kind, RawEvent};
+
+/// How execs are blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecBackend {
+    /// Pick the best that works: fanotify, else post-exec SIGKILL.
+    Auto,
+    /// fanotify permission events only (fail at start when unavailable).
+    Fanotify,
+    /// Post-exec SIGKILL from the exec tracepoint only.
+    Kill,
+    /// Detect only.
+    None,
+}
+
+/// What the agent runs with.
+#[derive(Debug)]
+pub struct AgentConfig {
+    /// Runtime policies (may be empty).
+    pub policies: RuntimePolicySet,
+    /// Where container runtimes keep their state.
+    pub roots: RuntimeRoots,
+    /// Exec enforcement backend.
+    pub exec_backend: ExecBackend,
+    /// fanotify watchdog settings.
+    pub guard: GuardSettings,
+    /// Ring buffer bytes per CPU.
+    pub ring_bytes_per_cpu: u32,
+    /// Only container events cross to userspace.
+    pub containers_only: bool,
+    /// Host name put in alerts.
+    pub hostname: String,
+    /// How often containers are rescanned and counters checked.
+    pub tick: Duration,
+    /// Process table capacity.
+    pub max_processes: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            policies: RuntimePolicySet::default(),
+            roots: RuntimeRoots::default(),
+            exec_backend: ExecBackend::Auto,
+            guard: GuardSettings::default(),
+            ring_bytes_per_cpu: 4 << 20,
+            containers_only: false,
+            hostname: String::new(),
+            tick: Duration::from_millis(250),
+            max_processes: 32768,
+        }
+    }
+}
+
+/// Starting the agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The eBPF probe did not load.
+    #[error("the eBPF sensor could not start")]
+    Probe(#[from] ProbeError),
+    /// fanotify was asked for and is not available.
+    #[error("fanotify enforcement was requested but is not available")]
+    Guard(#[source] crate::fanotify::GuardError),
+}
+
+/// How enforcement is set up on this node (printed at start, reported in counters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendReport {
+    /// `bpf-lsm` is never used by this version; why (the kernel's refusal, or "not implemented").
+    pub lsm: String,
+    /// `fanotify`, `sigkill` (post-exec) or `none`.
+    pub exec: &'static str,
+    /// Why fanotify is not used, when it is not.
+    pub exec_note: Option<String>,
+    /// Network blocking: always detect-only in this version.
+    pub network: &'static str,
+}
+
+impl BackendReport {
+    /// One line for logs: `enforce available (fanotify)` or `detect-only (...)`.
+    pub fn summary(&self) -> String {
+        match self.exec {
+            "fanotify" => "enforce available: exec blocked before it runs (fanotify); network detect-only".into(),
+            "sigkill" => format!(
+                "enforce available post-exec only (SIGKILL from the exec tracepoint): {}",
+                self.exec_note.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "detect-only: {}",
+                self.exec_note.as_deref().unwrap_or("enforcement disabled")
+            ),
+        }
+    }
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    /// Records read from the ring buffer.
+    pub records: u64,
+    /// Records that failed to decode.
+    pub bad_records: u64,
+    /// Events evaluated.
+    pub events: u64,
+    /// Rule alerts.
+    pub rule_alerts: u64,
+    /// Policy decisions reported (detect + block).
+    pub decisions: u64,
+    /// Policy decision alerts lost because the decider's queue was full.
+    pub decisions_dropped: u64,
+    /// Kernel counters.
+    pub kernel: KernelStats,
+    /// fanotify counters.
+    pub guard: GuardCounters,
+}
+
+struct Marked {
+    mark: Option<MarkId>,
+    pidns: u64,
+}
+
+/// The running agent.
+pub struct Agent {
+    probe: Probe,
+    engine: Engine,
+    policies: Arc<RuntimePolicySet>,
+    enricher: Enricher,
+    containers: Arc<Mutex<ContainerResolver>>,
+    guard: Option<ExecGuard>,
+    marks: Arc<Mutex<HashMap<u64, Arc<ContainerInfo>>>>,
+    marked: HashMap<String, Marked>,
+    decisions_rx: Receiver<Alert>,
+    decider: Arc<PolicyDecider>,
+    backend: BackendReport,
+    hostname: String,
+    tick: Duration,
+    stats: AgentStats,
+    last_dropped: u64,
+    last_timed_out: u64,
+    record: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("backend", &self.backend)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// Syscalls the rules and policies need (exec is always on).
+pub fn needed_syscalls(engine: &Engine, policies: &RuntimePolicySet) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    for r in engine.ruleset().rules().iter().filter(|r| r.enabled) {
+        match &r.evttypes {
+            Some(types) => out.extend(types.iter().filter_map(|t| syscalls::nr_of(t))),
+            None => out.extend(syscalls::SYSCALLS.iter().map(|s| s.nr)),
+        }
+    }
+    let used = policies.controls_used();
+    if used.contains(&Control::BlockedFiles) || used.contains(&Control::ReadOnlyPaths) {
+        for n in ["open", "openat", "openat2", "creat"] {
+            out.extend(syscalls::nr_of(n));
+        }
+    }
+    if used.contains(&Control::ReadOnlyPaths) {
+        for n in [
+            "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+            "chmod", "fchmodat", "link", "linkat", "symlink", "symlinkat",
+        ] {
+            out.extend(syscalls::nr_of(n));
+        }
+    }
+    if used.contains(&Control::BlockedOutbound) {
+        out.extend(syscalls::nr_of("connect"));
+    }
+    // execve/execveat come from sched_process_exec, not sys_exit.
+    out.remove(&59);
+    out.remove(&322);
+    out
+}
+
+impl Agent {
+    /// Loads the probe, starts the enforcement backend and scans the running containers.
+    pub fn start(engine: Engine, cfg: AgentConfig) -> Result<Agent, AgentError> {
+        let probe_cfg = ProbeConfig {
+            ring_bytes_per_cpu: cfg.ring_bytes_per_cpu,
+            syscalls: needed_syscalls(&engine, &cfg.policies),
+            containers_only: cfg.containers_only,
+            failed_syscalls: false,
+        };
+        let mut probe = Probe::load(&probe_cfg)?;
+        let lsm = match probe.lsm_available() {
+            Ok(()) => "the kernel accepts BPF LSM programs, but mamori's LSM enforcement is not implemented yet; using fanotify".to_string(),
+            Err(e) => format!("BPF LSM refused by this kernel ({e}); falling back"),
+        };
+        let containers = Arc::new(Mutex::new(ContainerResolver::new(cfg.roots.clone(), 1024)));
+        let policies = Arc::new(cfg.policies);
+        let marks = Arc::new(Mutex::new(HashMap::new()));
+        let (tx, rx) = sync_channel(4096);
+        let decider = Arc::new(PolicyDecider {
+            policies: policies.clone(),
+            marks: marks.clone(),
+            taint: probe.taint(),
+            tx,
+            hostname: cfg.hostname.clone(),
+            dropped: AtomicU64::new(0),
+        });
+        let mut exec_note = None;
+        let guard = match cfg.exec_backend {
+            ExecBackend::Auto | ExecBackend::Fanotify if !policies.is_empty() => {
+                match ExecGuard::start(decider.clone(), cfg.guard.clone()) {
+                    Ok(g) => Some(g),
+                    Err(e) if cfg.exec_backend == ExecBackend::Fanotify => {
+                        return Err(AgentError::Guard(e))
+                    }
+                    Err(e) => {
+                        exec_note = Some(format!("fanotify unavailable ({e})"));
+                        None
+                    }
+                }
+            }
+            ExecBackend::Kill => {
+                exec_note = Some("fanotify disabled by configuration".into());
+                None
+            }
+            ExecBackend::None => {
+                exec_note = Some("enforcement disabled by configuration".into());
+                None
+            }
+            _ => {
+                exec_note = Some("no runtime policies loaded".into());
+                None
+            }
+        };
+        let exec = if guard.is_some() {
+            "fanotify"
+        } else if matches!(cfg.exec_backend, ExecBackend::Auto | ExecBackend::Kill)
+            && !policies.is_empty()
+        {
+            "sigkill"
+        } else {
+            "none"
+        };
+        let backend = BackendReport {
+            lsm,
+            exec,
+            exec_note,
+            network: "detect-only (blocking outbound connections is not implemented)",
+        };
+        let mut enricher = Enricher::new(
+            ProcTable::new(cfg.max_processes),
+            containers.clone(),
+            UserDb::new(1024),
+        );
+        enricher.set_host_pidns(probe.host_pidns());
+        let mut agent = Agent {
+            probe,
+            engine,
+            policies,
+            enricher,
+            containers,
+            guard,
+            marks,
+            marked: HashMap::new(),
+            decisions_rx: rx,
+            decider,
+            backend,
+            hostname: cfg.hostname,
+            tick: cfg.tick,
+            stats: AgentStats::default(),
+            last_dropped: 0,
+            last_timed_out: 0,
+            record: None,
+        };
+        agent.sync_containers();
+        Ok(agent)
+    }
+
+    /// Writes every enriched event to `w` as a JSON line (the replay format).
+    pub fn record_to(&mut self, w: Box<dyn Write + Send>) {
+        self.record = Some(w);
+    }
+
+    /// How enforcement is set up.
+    pub fn backend(&self) -> &BackendReport {
+        &self.backend
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> AgentStats {
+        let mut s = self.stats;
+        s.kernel = self.probe.stats();
+        s.guard = self.guard.as_ref().map(|g| g.counters()).unwrap_or_default();
+        s.decisions_dropped = self.decider.dropped.load(Ordering::Relaxed);
+        s
+    }
+
+    /// Runs until `stop` is set, then drains what the kernel already queued and returns.
+    pub fn run(&mut self, stop: &AtomicBool, emit: &mut dyn FnMut(Alert)) -> AgentStats {
+        let mut last_tick = Instant::now();
+        loop {
+            let stopping = stop.load(Ordering::Relaxed);
+            self.poll_once(Duration::from_millis(10), emit);
+            if last_tick.elapsed() >= self.tick {
+                last_tick = Instant::now();
+                self.on_tick(emit);
+            }
+            if stopping {
+                // One more pass for records queued before the stop.
+                self.poll_once(Duration::from_millis(0), emit);
+                self.on_tick(emit);
+                break;
+            }
+        }
+        if let Some(w) = self.record.as_mut() {
+            let _ = w.flush();
+        }
+        self.stats()
+    }
+
+    /// Stops the enforcement backend (pending permission events are allowed) and returns the
+    /// final counters.
+    pub fn shutdown(mut self) -> AgentStats {
+        let mut s = self.stats();
+        if let Some(g) = self.guard.take() {
+            s.guard = g.shutdown();
+        }
+        s
+    }
+
+    fn poll_once(&mut self, timeout: Duration, emit: &mut dyn FnMut(Alert)) {
+        let mut batch: Vec<RawEvent> = Vec::new();
+        let mut bad = 0u64;
+        let n = self.probe.poll(timeout, |b| match RawEvent::decode(b) {
+            Ok(r) => batch.push(r),
+            Err(e) => {
+                bad += 1;
+                tracing::warn!(error = %e, "Undecodable kernel event.");
+            }
+        });
+        self.stats.records += n as u64;
+        self.stats.bad_records += bad;
+        for raw in &batch {
+            self.handle(raw, emit);
+        }
+        while let Ok(a) = self.decisions_rx.try_recv() {
+            self.stats.decisions += 1;
+            emit(a);
+        }
+    }
+
+    fn handle(&mut self, raw: &RawEvent, emit: &mut dyn FnMut(Alert)) {
+        let Some(en) = self.enricher.enrich(raw) else {
+            return;
+        };
+        self.stats.events += 1;
+        if let Some(w) = self.record.as_mut() {
+            let mut obj = serde_json::Map::new();
+            obj.insert("evt.time".into(), serde_json::Value::from(en.event.time_ns));
+            for (k, v) in &en.event.fields {
+                obj.insert(k.clone(), value_json(v));
+            }
+            let _ = writeln!(w, "{}", serde_json::Value::Object(obj));
+        }
+        let mut n = 0u64;
+        self.engine.process(&en.event, |a| {
+            n += 1;
+            emit(a);
+        });
+        self.stats.rule_alerts += n;
+        if !self.policies.is_empty() {
+            self.evaluate_policies(raw, &en, emit);
+        }
+    }
+
+    fn evaluate_policies(&mut self, raw: &RawEvent, en: &Enriched, emit: &mut dyn FnMut(Alert)) {
+        let Some(c) = &en.container else { return };
+        let fields = &en.event.fields;
+        let text = |k: &str| match fields.get(k) {
+            Some(Value::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let exepath;
+        let fdname;
+        let activity = match raw.kind {
+            Kind::Exec => {
+                exepath = en.proc.as_ref().map(|p| p.exepath.clone()).unwrap_or_default();
+                Activity::Exec {
+                    path: &exepath,
+                    name: &raw.comm,
+                    is_exec_session: raw.has(flags::TAINT),
+                    is_upper_layer: raw.has(flags::UPPER),
+                    is_fileless: raw.has(flags::MEMFD),
+                    stdio_is_socket: raw.has(flags::STDIN_SOCK) || raw.has(flags::STDOUT_SOCK),
+                }
+            }
+            Kind::Syscall => match raw.syscall {
+                2 | 257 | 437 | 85 => {
+                    fdname = text("fd.name");
+                    let write = matches!(fields.get("evt.is_open_write"), Some(Value::Bool(true)));
+                    Activity::Open { path: &fdname, write }
+                }
+                42 => {
+                    let Some((addr, port)) = raw.sock.and_then(|s| s.remote) else {
+                        return;
+                    };
+                    Activity::Connect { addr, port }
+                }
+                nr => {
+                    let Some(op) = syscalls::name_of(nr) else { return };
+                    let key = ["evt.arg.path", "evt.arg.name", "evt.arg.filename", "evt.arg.oldpath", "evt.arg.linkpath"]
+                        .into_iter()
+                        .find(|k| fields.contains_key(*k));
+                    let Some(key) = key else { return };
+                    fdname = text(key);
+                    Activity::Modify { path: &fdname, op }
+                }
+            },
+            Kind::Exit => return,
+        };
+        let w = workload(c);
+        let now = time::OffsetDateTime::now_utc();
+        let decisions = self.policies.evaluate(&w.as_workload(), &activity, now);
+        if decisions.is_empty() {
+            return;
+        }
+        let guarded = self.marked.get(&c.id).is_some_and(|m| m.mark.is_some());
+        for mut d in decisions {
+            if d.status == Status::Block {
+                let is_exec = raw.kind == Kind::Exec;
+                if is_exec && raw.has(flags::KILLED) {
+                    d.message.push_str(" (blocked after exec: the process was killed with SIGKILL)");
+                } else if is_exec && guarded {
+                    // The fanotify guard saw this exec and let it run (watchdog answer or the
+                    // exec started before the container was marked): report what happened.
+                    d.status = Status::Detect;
+                    d.message.push_str(" (not blocked: the exec was allowed before enforcement could decide)");
+                } else {
+                    d.status = Status::Detect;
+                    d.message.push_str(&format!(
+                        " (not blocked: {} enforcement is not available on this node)",
+                        d.control.as_str()
+                    ));
+                }
+            }
+            self.stats.decisions += 1;
+            emit(decision_alert(&d, &en.event, &self.hostname));
+        }
+    }
+
+    fn on_tick(&mut self, emit: &mut dyn FnMut(Alert)) {
+        self.enricher.resync_clock();
+        let k = self.probe.stats();
+        if k.dropped > self.last_dropped {
+            let n = k.dropped - self.last_dropped;
+            self.last_dropped = k.dropped;
+            emit(internal_alert(
+                &self.hostname,
+                "mamori internal: syscall event drop",
+                format!("{n} kernel event(s) were lost because the ring buffer was full ({} lost in total since start)", k.dropped),
+                "n_drops",
+                n,
+            ));
+        }
+        if let Some(g) = &self.guard {
+            let c = g.counters();
+            if c.timed_out > self.last_timed_out {
+                let n = c.timed_out - self.last_timed_out;
+                self.last_timed_out = c.timed_out;
+                emit(internal_alert(
+                    &self.hostname,
+                    "mamori internal: exec permission answered by watchdog",
+                    format!("{n} exec permission event(s) were not decided in time and were answered by the watchdog"),
+                    "n_timeouts",
+                    n,
+                ));
+            }
+        }
+        self.sync_containers();
+        while let Ok(a) = self.decisions_rx.try_recv() {
+            self.stats.decisions += 1;
+            emit(a);
+        }
+    }
+
+    /// Marks containers that enforce exec controls, unmarks the ones that are gone.
+    fn sync_containers(&mut self) {
+        if self.policies.is_empty() {
+            return;
+        }
+        let live = {
+            let mut r = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+            r.forget_dead();
+            match r.scan() {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Container scan failed.");
+                    return;
+                }
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let mut seen = BTreeSet::new();
+        for c in live {
+            seen.insert(c.id.clone());
+            let w = workload(&c);
+            let wl = w.as_workload();
+            let exec_controls = [Control::BlockContainerExec, Control::DriftPrevention, Control::BlockedExecutables];
+            let enforce_exec = exec_controls.iter().any(|k| self.policies.enforces(&wl, *k, now));
+            let kill_fileless = self.policies.enforces(&wl, Control::FilelessExec, now);
+            let drift = self.policies.enforces(&wl, Control::DriftPrevention, now);
+            let Some(pidns) = c.pidns else { continue };
+            let mut flags = 0;
+            if kill_fileless {
+                flags |= enforce::KILL_FILELESS;
+            }
+            let want_mark = enforce_exec && self.guard.is_some();
+            if want_mark {
+                flags |= enforce::TRACK_EXEC;
+            } else if enforce_exec && self.backend.exec == "sigkill" && drift {
+                flags |= enforce::KILL_DRIFT;
+            }
+            let entry = self.marked.get(&c.id);
+            let has_mark = entry.is_some_and(|m| m.mark.is_some());
+            if entry.is_some() && has_mark == want_mark {
+                continue;
+            }
+            let mut mark = None;
+            if want_mark {
+                if let Some(g) = &self.guard {
+                    let mounts: Vec<std::path::PathBuf> =
+                        c.mounts.iter().map(|m| std::path::PathBuf::from(&m.dest)).collect();
+                    match g.mark_container(c.init_pid, &mounts) {
+                        Ok(id) => {
+                            self.marks
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(id.get(), c.clone());
+                            mark = Some(id);
+                            tracing::info!(container = %c.short_id(), "Container marked for exec enforcement.");
+                        }
+                        Err(e) => tracing::warn!(error = %e, container = %c.short_id(), "Marking the container for exec enforcement failed."),
+                    }
+                }
+            }
+            if let Err(e) = self.probe.set_enforce(pidns, flags) {
+                tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
+            }
+            self.marked.insert(c.id.clone(), Marked { mark, pidns });
+        }
+        let gone: Vec<String> = self.marked.keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        for id in gone {
+            if let Some(m) = self.marked.remove(&id) {
+                if let (Some(g), Some(mark)) = (&self.guard, m.mark) {
+                    let _ = g.unmark(mark);
+                    self.marks.lock().unwrap_or_else(|e| e.into_inner()).remove(&mark.get());
+                }
+                let _ = self.probe.set_enforce(m.pidns, 0);
+            }
+        }
+    }
+}
+
+/// The owned parts of a [`Workload`].
+struct OwnedWorkload {
+    namespace: Option<String>,
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    image: Option<String>,
+    name: String,
+}
+
+impl OwnedWorkload {
+    fn as_workload(&self) -> Workload<'_> {
+        Workload {
+            namespace: self.namespace.as_deref(),
+            pod_labels: self.labels.as_ref(),
+            image: self.image.as_deref(),
+            container_name: Some(&self.name),
+        }
+    }
+}
+
+fn workload(c: &ContainerInfo) -> OwnedWorkload {
+    OwnedWorkload {
+        namespace: c.pod_namespace.clone(),
+        labels: c.pod_labels.clone(),
+        image: c.image.clone(),
+        name: c.name.clone(),
+    }
+}
+
+fn value_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::List(l) => serde_json::Value::from(l.clone()),
+    }
+}
+
+/// A policy decision as an alert: rule `<policy>: <control>`, priority Critical for block and
+/// Warning for detect, source `policy`, every context field in `output_fields`.
+pub fn decision_alert(d: &Decision, base: &Event, hostname: &str) -> Alert {
+    let ev = d.to_event(base);
+    let mut fields = serde_json::Map::new();
+    for (k, v) in &ev.fields {
+        fields.insert(k.clone(), value_json(v));
+    }
+    fields.insert("evt.time".into(), serde_json::Value::from(ev.time_ns));
+    let get = |k: &str| match ev.fields.get(k) {
+        Some(Value::Str(s)) => s.clone(),
+        Some(Value::Int(i)) => i.to_string(),
+        _ => "<NA>".into(),
+    };
+    let priority = if d.status == Status::Block { "Critical" } else { "Warning" };
+    let text = format!(
+        "{} (status={} policy={} control={} mode={} proc={} exe={} pid={} user={} container={} image={} pod={} ns={})",
+        d.message,
+        d.status.as_str(),
+        d.policy,
+        d.control.as_str(),
+        d.mode.as_str(),
+        get("proc.name"),
+        get("proc.exepath"),
+        get("proc.pid"),
+        get("user.name"),
+        get("container.id"),
+        get("container.image"),
+        get("k8s.pod.name"),
+        get("k8s.ns.name"),
+    );
+    Alert {
+        hostname: hostname.to_string(),
+        output: format!("{}: {priority} {text}", evt_time(ev.time_ns)),
+        output_fields: fields,
+        priority: priority.into(),
+        rule: format!("{}: {}", d.policy, d.control.as_str()),
+        source: "policy".into(),
+        tags: vec![
+            "mamori".into(),
+            "runtime_policy".into(),
+            d.control.as_str().into(),
+            d.status.as_str().into(),
+        ],
+        time: rfc3339_nanos(ev.time_ns),
+    }
+}
+
+fn internal_alert(hostname: &str, rule: &str, text: String, key: &str, n: u64) -> Alert {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut fields = serde_json::Map::new();
+    fields.insert(key.into(), serde_json::Value::from(n));
+    fields.insert("evt.time".into(), serde_json::Value::from(now));
+    Alert {
+        hostname: hostname.to_string(),
+        output: format!("{}: Critical {rule}. {text}", evt_time(now)),
+        output_fields: fields,
+        priority: "Critical".into(),
+        rule: rule.into(),
+        source: "internal".into(),
+        tags: vec!["mamori".into(), "internal".into()],
+        time: rfc3339_nanos(now),
+    }
+}
+
+/// Decides fanotify exec permission events from the runtime policies.
+struct PolicyDecider {
+    policies: Arc<RuntimePolicySet>,
+    marks: Arc<Mutex<HashMap<u64, Arc<ContainerInfo>>>>,
+    taint: Arc<TaintMap>,
+    tx: SyncSender<Alert>,
+    hostname: String,
+    dropped: AtomicU64,
+}
+
+fn proc_text(pid: u32, what: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/{what}")).ok()
+}
+
+impl PolicyDecider {
+    fn context_event(&self, req: &ExecRequest, c: &ContainerInfo, asked: &str, upper: bool, session: bool) -> Event {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut ev = Event::new(EventSource::Syscall, wall);
+        let f = &mut ev.fields;
+        f.insert("evt.type".into(), Value::Str("execve".into()));
+        f.insert("evt.dir".into(), Value::Str(">".into()));
+        f.insert("proc.pid".into(), Value::Int(req.pid.into()));
+        f.insert("proc.exepath".into(), Value::Str(asked.to_string()));
+        f.insert("proc.name".into(), Value::Str(basename(asked).to_string()));
+        f.insert("fd.name".into(), Value::Str(req.path.clone()));
+        f.insert("proc.is_exe_upper_layer".into(), Value::Bool(upper));
+        f.insert("proc.exec_session".into(), Value::Bool(session));
+        // The caller, before the exec (its image is still the old one).
+        if let Some(comm) = proc_text(req.pid, "comm") {
+            f.insert("proc.pname".into(), Value::Str(comm.trim().to_string()));
+        }
+        if let Some(status) = proc_text(req.pid, "status") {
+            for line in status.lines() {
+                if let Some(rest) = line.strip_prefix("Uid:") {
+                    if let Some(uid) = rest.split_whitespace().next().and_then(|u| u.parse::<i64>().ok()) {
+                        f.insert("user.uid".into(), Value::Int(uid));
+                    }
+                }
+                if let Some(rest) = line.strip_prefix("PPid:") {
+                    if let Ok(pp) = rest.trim().parse::<i64>() {
+                        f.insert("proc.ppid".into(), Value::Int(pp));
+                    }
+                }
+            }
+        }
+        for (k, v) in c.fields() {
+            f.insert(k.into(), v);
+        }
+        ev
+    }
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+impl ExecDecider for PolicyDecider {
+    fn decide(&self, req: &ExecRequest) -> Verdict {
+        let c = {
+            let m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+            m.get(&req.mark.get()).cloned()
+        };
+        let Some(c) = c else { return Verdict::Allow };
+        let session = self.taint.is_tainted(req.pid);
+        // The name the exec asked for (a busybox applet resolves to /bin/busybox).
+        let asked = self
+            .taint
+            .exec_path(req.pid)
+            .map(|p| {
+                let cwd = std::fs::read_link(format!("/proc/{}/cwd", req.pid))
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned());
+                absolute(&p, cwd.as_deref())
+            })
+            .unwrap_or_else(|| req.path.clone());
+        let upper = c
+            .upperdir
+            .as_deref()
+            .map(|u| drift::layer_of(u, &req.path).map(|l| l.is_upper()).unwrap_or(false))
+            .unwrap_or(false);
+        let w = workload(&c);
+        let activity = Activity::Exec {
+            path: &asked,
+            name: basename(&asked),
+            is_exec_session: session,
+            is_upper_layer: upper,
+            is_fileless: false,
+            stdio_is_socket: false,
+        };
+        let decisions = self
+            .policies
+            .evaluate(&w.as_workload(), &activity, time::OffsetDateTime::now_utc());
+        if !decisions.iter().any(|d| d.status == Status::Block) {
+            // Allowed: detect-only decisions are reported from the exec event itself.
+            return Verdict::Allow;
+        }
+        let base = self.context_event(req, &c, &asked, upper, session);
+        for d in &decisions {
+            let mut d = d.clone();
+            if d.status == Status::Block {
+                d.message.push_str(" (blocked before exec: Operation not permitted)");
+            }
+            if self.tx.try_send(decision_alert(&d, &base, &self.hostname)).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Verdict::Deny
+    }
+}
