@@ -648,6 +648,10 @@ fn worker_loop(shared: &Shared, jobs: &Mutex<Receiver<Job>>, decider: &dyn ExecD
             }
         };
         let req = describe(shared, &job);
+        // The pending entry keeps the fd open for the response; holding it here while a slow
+        // decider runs would only keep the mount busy.
+        let seq = job.seq;
+        drop(job);
         let verdict = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             decider.decide(&req)
         })) {
@@ -658,7 +662,7 @@ fn worker_loop(shared: &Shared, jobs: &Mutex<Receiver<Job>>, decider: &dyn ExecD
                 None
             }
         };
-        let answer = shared.answer(job.seq, verdict.unwrap_or(shared.settings.on_timeout));
+        let answer = shared.answer(seq, verdict.unwrap_or(shared.settings.on_timeout));
         match (answer, verdict) {
             (Answer::AlreadyAnswered, _) => bump(&shared.counters.late),
             (Answer::Written, Some(Verdict::Allow)) => bump(&shared.counters.allowed),
