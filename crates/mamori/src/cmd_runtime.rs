@@ -1,4 +1,5 @@
-//! `mamori runtime --rules FILE... --source replay:EVENTS.jsonl [--output ...]`.
+//! `mamori runtime --rules FILE... --source replay:EVENTS.jsonl|ebpf [--policy FILE...]
+//! [--record FILE] [--output ...]`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -14,10 +15,35 @@ pub struct RuntimeArgs {
     /// built-in default ruleset is used.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<std::path::PathBuf>,
-    /// Event source: `replay:EVENTS.jsonl` (JSON Lines of Falco field names to values;
-    /// `replay:-` reads stdin).
+    /// Event source: `ebpf` (the live kernel sensor; needs root or CAP_BPF+CAP_PERFMON), or
+    /// `replay:EVENTS.jsonl` (JSON Lines of Falco field names to values; `replay:-` reads stdin).
     #[arg(long, value_name = "SOURCE")]
     pub source: String,
+    /// Runtime policy file (`kind: RuntimePolicy`, YAML); repeat for several. `ebpf` source only.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<std::path::PathBuf>,
+    /// Also write every enriched event to FILE in the replay format (`ebpf` source only).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+    /// Exec enforcement backend for enforce-mode policies (`ebpf` source only).
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub enforcement: Backend,
+    /// Only events of processes in containers cross from the kernel (`ebpf` source only).
+    #[arg(long)]
+    pub containers_only: bool,
+    /// Milliseconds an exec may wait for a policy decision before the watchdog answers.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub decision_deadline_ms: u64,
+    /// When the watchdog answers: allow (fail-open, the default) or deny (fail-closed).
+    #[arg(long, value_enum, default_value_t = OnTimeout::Allow)]
+    pub on_timeout: OnTimeout,
+    /// Another container runtime state folder to watch (runc `--root`), besides the standard
+    /// ones (/run/runc, /run/containerd/runc/k8s.io, ...); repeatable.
+    #[arg(long = "runtime-root", value_name = "DIR")]
+    pub runtime_roots: Vec<std::path::PathBuf>,
+    /// Stop after this many seconds (default: run until SIGTERM/SIGINT).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
     /// Where alerts go (repeatable): `stdout` (default, Falco JSON lines), `file:PATH`,
     /// `http://HOST[:PORT]/PATH` (with `Authorization: Bearer $MAMORI_TOKEN` when set), `syslog` (/dev/log), `syslog:PATH`, `syslog:udp:HOST:PORT`.
     #[arg(long = "output", value_name = "OUTPUT")]
@@ -31,6 +57,28 @@ pub struct RuntimeArgs {
     /// Host name put in alerts (default: this machine's).
     #[arg(long)]
     pub hostname: Option<String>,
+}
+
+/// `--enforcement` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// fanotify when available, else post-exec SIGKILL.
+    Auto,
+    /// fanotify only (fail when unavailable).
+    Fanotify,
+    /// Post-exec SIGKILL only.
+    Kill,
+    /// Detect only.
+    None,
+}
+
+/// `--on-timeout` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnTimeout {
+    /// Let the exec run (counted and alerted).
+    Allow,
+    /// Deny the exec.
+    Deny,
 }
 
 /// `--rule-matching` values.
@@ -79,13 +127,25 @@ fn build_outputs(specs: &[String]) -> anyhow::Result<Fanout> {
 
 /// Runs `mamori runtime`.
 pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
-    let Some(path) = args.source.strip_prefix("replay:") else {
-        eprintln!(
-            "error: unsupported source '{}': only replay:FILE is available (the live sensor is a separate subcommand)",
-            args.source
-        );
-        return Ok(ExitCode::from(crate::cli::EXIT_USAGE));
+    let path = match args.source.strip_prefix("replay:") {
+        Some(p) => p.to_string(),
+        None if args.source == "ebpf" => String::new(),
+        None => {
+            eprintln!(
+                "error: unsupported source '{}': use ebpf (the live sensor) or replay:FILE",
+                args.source
+            );
+            return Ok(ExitCode::from(crate::cli::EXIT_USAGE));
+        }
     };
+    if path.is_empty() && args.source != "ebpf" {
+        eprintln!("error: replay: needs a file name (or - for stdin)");
+        return Ok(ExitCode::from(crate::cli::EXIT_USAGE));
+    }
+    if !args.policies.is_empty() && args.source != "ebpf" {
+        eprintln!("error: --policy needs --source ebpf (runtime policies act on live processes)");
+        return Ok(ExitCode::from(crate::cli::EXIT_USAGE));
+    }
     let min: Priority = match args.min_priority.parse() {
         Ok(p) => p,
         Err(e) => {
@@ -115,11 +175,16 @@ pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
             Matching::First => RuleMatching::First,
             Matching::All => RuleMatching::All,
         },
-        hostname: args.hostname.unwrap_or_else(hostname),
+        hostname: args.hostname.clone().unwrap_or_else(hostname),
         time_format_iso_8601: false,
     };
+    let hostname_for_agent = settings.hostname.clone();
     let engine = Engine::new(ruleset, settings);
     let mut outputs = build_outputs(&args.outputs)?;
+    if args.source == "ebpf" {
+        return crate::cmd_sensor::run_ebpf(&args, engine, &mut outputs, hostname_for_agent);
+    }
+    let path = path.as_str();
     let input: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::stdin().lock())
     } else {

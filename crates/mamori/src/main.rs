@@ -10,6 +10,7 @@ mod cmd_policy;
 mod cmd_rules;
 mod cmd_runtime;
 mod cmd_sbom;
+mod cmd_sensor;
 mod cmd_version;
 mod config;
 

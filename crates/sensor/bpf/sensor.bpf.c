@@ -45,6 +45,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define CFG_CONTAINERS_ONLY 1
 #define CFG_WAKEUP_BYTES 2
 #define CFG_FAILED_SYSCALLS 3
+#define CFG_SELF_PID 4
 #define CFG_MAX 8
 
 // Per-pid-namespace enforcement flags (map `enforce`).
@@ -203,6 +204,11 @@ static __always_inline int fill_hdr(struct event_hdr *h, struct task_struct *t, 
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 vpid = 0;
+	// The sensor's own activity never crosses (it would feed back on itself).
+	if ((id >> 32) == cfg(CFG_SELF_PID)) {
+		count(2);
+		return -1;
+	}
 	struct pid_namespace *pns = task_pidns(t, &vpid);
 	__u64 pidns = BPF_CORE_READ(pns, ns.inum);
 	if (cfg(CFG_CONTAINERS_ONLY) && pidns == cfg(CFG_HOST_PIDNS) && kind != EV_EXIT) {

@@ -33,7 +33,10 @@ fn main() {
     };
     let mut en = Enricher::new(
         ProcTable::new(4096),
-        std::sync::Arc::new(std::sync::Mutex::new(ContainerResolver::new(RuntimeRoots::default(), 256))),
+        std::sync::Arc::new(std::sync::Mutex::new(ContainerResolver::new(
+            RuntimeRoots::default(),
+            256,
+        ))),
         UserDb::new(1024),
     );
     let end = Instant::now() + Duration::from_secs(secs);

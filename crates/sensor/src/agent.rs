@@ -22,7 +22,9 @@ use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
 use crate::drift;
 use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError, TaintMap};
 use crate::enrich::{Enriched, Enricher};
-use crate::fanotify::{ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict};
+use crate::fanotify::{
+    ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict,
+};
 use crate::proctable::{absolute, ProcTable};
 use crate::syscalls;
 use crate::users::UserDb;
@@ -108,7 +110,10 @@ impl BackendReport {
     /// One line for logs: `enforce available (fanotify)` or `detect-only (...)`.
     pub fn summary(&self) -> String {
         match self.exec {
-            "fanotify" => "enforce available: exec blocked before it runs (fanotify); network detect-only".into(),
+            "fanotify" => {
+                "enforce available: exec blocked before it runs (fanotify); network detect-only"
+                    .into()
+            }
             "sigkill" => format!(
                 "enforce available post-exec only (SIGKILL from the exec tracepoint): {}",
                 self.exec_note.as_deref().unwrap_or("")
@@ -194,8 +199,20 @@ pub fn needed_syscalls(engine: &Engine, policies: &RuntimePolicySet) -> BTreeSet
     }
     if used.contains(&Control::ReadOnlyPaths) {
         for n in [
-            "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-            "chmod", "fchmodat", "link", "linkat", "symlink", "symlinkat",
+            "mkdir",
+            "mkdirat",
+            "rmdir",
+            "unlink",
+            "unlinkat",
+            "rename",
+            "renameat",
+            "renameat2",
+            "chmod",
+            "fchmodat",
+            "link",
+            "linkat",
+            "symlink",
+            "symlinkat",
         ] {
             out.extend(syscalls::nr_of(n));
         }
@@ -320,7 +337,11 @@ impl Agent {
     pub fn stats(&self) -> AgentStats {
         let mut s = self.stats;
         s.kernel = self.probe.stats();
-        s.guard = self.guard.as_ref().map(|g| g.counters()).unwrap_or_default();
+        s.guard = self
+            .guard
+            .as_ref()
+            .map(|g| g.counters())
+            .unwrap_or_default();
         s.decisions_dropped = self.decider.dropped.load(Ordering::Relaxed);
         s
     }
@@ -414,7 +435,11 @@ impl Agent {
         let fdname;
         let activity = match raw.kind {
             Kind::Exec => {
-                exepath = en.proc.as_ref().map(|p| p.exepath.clone()).unwrap_or_default();
+                exepath = en
+                    .proc
+                    .as_ref()
+                    .map(|p| p.exepath.clone())
+                    .unwrap_or_default();
                 Activity::Exec {
                     path: &exepath,
                     name: &raw.comm,
@@ -428,7 +453,10 @@ impl Agent {
                 2 | 257 | 437 | 85 => {
                     fdname = text("fd.name");
                     let write = matches!(fields.get("evt.is_open_write"), Some(Value::Bool(true)));
-                    Activity::Open { path: &fdname, write }
+                    Activity::Open {
+                        path: &fdname,
+                        write,
+                    }
                 }
                 42 => {
                     let Some((addr, port)) = raw.sock.and_then(|s| s.remote) else {
@@ -437,10 +465,18 @@ impl Agent {
                     Activity::Connect { addr, port }
                 }
                 nr => {
-                    let Some(op) = syscalls::name_of(nr) else { return };
-                    let key = ["evt.arg.path", "evt.arg.name", "evt.arg.filename", "evt.arg.oldpath", "evt.arg.linkpath"]
-                        .into_iter()
-                        .find(|k| fields.contains_key(*k));
+                    let Some(op) = syscalls::name_of(nr) else {
+                        return;
+                    };
+                    let key = [
+                        "evt.arg.path",
+                        "evt.arg.name",
+                        "evt.arg.filename",
+                        "evt.arg.oldpath",
+                        "evt.arg.linkpath",
+                    ]
+                    .into_iter()
+                    .find(|k| fields.contains_key(*k));
                     let Some(key) = key else { return };
                     fdname = text(key);
                     Activity::Modify { path: &fdname, op }
@@ -459,12 +495,15 @@ impl Agent {
             if d.status == Status::Block {
                 let is_exec = raw.kind == Kind::Exec;
                 if is_exec && raw.has(flags::KILLED) {
-                    d.message.push_str(" (blocked after exec: the process was killed with SIGKILL)");
+                    d.message
+                        .push_str(" (blocked after exec: the process was killed with SIGKILL)");
                 } else if is_exec && guarded {
                     // The fanotify guard saw this exec and let it run (watchdog answer or the
                     // exec started before the container was marked): report what happened.
                     d.status = Status::Detect;
-                    d.message.push_str(" (not blocked: the exec was allowed before enforcement could decide)");
+                    d.message.push_str(
+                        " (not blocked: the exec was allowed before enforcement could decide)",
+                    );
                 } else {
                     d.status = Status::Detect;
                     d.message.push_str(&format!(
@@ -535,8 +574,14 @@ impl Agent {
             seen.insert(c.id.clone());
             let w = workload(&c);
             let wl = w.as_workload();
-            let exec_controls = [Control::BlockContainerExec, Control::DriftPrevention, Control::BlockedExecutables];
-            let enforce_exec = exec_controls.iter().any(|k| self.policies.enforces(&wl, *k, now));
+            let exec_controls = [
+                Control::BlockContainerExec,
+                Control::DriftPrevention,
+                Control::BlockedExecutables,
+            ];
+            let enforce_exec = exec_controls
+                .iter()
+                .any(|k| self.policies.enforces(&wl, *k, now));
             let kill_fileless = self.policies.enforces(&wl, Control::FilelessExec, now);
             let drift = self.policies.enforces(&wl, Control::DriftPrevention, now);
             let Some(pidns) = c.pidns else { continue };
@@ -558,8 +603,11 @@ impl Agent {
             let mut mark = None;
             if want_mark {
                 if let Some(g) = &self.guard {
-                    let mounts: Vec<std::path::PathBuf> =
-                        c.mounts.iter().map(|m| std::path::PathBuf::from(&m.dest)).collect();
+                    let mounts: Vec<std::path::PathBuf> = c
+                        .mounts
+                        .iter()
+                        .map(|m| std::path::PathBuf::from(&m.dest))
+                        .collect();
                     match g.mark_container(c.init_pid, &mounts) {
                         Ok(id) => {
                             self.marks
@@ -569,7 +617,9 @@ impl Agent {
                             mark = Some(id);
                             tracing::info!(container = %c.short_id(), "Container marked for exec enforcement.");
                         }
-                        Err(e) => tracing::warn!(error = %e, container = %c.short_id(), "Marking the container for exec enforcement failed."),
+                        Err(e) => {
+                            tracing::warn!(error = %e, container = %c.short_id(), "Marking the container for exec enforcement failed.")
+                        }
                     }
                 }
             }
@@ -578,12 +628,20 @@ impl Agent {
             }
             self.marked.insert(c.id.clone(), Marked { mark, pidns });
         }
-        let gone: Vec<String> = self.marked.keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        let gone: Vec<String> = self
+            .marked
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
         for id in gone {
             if let Some(m) = self.marked.remove(&id) {
                 if let (Some(g), Some(mark)) = (&self.guard, m.mark) {
                     let _ = g.unmark(mark);
-                    self.marks.lock().unwrap_or_else(|e| e.into_inner()).remove(&mark.get());
+                    self.marks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&mark.get());
                 }
                 let _ = self.probe.set_enforce(m.pidns, 0);
             }
@@ -642,7 +700,11 @@ pub fn decision_alert(d: &Decision, base: &Event, hostname: &str) -> Alert {
         Some(Value::Int(i)) => i.to_string(),
         _ => "<NA>".into(),
     };
-    let priority = if d.status == Status::Block { "Critical" } else { "Warning" };
+    let priority = if d.status == Status::Block {
+        "Critical"
+    } else {
+        "Warning"
+    };
     let text = format!(
         "{} (status={} policy={} control={} mode={} proc={} exe={} pid={} user={} container={} image={} pod={} ns={})",
         d.message,
@@ -711,7 +773,14 @@ fn proc_text(pid: u32, what: &str) -> Option<String> {
 }
 
 impl PolicyDecider {
-    fn context_event(&self, req: &ExecRequest, c: &ContainerInfo, asked: &str, upper: bool, session: bool) -> Event {
+    fn context_event(
+        &self,
+        req: &ExecRequest,
+        c: &ContainerInfo,
+        asked: &str,
+        upper: bool,
+        session: bool,
+    ) -> Event {
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -733,7 +802,11 @@ impl PolicyDecider {
         if let Some(status) = proc_text(req.pid, "status") {
             for line in status.lines() {
                 if let Some(rest) = line.strip_prefix("Uid:") {
-                    if let Some(uid) = rest.split_whitespace().next().and_then(|u| u.parse::<i64>().ok()) {
+                    if let Some(uid) = rest
+                        .split_whitespace()
+                        .next()
+                        .and_then(|u| u.parse::<i64>().ok())
+                    {
                         f.insert("user.uid".into(), Value::Int(uid));
                     }
                 }
@@ -777,7 +850,11 @@ impl ExecDecider for PolicyDecider {
         let upper = c
             .upperdir
             .as_deref()
-            .map(|u| drift::layer_of(u, &req.path).map(|l| l.is_upper()).unwrap_or(false))
+            .map(|u| {
+                drift::layer_of(u, &req.path)
+                    .map(|l| l.is_upper())
+                    .unwrap_or(false)
+            })
             .unwrap_or(false);
         let w = workload(&c);
         let activity = Activity::Exec {
@@ -788,9 +865,9 @@ impl ExecDecider for PolicyDecider {
             is_fileless: false,
             stdio_is_socket: false,
         };
-        let decisions = self
-            .policies
-            .evaluate(&w.as_workload(), &activity, time::OffsetDateTime::now_utc());
+        let decisions =
+            self.policies
+                .evaluate(&w.as_workload(), &activity, time::OffsetDateTime::now_utc());
         if !decisions.iter().any(|d| d.status == Status::Block) {
             // Allowed: detect-only decisions are reported from the exec event itself.
             return Verdict::Allow;
@@ -799,9 +876,14 @@ impl ExecDecider for PolicyDecider {
         for d in &decisions {
             let mut d = d.clone();
             if d.status == Status::Block {
-                d.message.push_str(" (blocked before exec: Operation not permitted)");
+                d.message
+                    .push_str(" (blocked before exec: Operation not permitted)");
             }
-            if self.tx.try_send(decision_alert(&d, &base, &self.hostname)).is_err() {
+            if self
+                .tx
+                .try_send(decision_alert(&d, &base, &self.hostname))
+                .is_err()
+            {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }

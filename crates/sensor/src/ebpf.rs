@@ -22,6 +22,7 @@ const CFG_HOST_PIDNS: u32 = 0;
 const CFG_CONTAINERS_ONLY: u32 = 1;
 const CFG_WAKEUP_BYTES: u32 = 2;
 const CFG_FAILED_SYSCALLS: u32 = 3;
+const CFG_SELF_PID: u32 = 4;
 
 /// Post-exec enforcement flags per pid namespace (must match `ENF_*`).
 pub mod enforce {
@@ -217,7 +218,9 @@ impl Probe {
                     ProbeError::Load(e)
                 }
             })?;
-        let host_pidns = ns_inode(Path::new("/proc/1/ns/pid")).unwrap_or(0);
+        // The sensor runs in the host's pid namespace (a DaemonSet with hostPID): its own
+        // namespace is the host's. (/proc/1/ns may not be readable in a sandbox.)
+        let host_pidns = ns_inode(Path::new("/proc/self/ns/pid")).unwrap_or(0);
         {
             let mut settings: Array<&mut MapData, u64> = bpf
                 .map_mut("settings")

@@ -73,11 +73,7 @@ impl std::fmt::Debug for Enricher {
 
 impl Enricher {
     /// An enricher over the given tables.
-    pub fn new(
-        procs: ProcTable,
-        containers: Arc<Mutex<ContainerResolver>>,
-        users: UserDb,
-    ) -> Self {
+    pub fn new(procs: ProcTable, containers: Arc<Mutex<ContainerResolver>>, users: UserDb) -> Self {
         Enricher {
             procs,
             containers,
@@ -182,7 +178,12 @@ impl Enricher {
             }
         }
         // User and group, resolved inside the container's root.
-        let root = PathBuf::from(format!("/proc/{}/root", raw.pid));
+        // The container's init outlives short processes (a `cat` has often exited by the time
+        // its events are read), so names are resolved in the init's root.
+        let root = match &container {
+            Some(c) => PathBuf::from(format!("/proc/{}/root", c.init_pid)),
+            None => PathBuf::from("/"),
+        };
         f.insert("user.uid".into(), Value::Int(raw.uid.into()));
         f.insert("group.gid".into(), Value::Int(raw.gid.into()));
         f.insert(

@@ -15,6 +15,7 @@
 //!   events the policy did not answer in time (fail-open by default, counted).
 #![cfg_attr(not(target_os = "linux"), allow(unused))]
 
+#[cfg(target_os = "linux")]
 pub mod agent;
 pub mod container;
 pub mod drift;

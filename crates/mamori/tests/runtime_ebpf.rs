@@ -1,0 +1,275 @@
+//! `mamori runtime --source ebpf` against real runc containers: detection with Falco's rules and
+//! mamori's defaults, and runtime policies in enforce, audit, bypassed and not-yet-enforced modes.
+//! Root only (eBPF, fanotify, overlay mounts, runc); `SKIPPED:` otherwise.
+
+#[path = "../../sensor/tests/common/runc.rs"]
+mod runc;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One sensor at a time: every sensor sees every container, and fanotify marks are per group.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Sensor {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Sensor {
+    fn start(extra: &[&str], roots: &[&Path]) -> Sensor {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = dir.path().join("alerts.jsonl");
+        let record = dir.path().join("record.jsonl");
+        let err = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
+        cmd.args(["runtime", "--source", "ebpf", "--containers-only"])
+            .arg("--output")
+            .arg(format!("file:{}", alerts.display()))
+            .arg("--record")
+            .arg(&record)
+            .args(extra);
+        for r in roots {
+            cmd.arg("--runtime-root").arg(r);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        let mut s = Sensor { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !s.stderr().contains("mamori sensor running") {
+            assert!(
+                Instant::now() < deadline,
+                "sensor did not start: {}",
+                s.stderr()
+            );
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("sensor exited with {st} at start: {}", s.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("sensor started in {:?}", t0.elapsed());
+        // The first container scan happens at start; give marks a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        s
+    }
+
+    fn stderr(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("stderr.log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// SIGTERM, wait, and return (alerts, recorded events, stderr).
+    fn stop(mut self) -> (Vec<Value>, Vec<Value>, String) {
+        // Let the 10 ms drain and the 250 ms tick catch up with the last actions.
+        std::thread::sleep(Duration::from_millis(700));
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t0 = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                assert!(st.success(), "sensor exited with {st}: {}", self.stderr());
+                eprintln!("sensor stopped in {:?}", t0.elapsed());
+                break;
+            }
+            if Instant::now() > deadline {
+                let dump = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("for t in /proc/{}/task/*; do echo $t; cat $t/comm $t/wchan; echo; cat $t/stack; done", self.child.id()))
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                eprintln!("{dump}");
+                let _ = self.child.kill();
+                panic!("sensor did not stop on SIGTERM: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let lines = |p: PathBuf| -> Vec<Value> {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        };
+        (
+            lines(self.dir.path().join("alerts.jsonl")),
+            lines(self.dir.path().join("record.jsonl")),
+            self.stderr(),
+        )
+    }
+}
+
+fn falco(name: &str) -> Option<PathBuf> {
+    mamori_testkit::shared_data("falco-rules").map(|d| d.join(name))
+}
+
+fn shop_container(name: &str, ns: &str) -> runc::Options {
+    runc::Options::new(name)
+        .annotation("io.kubernetes.cri.container-type", "container")
+        .annotation("io.kubernetes.cri.container-name", "nginx")
+        .annotation("io.kubernetes.cri.sandbox-name", "nginx2-7844999d9c-8xgkx")
+        .annotation("io.kubernetes.cri.sandbox-namespace", ns)
+        .annotation(
+            "io.kubernetes.cri.sandbox-uid",
+            "0b6f1a9e-2f8c-4a55-9a5e-6f1d2c3b4a59",
+        )
+        .annotation(
+            "io.kubernetes.cri.image-name",
+            "docker.io/library/nginx:1.25",
+        )
+        .file("/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)
+}
+
+fn rules_of<'a>(alerts: &'a [Value], container: &str) -> Vec<&'a str> {
+    alerts
+        .iter()
+        .filter(|a| {
+            a["output_fields"]["container.id"]
+                .as_str()
+                .is_none_or(|c| c == container)
+        })
+        .filter_map(|a| a["rule"].as_str())
+        .collect()
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+/// A shell with a terminal, as `kubectl exec -it` gives one (`runc exec -t` under `script`).
+fn tty_shell(c: &runc::TestContainer, cmd: &str) -> std::process::Output {
+    let line = format!(
+        "runc --root {} exec -t {} sh -c '{}'",
+        c.state_root().display(),
+        c.id(),
+        cmd
+    );
+    Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn falco_rules_fire_on_real_container_activity_with_pod_context() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let (Some(stable), Some(sandbox)) =
+        (falco("falco_rules.yaml"), falco("falco-sandbox_rules.yaml"))
+    else {
+        return;
+    };
+    let c = runc::TestContainer::start(shop_container("detect", "default")).unwrap();
+    let sensor = Sensor::start(
+        &[
+            "--rules",
+            stable.to_str().unwrap(),
+            "--rules",
+            sandbox.to_str().unwrap(),
+        ],
+        &[c.state_root()],
+    );
+    assert!(c.exec(&["cat", "/etc/shadow"]).status.success());
+    assert!(c.exec(&["touch", "/etc/2"]).status.success());
+    assert!(c.exec(&["mkdir", "/bin/hello"]).status.success());
+    assert!(c.exec(&["whoami"]).status.success());
+    let sh = tty_shell(&c, "exit 0");
+    assert!(sh.status.success(), "{sh:?}");
+    assert!(c
+        .exec(&["cp", "/bin/busybox", "/tmp/true"])
+        .status
+        .success());
+    assert!(c.exec(&["/tmp/true"]).status.success());
+    let (alerts, events, err) = sensor.stop();
+    let id = short(c.id());
+    let rules = rules_of(&alerts, &id);
+    for want in [
+        "Read sensitive file untrusted",
+        "Write below etc",
+        "Mkdir binary dirs",
+        "Terminal shell in container",
+        "Drop and execute new binary in container",
+    ] {
+        assert!(
+            rules.contains(&want),
+            "{want} missing; got {rules:?}\n{err}"
+        );
+    }
+    // Every alert about this container names it; the recorded events carry the pod context.
+    let shadow = events
+        .iter()
+        .find(|e| e["fd.name"] == "/etc/shadow" && e["container.id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no openat of /etc/shadow recorded; {err}"));
+    assert_eq!(shadow["k8s.pod.name"], "nginx2-7844999d9c-8xgkx");
+    assert_eq!(shadow["k8s.ns.name"], "default");
+    assert_eq!(
+        shadow["container.image.repository"],
+        "docker.io/library/nginx"
+    );
+    assert_eq!(shadow["proc.name"], "cat");
+    assert_eq!(shadow["user.name"], "root");
+    let whoami = events
+        .iter()
+        .find(|e| e["evt.type"] == "execve" && e["proc.name"] == "whoami")
+        .expect("whoami exec recorded");
+    assert_eq!(whoami["container.id"], id.as_str());
+    assert_eq!(whoami["proc.cmdline"], "whoami");
+}
+
+#[test]
+fn default_rules_fire_on_real_container_activity() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(shop_container("defaults", "default")).unwrap();
+    let sensor = Sensor::start(&[], &[c.state_root()]);
+    assert!(c.exec(&["cat", "/etc/shadow"]).status.success());
+    assert!(c.exec(&["touch", "/etc/2"]).status.success());
+    assert!(c.exec(&["mkdir", "/bin/hello"]).status.success());
+    assert!(c.exec(&["whoami"]).status.success());
+    assert!(tty_shell(&c, "exit 0").status.success());
+    let (alerts, _events, err) = sensor.stop();
+    let rules = rules_of(&alerts, &short(c.id()));
+    for want in [
+        "Sensitive file read",
+        "Write below etc",
+        "Directory created in binary dir",
+        "Terminal shell in container",
+        "Reconnaissance command in web server container",
+    ] {
+        assert!(
+            rules.contains(&want),
+            "{want} missing; got {rules:?}\n{err}"
+        );
+    }
+    let a = alerts
+        .iter()
+        .find(|a| a["rule"] == "Sensitive file read")
+        .unwrap();
+    assert!(
+        a["output"]
+            .as_str()
+            .unwrap()
+            .contains("nginx2-7844999d9c-8xgkx"),
+        "{a}"
+    );
+}
