@@ -178,6 +178,12 @@ impl Control {
     }
 }
 
+impl std::fmt::Display for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The container an activity happened in, as far as the sensor knows it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Workload<'a> {
@@ -249,6 +255,12 @@ impl Status {
             Status::Detect => "detect",
             Status::Block => "block",
         }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -25,6 +25,8 @@ enum Kind {
     Prefix(Box<str>),
     /// `*lit`.
     Suffix(Box<str>),
+    /// `*lit*`.
+    Contains(Box<str>),
     /// `*` alone (or several).
     Any,
     /// Anything else.
@@ -141,6 +143,7 @@ impl Glob {
             [Token::Lit(l)] => Kind::Literal(l.clone()),
             [Token::Lit(l), Token::Star] => Kind::Prefix(l.clone()),
             [Token::Star, Token::Lit(l)] => Kind::Suffix(l.clone()),
+            [Token::Star, Token::Lit(l), Token::Star] => Kind::Contains(l.clone()),
             [Token::Star] => Kind::Any,
             _ => Kind::Tokens(tokens.into_boxed_slice()),
         };
@@ -173,6 +176,7 @@ impl Glob {
             Kind::Literal(l) => text == &**l,
             Kind::Prefix(p) => text.starts_with(&**p),
             Kind::Suffix(s) => text.ends_with(&**s),
+            Kind::Contains(s) => text.contains(&**s),
             Kind::Any => true,
             Kind::Tokens(t) => match_tokens(t, text),
         }
@@ -215,13 +219,27 @@ fn match_one(token: &Token, text: &str) -> Option<usize> {
 
 /// Iterative wildcard matching with one backtrack point: on a mismatch, the most recent `*`
 /// takes one more character. Earlier stars never need to grow because a later star can absorb
-/// anything they would have, so this is exact and linear in practice.
+/// anything they would have, so this is exact and linear in practice. A star followed by a
+/// literal jumps straight to the literal's next occurrence (a substring search) instead of
+/// trying every position.
 fn match_tokens(tokens: &[Token], text: &str) -> bool {
+    /// The first position at or after `from` where the token after the star at `st` can
+    /// start, or `None` when there is none.
+    fn skip(tokens: &[Token], st: usize, text: &str, from: usize) -> Option<usize> {
+        match tokens.get(st + 1) {
+            Some(Token::Lit(l)) => text[from..].find(&**l).map(|off| from + off),
+            _ => Some(from),
+        }
+    }
     let (mut ti, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
         if ti < tokens.len() {
             if tokens[ti] == Token::Star {
+                match skip(tokens, ti, text, si) {
+                    Some(at) => si = at,
+                    None => return false,
+                }
                 star = Some((ti, si));
                 ti += 1;
                 continue;
@@ -238,7 +256,9 @@ fn match_tokens(tokens: &[Token], text: &str) -> bool {
         match star {
             Some((st, ss)) => match text[ss..].chars().next() {
                 Some(c) => {
-                    let ss = ss + c.len_utf8();
+                    let Some(ss) = skip(tokens, st, text, ss + c.len_utf8()) else {
+                        return false;
+                    };
                     star = Some((st, ss));
                     ti = st + 1;
                     si = ss;
@@ -284,6 +304,9 @@ mod tests {
             ("\\*", "*", true),
             ("\\*", "x", false),
             ("a*b*c", "axxbyyc", true),
+            ("*/xmrig*", "/tmp/.x/xmrig-6.21", true),
+            ("*/xmrig*", "/tmp/xmri", false),
+            ("*ab?", "xabxabz", true),
             ("a*b*c", "axxbyy", false),
             ("prod-*", "prod-eu", true),
             ("prod-*", "staging", false),

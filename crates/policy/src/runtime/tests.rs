@@ -744,3 +744,40 @@ fn empty_input_is_an_empty_set() {
     assert!(set("").is_empty());
     assert!(set("# nothing yet\n").is_empty());
 }
+
+mod no_panic {
+    use proptest::prelude::*;
+
+    use super::super::RuntimePolicySet;
+
+    const VALID: &str = "apiVersion: mamori.dev/v1\nkind: RuntimePolicy\nmetadata: {name: p}\nspec:\n  mode: enforce\n  enforceAfter: \"2026-12-01T00:00:00Z\"\n  scope: {namespaces: [\"prod-*\"], podLabels: {app: web}}\n  bypass: {namespaces: [], images: [\"x/*\"]}\n  controls:\n    blockContainerExec: {allowedExecutables: [ls, /bin/date]}\n    blockedOutbound: {ports: [1, 65535], addresses: [\"::/0\", 10.0.0.0/8]}\n    blockedFiles: [\"/etc/[a-z]*\"]\n";
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            let _ = RuntimePolicySet::from_str_named(&s, "fuzz.yaml");
+        }
+
+        /// Cutting a valid document anywhere, or replacing one character, gives a policy or an
+        /// error, never a panic; an error always names the file.
+        #[test]
+        fn mangled_valid_document_never_panics(cut in 0usize..600, at in 0usize..600, c in "\\PC") {
+            let cut = cut.min(VALID.len());
+            let _ = RuntimePolicySet::from_str_named(&VALID[..cut], "fuzz.yaml");
+            let at = at.min(VALID.len() - 1); // VALID is ASCII: every index is a char boundary
+            let mut s = VALID.to_string();
+            s.replace_range(at..at + 1, &c);
+            if let Err(e) = RuntimePolicySet::from_str_named(&s, "fuzz.yaml") {
+                prop_assert!(e.to_string().starts_with("fuzz.yaml"), "{}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn the_valid_document_is_valid() {
+        assert!(VALID.is_ascii(), "the mangling test slices by byte");
+        let s =
+            RuntimePolicySet::from_str_named(VALID, "fuzz.yaml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.policies().len(), 1);
+    }
+}
