@@ -90,9 +90,8 @@ fn upperdir_option(superopts: &str) -> Option<PathBuf> {
     // The kernel escapes commas inside option values (`\054`), so a raw comma always separates
     // options, also inside a `lowerdir=` list.
     let raw = superopts
-        .split(',')
-        .filter_map(|opt| opt.strip_prefix("upperdir="))
-        .last()?;
+        .rsplit(',')
+        .find_map(|opt| opt.strip_prefix("upperdir="))?;
     let octal = decode_octal_escapes(raw.as_bytes());
     let plain = remove_backslash_escapes(&octal);
     if plain.is_empty() {
@@ -107,7 +106,9 @@ fn decode_octal_escapes(s: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'\\' && i + 3 < s.len() && is_octal_triplet(&s[i + 1..i + 4]) {
-            let v = (s[i + 1] - b'0') as u16 * 64 + (s[i + 2] - b'0') as u16 * 8 + (s[i + 3] - b'0') as u16;
+            let v = (s[i + 1] - b'0') as u16 * 64
+                + (s[i + 2] - b'0') as u16 * 8
+                + (s[i + 3] - b'0') as u16;
             if v <= 0xff {
                 out.push(v as u8);
                 i += 4;
@@ -227,7 +228,10 @@ mod imp {
     #[allow(unsafe_code)]
     fn open_dir_path(dir: &Path) -> io::Result<OwnedFd> {
         let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "upper directory path has a NUL byte")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "upper directory path has a NUL byte",
+            )
         })?;
         // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
         let fd = unsafe {
@@ -251,7 +255,10 @@ mod imp {
         let how = OpenHow {
             flags: (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
             mode: 0,
-            resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+            resolve: RESOLVE_BENEATH
+                | RESOLVE_NO_SYMLINKS
+                | RESOLVE_NO_MAGICLINKS
+                | RESOLVE_NO_XDEV,
         };
         // SAFETY: openat2 reads `how` (size given) and the NUL-terminated `c`; both outlive the
         // call. The returned fd is checked before use.
@@ -452,7 +459,14 @@ mod tests {
     #[test]
     fn hostile_container_paths_are_rejected_before_any_lookup() {
         let up = Path::new("/nonexistent-upper");
-        for bad in ["/../etc/passwd", "relative", "/a/../../b", "/a\0b", "/", "//.//"] {
+        for bad in [
+            "/../etc/passwd",
+            "relative",
+            "/a/../../b",
+            "/a\0b",
+            "/",
+            "//.//",
+        ] {
             let err = layer_of(up, bad).expect_err(bad);
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }

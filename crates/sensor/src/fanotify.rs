@@ -509,7 +509,10 @@ impl ExecGuard {
             tracing::warn!(%error, "Could not wake the fanotify reader; it stops at its next poll timeout.");
         }
         self.shared.wake_watchdog.notify_all();
-        for h in [self.reader.take(), self.watchdog.take()].into_iter().flatten() {
+        for h in [self.reader.take(), self.watchdog.take()]
+            .into_iter()
+            .flatten()
+        {
             if h.join().is_err() {
                 bump(&self.shared.counters.errors);
             }
@@ -621,7 +624,11 @@ fn dispatch(shared: &Shared, jobs: &SyncSender<Job>, ev: event::RawEvent, next_s
             shared.wake_watchdog.notify_all();
         }
     }
-    let job = Job { seq, fd, pid: ev.pid };
+    let job = Job {
+        seq,
+        fd,
+        pid: ev.pid,
+    };
     match jobs.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(job)) => {
@@ -729,7 +736,11 @@ fn watchdog_loop(shared: &Shared) {
             let p = entry.remove();
             shared.write_response(&st, &p, verdict);
             bump(&shared.counters.timed_out);
-            tracing::warn!(?verdict, ?deadline, "An exec waited past the deadline; the watchdog answered it.");
+            tracing::warn!(
+                ?verdict,
+                ?deadline,
+                "An exec waited past the deadline; the watchdog answered it."
+            );
         }
         st = shared
             .wake_watchdog

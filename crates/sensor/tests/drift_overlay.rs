@@ -56,7 +56,9 @@ impl Overlay {
 
 impl Drop for Overlay {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path().join("merged")).status();
+        let _ = Command::new("umount")
+            .arg(self.dir.path().join("merged"))
+            .status();
     }
 }
 
@@ -71,7 +73,10 @@ fn new_copied_up_untouched_and_deleted_files() {
     fs::create_dir_all(ov.merged("tmp")).unwrap();
     fs::write(ov.merged("tmp/new"), b"dropped binary").unwrap();
     // `touch` of an image file through the merged view copies it up.
-    let st = Command::new("touch").arg(ov.merged("bin/tool")).status().unwrap();
+    let st = Command::new("touch")
+        .arg(ov.merged("bin/tool"))
+        .status()
+        .unwrap();
     assert!(st.success());
     fs::remove_file(ov.merged("bin/gone")).unwrap();
 
@@ -97,7 +102,12 @@ fn hostile_paths_do_not_escape_the_upper_dir() {
     // A symlink the container made, pointing at its `/` — seen from the host, at the host's `/`.
     symlink("/", ov.merged("evil")).unwrap();
     symlink("../../../../../../etc", ov.merged("rel")).unwrap();
-    assert!(up.join("evil").symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(up
+        .join("evil")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
 
     // Through a symlink: refused (ELOOP), never resolved to the host's /etc/passwd.
     for p in ["/evil/etc/passwd", "/rel/passwd"] {
@@ -109,7 +119,12 @@ fn hostile_paths_do_not_escape_the_upper_dir() {
     // The symlink itself is an upper entry, classified without being followed.
     assert_eq!(layer_of(&up, "/evil").unwrap(), Layer::UpperNew);
     // `..` and relative paths never reach a syscall.
-    for p in ["/../etc/passwd", "/tmp/../../etc/passwd", "etc/passwd", "/a\0b"] {
+    for p in [
+        "/../etc/passwd",
+        "/tmp/../../etc/passwd",
+        "etc/passwd",
+        "/a\0b",
+    ] {
         let err = layer_of(&up, p).expect_err(p);
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{p}: {err}");
     }

@@ -53,7 +53,10 @@ impl Drop for Tmpfs {
             .is_ok_and(|s| s.success());
         if !ok {
             // A child of a failed test may still run from it: detach instead.
-            let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
         }
     }
 }
@@ -140,7 +143,9 @@ fn denied_path_fails_with_eperm_and_others_run() {
     assert_eperm(run_true(&deny), "exec of deny-me");
     assert!(run_true(&allow).expect("exec allow-me").success());
     // Not on the marked mount: no event at all.
-    assert!(run_true(Path::new(busybox())).expect("exec host busybox").success());
+    assert!(run_true(Path::new(busybox()))
+        .expect("exec host busybox")
+        .success());
 
     let c = guard.counters();
     assert_eq!((c.events, c.denied, c.allowed), (2, 1, 1), "{c:?}");
@@ -181,7 +186,11 @@ fn request_pid_is_the_exec_ing_process() {
     let guard = ExecGuard::start(decider.clone(), GuardSettings::default()).expect("start");
     guard.mark_mount(fs.path()).expect("mark");
     let mut child = loop {
-        match Command::new(&prog).arg0("busybox").args(["sleep", "0"]).spawn() {
+        match Command::new(&prog)
+            .arg0("busybox")
+            .args(["sleep", "0"])
+            .spawn()
+        {
             Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
                 std::thread::sleep(Duration::from_millis(20))
             }
@@ -213,11 +222,19 @@ fn watchdog_answers_a_slow_decider_allow() {
     let took = t.elapsed();
     assert!(took < Duration::from_millis(500), "exec took {took:?}");
     let c = guard.counters();
-    assert_eq!((c.events, c.timed_out, c.allowed, c.late), (1, 1, 0, 0), "{c:?}");
+    assert_eq!(
+        (c.events, c.timed_out, c.allowed, c.late),
+        (1, 1, 0, 0),
+        "{c:?}"
+    );
     // The decider's answer arrives after 2 s and is discarded.
     wait_for(&guard, |c| c.late == 1, Duration::from_secs(5));
     let c = guard.shutdown();
-    assert_eq!((c.timed_out, c.late, c.allowed, c.denied), (1, 1, 0, 0), "{c:?}");
+    assert_eq!(
+        (c.timed_out, c.late, c.allowed, c.denied),
+        (1, 1, 0, 0),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -236,7 +253,11 @@ fn watchdog_answers_a_slow_decider_deny_in_strict_mode() {
     guard.mark_mount(fs.path()).expect("mark");
     let t = Instant::now();
     assert_eperm(run_true(&prog), "exec past the deadline, strict");
-    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(guard.counters().timed_out, 1);
 }
 
@@ -309,7 +330,8 @@ fn a_full_queue_is_answered_at_once() {
     // One exec occupies the worker, one the queue slot; the rest find the queue full and are
     // allowed (on_timeout) at once.
     let mut runners = Vec::new();
-    for p in progs.iter().take(2).cloned() {
+    for p in &progs[..2] {
+        let p = p.clone();
         runners.push(std::thread::spawn(move || run_true(&p)));
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -333,8 +355,8 @@ fn marking_errors_are_clear() {
     if !root() {
         return;
     }
-    let guard = ExecGuard::start(Arc::new(DenyByName::default()), GuardSettings::default())
-        .expect("start");
+    let guard =
+        ExecGuard::start(Arc::new(DenyByName::default()), GuardSettings::default()).expect("start");
     let err = guard
         .mark_container(u32::MAX - 1, &[])
         .expect_err("no such pid");
@@ -364,7 +386,10 @@ fn wait_for(guard: &ExecGuard, what: impl Fn(&GuardCounters) -> bool, limit: Dur
         if what(&c) {
             return;
         }
-        assert!(t.elapsed() < limit, "condition not reached within {limit:?}: {c:?}");
+        assert!(
+            t.elapsed() < limit,
+            "condition not reached within {limit:?}: {c:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }

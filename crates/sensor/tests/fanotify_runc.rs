@@ -80,7 +80,11 @@ fn drift_in_a_runc_container_is_denied_and_image_binaries_run() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "lower-ok\nroot\n");
 
     // A binary copied into /tmp (upper layer) is refused before it runs.
-    let out = c.exec(&["sh", "-c", "cp /bin/busybox /tmp/x && /tmp/x echo drift-ran"]);
+    let out = c.exec(&[
+        "sh",
+        "-c",
+        "cp /bin/busybox /tmp/x && /tmp/x echo drift-ran",
+    ]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(126), "{all}");
     assert!(all.contains("/tmp/x: Operation not permitted"), "{all}");
@@ -93,7 +97,11 @@ fn drift_in_a_runc_container_is_denied_and_image_binaries_run() {
     assert!(all.contains("operation not permitted"), "{all}");
 
     // An image file that was copied up (touched) is drift too.
-    let out = c.exec(&["sh", "-c", "touch /bin/busybox; /bin/busybox echo copied-up-ran"]);
+    let out = c.exec(&[
+        "sh",
+        "-c",
+        "touch /bin/busybox; /bin/busybox echo copied-up-ran",
+    ]);
     let all = text(&out);
     assert!(!all.contains("copied-up-ran"), "{all}");
     assert!(all.contains("Operation not permitted"), "{all}");
@@ -101,7 +109,11 @@ fn drift_in_a_runc_container_is_denied_and_image_binaries_run() {
     let seen = decider.seen.lock().unwrap().clone();
     let c_counters = guard.counters();
     assert!(c_counters.denied >= 3, "{c_counters:?}");
-    assert_eq!(c_counters.timed_out + c_counters.errors, 0, "{c_counters:?}");
+    assert_eq!(
+        c_counters.timed_out + c_counters.errors,
+        0,
+        "{c_counters:?}"
+    );
 
     let tmp_x: Vec<_> = seen.iter().filter(|(r, _)| r.path == "/tmp/x").collect();
     assert!(!tmp_x.is_empty(), "no event for /tmp/x: {seen:?}");
@@ -138,9 +150,19 @@ fn volume_marks_and_unlinked_executables() {
     // Root mount only: the volume is another mount, so its exec is not even seen.
     let root_only = guard.mark_container(c.init_pid(), &[]).expect("mark root");
     let out = c.exec(&["/data/echo", "volume-ran"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "volume-ran\n", "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "volume-ran\n",
+        "{}",
+        text(&out)
+    );
     assert!(
-        !decider.seen.lock().unwrap().iter().any(|(r, _)| r.path == "/data/echo"),
+        !decider
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(r, _)| r.path == "/data/echo"),
         "the volume is not covered by the root mark"
     );
     guard.unmark(root_only).expect("unmark");
@@ -152,7 +174,10 @@ fn volume_marks_and_unlinked_executables() {
     let all = text(&out);
     assert!(all.contains("/data/echo: Operation not permitted"), "{all}");
     let seen = decider.seen.lock().unwrap().clone();
-    let ev = seen.iter().find(|(r, _)| r.path == "/data/echo").expect("volume exec seen");
+    let ev = seen
+        .iter()
+        .find(|(r, _)| r.path == "/data/echo")
+        .expect("volume exec seen");
     assert_eq!(ev.0.mark, vol);
     // Not in the upper dir: the drift check alone would have said Lower. Volumes need their own
     // rule (here: everything under /data is denied).
@@ -175,7 +200,11 @@ fn volume_marks_and_unlinked_executables() {
         .unwrap_or_else(|| panic!("no unlinked exec seen: {seen:?} / {all}"));
     assert!(!ev.0.path_exact, "{ev:?}");
     assert!(ev.0.path.starts_with("/tmp/y"), "{ev:?}");
-    assert_eq!(ev.1, Ok(Layer::Lower), "what a naive drift check would conclude");
+    assert_eq!(
+        ev.1,
+        Ok(Layer::Lower),
+        "what a naive drift check would conclude"
+    );
     let end = guard.shutdown();
     assert_eq!(end.timed_out + end.errors, 0, "{end:?}");
 }

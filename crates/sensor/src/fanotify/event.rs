@@ -21,7 +21,11 @@ pub(crate) enum ParseError {
     Truncated { offset: usize, left: usize },
     /// The kernel speaks a metadata version this code does not.
     #[error("fanotify metadata version {found} at byte {offset}, expected {expected}")]
-    Version { offset: usize, found: u8, expected: u8 },
+    Version {
+        offset: usize,
+        found: u8,
+        expected: u8,
+    },
     /// `event_len` or `metadata_len` out of bounds.
     #[error("fanotify event at byte {offset} has event_len {event_len} / metadata_len {metadata_len} (buffer has {left} bytes left)")]
     Length {
@@ -35,7 +39,11 @@ pub(crate) enum ParseError {
 /// Splits a read buffer into events. The iterator yields each header in order and, at most once,
 /// a final error after which it stops.
 pub(crate) fn parse(buf: &[u8]) -> Events<'_> {
-    Events { buf, offset: 0, done: false }
+    Events {
+        buf,
+        offset: 0,
+        done: false,
+    }
 }
 
 /// Iterator returned by [`parse`].
@@ -70,7 +78,10 @@ impl Iterator for Events<'_> {
 
 fn header(rest: &[u8], offset: usize) -> Result<(RawEvent, usize), ParseError> {
     if rest.len() < METADATA_LEN {
-        return Err(ParseError::Truncated { offset, left: rest.len() });
+        return Err(ParseError::Truncated {
+            offset,
+            left: rest.len(),
+        });
     }
     let u32_at = |i: usize| u32::from_ne_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
     let event_len = u32_at(0) as usize;
@@ -103,7 +114,14 @@ fn header(rest: &[u8], offset: usize) -> Result<(RawEvent, usize), ParseError> {
 mod tests {
     use super::*;
 
-    fn encode(event_len: u32, vers: u8, metadata_len: u16, mask: u64, fd: i32, pid: i32) -> Vec<u8> {
+    fn encode(
+        event_len: u32,
+        vers: u8,
+        metadata_len: u16,
+        mask: u64,
+        fd: i32,
+        pid: i32,
+    ) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&event_len.to_ne_bytes());
         v.push(vers);
@@ -117,7 +135,10 @@ mod tests {
 
     #[test]
     fn layout_matches_libc() {
-        assert_eq!(std::mem::size_of::<libc::fanotify_event_metadata>(), METADATA_LEN);
+        assert_eq!(
+            std::mem::size_of::<libc::fanotify_event_metadata>(),
+            METADATA_LEN
+        );
     }
 
     #[test]
@@ -131,8 +152,16 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Ok(RawEvent { mask: libc::FAN_OPEN_EXEC_PERM, fd: 7, pid: 100 }),
-                Ok(RawEvent { mask: libc::FAN_Q_OVERFLOW, fd: -1, pid: 0 }),
+                Ok(RawEvent {
+                    mask: libc::FAN_OPEN_EXEC_PERM,
+                    fd: 7,
+                    pid: 100
+                }),
+                Ok(RawEvent {
+                    mask: libc::FAN_Q_OVERFLOW,
+                    fd: -1,
+                    pid: 0
+                }),
             ]
         );
     }
@@ -148,14 +177,30 @@ mod tests {
 
     #[test]
     fn bad_lengths_stop_parsing_without_panicking() {
-        for (event_len, metadata_len) in [(0, 24), (23, 24), (24, 0), (24, 25), (1000, 24), (u32::MAX, 24)] {
+        for (event_len, metadata_len) in [
+            (0, 24),
+            (23, 24),
+            (24, 0),
+            (24, 25),
+            (1000, 24),
+            (u32::MAX, 24),
+        ] {
             let buf = encode(event_len, 3, metadata_len, 0, 5, 1);
             let got: Vec<_> = parse(&buf).collect();
             assert_eq!(got.len(), 1, "{event_len}/{metadata_len}");
-            assert!(matches!(got[0], Err(ParseError::Length { .. })), "{event_len}/{metadata_len}");
+            assert!(
+                matches!(got[0], Err(ParseError::Length { .. })),
+                "{event_len}/{metadata_len}"
+            );
         }
         let got: Vec<_> = parse(&[3u8; 10]).collect();
-        assert_eq!(got, vec![Err(ParseError::Truncated { offset: 0, left: 10 })]);
+        assert_eq!(
+            got,
+            vec![Err(ParseError::Truncated {
+                offset: 0,
+                left: 10
+            })]
+        );
     }
 
     #[test]

@@ -31,10 +31,9 @@ impl Target {
         match self {
             Target::Path(p) => p.clone(),
             Target::InContainer { pid, dest: None } => PathBuf::from(format!("/proc/{pid}/root")),
-            Target::InContainer {
-                pid,
-                dest: Some(d),
-            } => Path::new(&format!("/proc/{pid}/root")).join(d.strip_prefix("/").unwrap_or(d)),
+            Target::InContainer { pid, dest: Some(d) } => {
+                Path::new(&format!("/proc/{pid}/root")).join(d.strip_prefix("/").unwrap_or(d))
+            }
         }
     }
 
@@ -47,13 +46,14 @@ impl Target {
         match self {
             Target::Path(p) => sys::open_path(p).map_err(mark_err),
             Target::InContainer { pid, dest } => {
-                let root = sys::open_path_dir(Path::new(&format!("/proc/{pid}/root")))
-                    .map_err(|e| match e.raw_os_error() {
+                let root = sys::open_path_dir(Path::new(&format!("/proc/{pid}/root"))).map_err(
+                    |e| match e.raw_os_error() {
                         Some(libc::ENOENT) | Some(libc::ESRCH) => {
                             GuardError::NoSuchProcess { pid: *pid }
                         }
                         _ => mark_err(e),
-                    })?;
+                    },
+                )?;
                 match dest {
                     None => Ok(root),
                     Some(d) => sys::open_path_dir_in_root(root.as_fd(), d).map_err(mark_err),
@@ -155,10 +155,7 @@ impl Marks {
     /// Removes the marks of `id`. Mounts that are gone are skipped silently.
     pub(crate) fn remove(&self, group: BorrowedFd<'_>, id: MarkId) -> Result<(), GuardError> {
         let mut inner = self.lock();
-        let marked = inner
-            .by_id
-            .remove(&id)
-            .ok_or(GuardError::UnknownMark(id))?;
+        let marked = inner.by_id.remove(&id).ok_or(GuardError::UnknownMark(id))?;
         let mut first_err = None;
         for m in &marked {
             if let Err(e) = release(&mut inner, group, m, id) {
@@ -195,12 +192,12 @@ fn mark_one(group: BorrowedFd<'_>, target: &Target) -> Result<sys::FileId, Guard
         source,
     };
     let fid = sys::statx_fd(fd.as_fd()).map_err(mark_err)?;
-    sys::fanotify_mark(group, ADD, libc::FAN_OPEN_EXEC_PERM, &proc_fd_path(&fd)).map_err(
-        |e| match e.raw_os_error() {
+    sys::fanotify_mark(group, ADD, libc::FAN_OPEN_EXEC_PERM, &proc_fd_path(&fd)).map_err(|e| {
+        match e.raw_os_error() {
             Some(libc::EPERM) => GuardError::NotPermitted,
             _ => mark_err(e),
-        },
-    )?;
+        }
+    })?;
     Ok(fid)
 }
 

@@ -33,7 +33,8 @@ pub(crate) fn fanotify_mark(
     let c = cstring(path)?;
     // SAFETY: `group` is a live fanotify descriptor, `c` a NUL-terminated string that outlives
     // the call.
-    let rc = unsafe { libc::fanotify_mark(group.as_raw_fd(), flags, mask, libc::AT_FDCWD, c.as_ptr()) };
+    let rc =
+        unsafe { libc::fanotify_mark(group.as_raw_fd(), flags, mask, libc::AT_FDCWD, c.as_ptr()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -59,10 +60,22 @@ pub(crate) fn eventfd_signal(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Waits until `a` or `b` is readable, or `timeout_ms` passes. Returns (a readable, b readable).
 #[allow(unsafe_code)]
-pub(crate) fn poll2(a: BorrowedFd<'_>, b: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<(bool, bool)> {
+pub(crate) fn poll2(
+    a: BorrowedFd<'_>,
+    b: BorrowedFd<'_>,
+    timeout_ms: i32,
+) -> io::Result<(bool, bool)> {
     let mut fds = [
-        libc::pollfd { fd: a.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: b.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd: a.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     // SAFETY: `fds` is a valid array of 2 pollfd that outlives the call.
     let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
