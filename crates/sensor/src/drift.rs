@@ -90,9 +90,8 @@ fn upperdir_option(superopts: &str) -> Option<PathBuf> {
     // The kernel escapes commas inside option values (`\054`), so a raw comma always separates
     // options, also inside a `lowerdir=` list.
     let raw = superopts
-        .split(',')
-        .filter_map(|opt| opt.strip_prefix("upperdir="))
-        .last()?;
+        .rsplit(',')
+        .find_map(|opt| opt.strip_prefix("upperdir="))?;
     let octal = decode_octal_escapes(raw.as_bytes());
     let plain = remove_backslash_escapes(&octal);
     if plain.is_empty() {

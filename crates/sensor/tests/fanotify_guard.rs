@@ -330,7 +330,8 @@ fn a_full_queue_is_answered_at_once() {
     // One exec occupies the worker, one the queue slot; the rest find the queue full and are
     // allowed (on_timeout) at once.
     let mut runners = Vec::new();
-    for p in progs.iter().take(2).cloned() {
+    for p in &progs[..2] {
+        let p = p.clone();
         runners.push(std::thread::spawn(move || run_true(&p)));
         std::thread::sleep(Duration::from_millis(200));
     }
