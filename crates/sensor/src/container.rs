@@ -40,7 +40,7 @@ pub use runtime::{
 };
 
 /// The runtime that created a container, as far as it can be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum RuntimeKind {
     /// Docker (Moby).
     Docker,
@@ -55,6 +55,7 @@ pub enum RuntimeKind {
     /// Plain runc (`runc run`), or a runtime that left no mark.
     Runc,
     /// A container id with no hint of the runtime.
+    #[default]
     Unknown,
 }
 

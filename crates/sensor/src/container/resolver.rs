@@ -36,7 +36,8 @@ pub enum ScanError {
 /// Lookups that hit are hash-map reads. A miss rescans the state dirs, at most once per
 /// 100 ms, and a pid namespace that is still unknown is remembered as "no container" for
 /// 500 ms, so events from unmanaged namespaces stay cheap. Processes in the host's pid
-/// namespace (that of `/proc/1`) are answered `None` without any scan.
+/// namespace (that of `/proc/1`, or the sensor's own when `/proc/1/ns` is unreadable) are
+/// answered `None` without any scan.
 ///
 /// At most `capacity` containers are held; beyond that, new ones are not cached (and a
 /// warning says so once).
@@ -68,7 +69,14 @@ impl ContainerResolver {
 
     /// The same, with `/proc` elsewhere (tests).
     pub fn with_proc_root(roots: RuntimeRoots, capacity: usize, proc_root: PathBuf) -> Self {
-        let host_pidns = ns_inode(&proc_root, 1, "pid");
+        // The host's pid namespace is that of pid 1. When /proc/1/ns cannot be read (pid 1 not
+        // dumpable, or no CAP_SYS_PTRACE), our own is taken: the sensor runs with the host's
+        // pid namespace (`hostPID: true`) or it could not see host pids at all.
+        let host_pidns = ns_inode(&proc_root, 1, "pid").or_else(|| {
+            fs::metadata(proc_root.join("self/ns/pid"))
+                .ok()
+                .map(|m| m.ino())
+        });
         ContainerResolver {
             roots,
             capacity: capacity.max(1),
@@ -273,7 +281,7 @@ impl ContainerResolver {
 
     fn may_rescan(&self) -> bool {
         self.last_scan
-            .map_or(true, |t| t.elapsed() >= RESCAN_INTERVAL)
+            .is_none_or(|t| t.elapsed() >= RESCAN_INTERVAL)
     }
 
     fn recent_miss(&self, ns: u64) -> bool {

@@ -292,12 +292,6 @@ struct Annotations {
     sandbox: bool,
 }
 
-impl Default for RuntimeKind {
-    fn default() -> Self {
-        RuntimeKind::Unknown
-    }
-}
-
 // containerd's CRI plugin (pkg/cri/annotations).
 const CRI_TYPE: &str = "io.kubernetes.cri.container-type";
 const CRI_NAME: &str = "io.kubernetes.cri.container-name";
@@ -446,8 +440,7 @@ pub fn split_image(image: &str) -> (Option<String>, Option<String>, Option<Strin
 pub fn overlay_upperdir(mountinfo: &str) -> Option<PathBuf> {
     let root = mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .last()?;
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))?;
     // Fields after the optional ones: ` - fstype source super-options`.
     let (_, after) = root.split_once(" - ")?;
     let mut parts = after.split(' ');
@@ -540,12 +533,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks after boot).
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks after boot), or `None` when the
+/// process is gone or is a zombie (dead, not yet reaped).
 pub(crate) fn proc_start_ticks(proc_root: &Path, pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
     // The command name may hold spaces and parens; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]

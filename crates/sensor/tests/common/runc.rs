@@ -316,6 +316,20 @@ impl TestContainer {
         self.runc(&full).expect("spawn runc exec")
     }
 
+    /// Starts a command inside the container and returns without waiting (`runc exec -d`);
+    /// its stdio is `/dev/null`.
+    pub fn exec_detached(&self, args: &[&str]) -> std::io::Result<std::process::ExitStatus> {
+        Command::new("runc")
+            .arg("--root")
+            .arg(&self.state_root)
+            .args(["exec", "-d", self.id.as_str()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+    }
+
     /// Runs a command inside the container as `uid:gid`.
     pub fn exec_as(&self, uid: u32, gid: u32, args: &[&str]) -> Output {
         let user = format!("{uid}:{gid}");
