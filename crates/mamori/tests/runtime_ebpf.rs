@@ -273,3 +273,180 @@ fn default_rules_fire_on_real_container_activity() {
         "{a}"
     );
 }
+
+/// The init loop of the policy containers: runs `/tmp/true` (written later from the host, so it
+/// lands in the overlay upper layer: drift) when `/tmp/go` appears, and records what happened.
+const DRIFT_LOOP: &str = "while true; do if [ -f /tmp/go ]; then rm -f /tmp/go; \
+     if /tmp/true 2>/tmp/err; then echo ran >/tmp/result; else cat /tmp/err >/tmp/result; fi; fi; \
+     sleep 0.1; done";
+
+fn policy_container(name: &str, ns: &str) -> runc::TestContainer {
+    runc::TestContainer::start(shop_container(name, ns).args(&["sh", "-c", DRIFT_LOOP])).unwrap()
+}
+
+/// Drops a copy of busybox as /tmp/true through the host's view of the overlay, lets the
+/// container's own loop run it, and returns what the loop recorded.
+fn run_drifted(c: &runc::TestContainer) -> String {
+    let root = c.rootfs();
+    std::fs::copy(runc::busybox().unwrap(), root.join("tmp/true")).unwrap();
+    let _ = std::fs::remove_file(root.join("tmp/result"));
+    std::fs::write(root.join("tmp/go"), b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(root.join("tmp/result")) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container loop never ran /tmp/true"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn example_policy(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/policies")
+        .join(name)
+}
+
+fn decisions<'a>(alerts: &'a [Value], container: &str, control: &str) -> Vec<&'a Value> {
+    alerts
+        .iter()
+        .filter(|a| a["source"] == "policy")
+        .filter(|a| a["output_fields"]["container.id"] == container)
+        .filter(|a| a["output_fields"]["policy.control"] == control)
+        .collect()
+}
+
+fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn enforce_policy_blocks_exec_sessions_and_drift_but_not_in_bypassed_namespaces() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let shop = policy_container("enforce", "shop");
+    let system = policy_container("bypassed", "kube-system");
+    let policy = example_policy("runtime-enforce.yaml");
+    let sensor = Sensor::start(
+        &["--policy", policy.to_str().unwrap()],
+        &[shop.state_root(), system.state_root()],
+    );
+    // kubectl exec of a shell: refused before the shell runs.
+    let sh = shop.exec(&["sh", "-c", "echo should-not-run"]);
+    let text = output_text(&sh);
+    assert!(!sh.status.success(), "exec of a shell ran: {text}");
+    assert!(
+        text.to_lowercase().contains("operation not permitted"),
+        "{text}"
+    );
+    assert!(!text.contains("should-not-run"));
+    // An allowed executable still runs in an exec session.
+    let ls = shop.exec(&["ls", "/"]);
+    assert!(ls.status.success(), "{}", output_text(&ls));
+    // Drift: the container's own process may not run a file that is not in the image.
+    let drift = run_drifted(&shop);
+    assert!(drift.contains("Operation not permitted"), "{drift}");
+    // The same in kube-system: bypassed, everything runs.
+    let sh2 = system.exec(&["sh", "-c", "echo ran"]);
+    assert!(sh2.status.success(), "{}", output_text(&sh2));
+    assert_eq!(run_drifted(&system).trim(), "ran");
+    let (alerts, _events, err) = sensor.stop();
+    let id = short(shop.id());
+    let exec = decisions(&alerts, &id, "block-container-exec");
+    assert!(
+        exec.iter()
+            .any(|a| a["output_fields"]["policy.status"] == "block"
+                && a["output_fields"]["k8s.pod.name"] == "nginx2-7844999d9c-8xgkx"
+                && a["output_fields"]["k8s.ns.name"] == "shop"
+                && a["output_fields"]["proc.exepath"] == "/bin/sh"),
+        "no block decision for the shell: {exec:?}\n{err}"
+    );
+    assert!(
+        !exec
+            .iter()
+            .any(|a| a["output_fields"]["proc.exepath"] == "/bin/ls"),
+        "the allowed ls was reported: {exec:?}"
+    );
+    let drift = decisions(&alerts, &id, "drift-prevention");
+    assert!(
+        drift
+            .iter()
+            .any(|a| a["output_fields"]["policy.status"] == "block"
+                && a["output_fields"]["proc.exepath"] == "/tmp/true"),
+        "no block decision for the drifted binary: {drift:?}\n{err}"
+    );
+    let sys = short(system.id());
+    assert!(
+        alerts
+            .iter()
+            .filter(|a| a["source"] == "policy")
+            .all(|a| a["output_fields"]["container.id"] != sys.as_str()),
+        "a decision about the bypassed kube-system container: {alerts:?}"
+    );
+    assert!(err.contains("enforce available"), "{err}");
+}
+
+#[test]
+fn audit_policy_reports_detect_and_blocks_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = policy_container("audit", "shop");
+    let policy = example_policy("runtime-audit.yaml");
+    let sensor = Sensor::start(&["--policy", policy.to_str().unwrap()], &[c.state_root()]);
+    let sh = c.exec(&["sh", "-c", "echo ran"]);
+    assert!(sh.status.success(), "{}", output_text(&sh));
+    assert_eq!(run_drifted(&c).trim(), "ran");
+    let (alerts, _events, err) = sensor.stop();
+    let id = short(c.id());
+    for control in ["block-container-exec", "drift-prevention"] {
+        let d = decisions(&alerts, &id, control);
+        assert!(!d.is_empty(), "no {control} decision\n{err}");
+        assert!(
+            d.iter()
+                .all(|a| a["output_fields"]["policy.status"] == "detect"),
+            "{d:?}"
+        );
+    }
+}
+
+#[test]
+fn enforce_after_in_the_future_only_audits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = policy_container("later", "shop");
+    let text = std::fs::read_to_string(example_policy("runtime-enforce.yaml")).unwrap();
+    let later = text.replace(
+        "  # enforceAfter: \"2026-12-01T00:00:00Z\"",
+        "  enforceAfter: \"2099-01-01T00:00:00Z\"",
+    );
+    assert_ne!(later, text, "the example policy changed shape");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("later.yaml");
+    std::fs::write(&policy, later).unwrap();
+    let sensor = Sensor::start(&["--policy", policy.to_str().unwrap()], &[c.state_root()]);
+    let sh = c.exec(&["sh", "-c", "echo ran"]);
+    assert!(sh.status.success(), "{}", output_text(&sh));
+    let (alerts, _events, err) = sensor.stop();
+    let d = decisions(&alerts, &short(c.id()), "block-container-exec");
+    assert!(!d.is_empty(), "no decision\n{err}");
+    assert!(
+        d.iter()
+            .all(|a| a["output_fields"]["policy.status"] == "detect"),
+        "{d:?}"
+    );
+}

@@ -66,7 +66,8 @@ pub fn available() -> bool {
     true
 }
 
-fn busybox() -> Option<PathBuf> {
+/// The static busybox binary to put in images (Debian busybox-static).
+pub fn busybox() -> Option<PathBuf> {
     ["/bin/busybox", "/usr/bin/busybox"]
         .iter()
         .map(PathBuf::from)
