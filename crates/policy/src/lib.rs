@@ -1,4 +1,4 @@
-//! mamori's admission policy engine: pure and synchronous.
+//! mamori's policy engines, admission and runtime: pure and synchronous.
 //!
 //! - [`pss`]: the Pod Security Standards checks exactly as upstream Pod Security Admission runs
 //!   them at every version (`v1.0` … `latest`): [`pss::check_pod`] on a [`pss::PodLike`].
