@@ -195,6 +195,7 @@ mod tests {
             source: "syscall".into(),
             tags: vec!["t".into()],
             time: "2023-11-14T22:13:20.000000000Z".into(),
+            status: None,
         }
     }
 

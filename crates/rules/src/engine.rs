@@ -305,6 +305,7 @@ impl Engine {
             source: "syscall".to_string(),
             tags: r.tags.clone(),
             time,
+            status: None,
         }
     }
 }

@@ -212,6 +212,10 @@ pub struct Alert {
     pub tags: Vec<String>,
     /// RFC 3339 UTC time with nanoseconds.
     pub time: String,
+    /// mamori's runtime-policy decisions only: `detect` or `block` (absent from rule alerts, so
+    /// they stay byte-compatible with Falco's JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// Formats nanoseconds since the epoch as `2016-08-04T16:17:57.881781397Z`.

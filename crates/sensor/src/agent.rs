@@ -197,7 +197,7 @@ pub fn needed_syscalls(engine: &Engine, policies: &RuntimePolicySet) -> BTreeSet
             out.extend(syscalls::nr_of(n));
         }
     }
-    if used.contains(&Control::ReadOnlyPaths) {
+    if used.contains(&Control::ReadOnlyPaths) || used.contains(&Control::BlockedFiles) {
         for n in [
             "mkdir",
             "mkdirat",
@@ -735,6 +735,7 @@ pub fn decision_alert(d: &Decision, base: &Event, hostname: &str) -> Alert {
             d.status.as_str().into(),
         ],
         time: rfc3339_nanos(ev.time_ns),
+        status: Some(d.status.as_str().into()),
     }
 }
 
@@ -755,6 +756,7 @@ fn internal_alert(hostname: &str, rule: &str, text: String, key: &str, n: u64) -
         source: "internal".into(),
         tags: vec!["mamori".into(), "internal".into()],
         time: rfc3339_nanos(now),
+        status: None,
     }
 }
 
