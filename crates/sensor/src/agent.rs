@@ -21,7 +21,7 @@ use mamori_rules::{evt_time, rfc3339_nanos, Alert, Engine};
 use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
 use crate::drift;
 use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError, TaintMap};
-use crate::enrich::{Enriched, Enricher};
+use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
 use crate::fanotify::{
     ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict,
 };
@@ -64,6 +64,8 @@ pub struct AgentConfig {
     pub tick: Duration,
     /// Process table capacity.
     pub max_processes: usize,
+    /// Trace the agent's own process too (benchmarks only).
+    pub trace_self: bool,
 }
 
 impl Default for AgentConfig {
@@ -78,6 +80,7 @@ impl Default for AgentConfig {
             hostname: String::new(),
             tick: Duration::from_millis(250),
             max_processes: 32768,
+            trace_self: false,
         }
     }
 }
@@ -234,6 +237,7 @@ impl Agent {
             syscalls: needed_syscalls(&engine, &cfg.policies),
             containers_only: cfg.containers_only,
             failed_syscalls: false,
+            trace_self: cfg.trace_self,
         };
         let mut probe = Probe::load(&probe_cfg)?;
         let lsm = match probe.lsm_available() {
@@ -300,6 +304,12 @@ impl Agent {
             UserDb::new(1024),
         );
         enricher.set_host_pidns(probe.host_pidns());
+        // Compute only what the rules read, plus the context decisions report.
+        let mut mask = FieldMask::new(engine.ruleset().field_keys());
+        if !policies.is_empty() {
+            mask.extend(POLICY_CONTEXT.iter().copied());
+        }
+        enricher.set_mask(Some(mask));
         let mut agent = Agent {
             probe,
             engine,
@@ -325,6 +335,8 @@ impl Agent {
 
     /// Writes every enriched event to `w` as a JSON line (the replay format).
     pub fn record_to(&mut self, w: Box<dyn Write + Send>) {
+        // A recording is for replaying with any rules: every field.
+        self.enricher.set_mask(None);
         self.record = Some(w);
     }
 
