@@ -236,6 +236,12 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
+    /// The group is closed: the guard was shut down, or its reader stopped on an error and the
+    /// guard failed open (see the log and `GuardCounters::errors`).
+    #[error(
+        "the exec guard's fanotify group is closed (shut down, or failed open after an error)"
+    )]
+    Closed,
     /// The id is not one of this guard's live marks.
     #[error("{0} is not a mark of this guard")]
     UnknownMark(MarkId),
@@ -322,6 +328,18 @@ impl Shared {
         };
         self.write_response(&st, &p, verdict);
         Answer::Written
+    }
+
+    /// Answers every pending event `FAN_ALLOW` and closes our handle on the group (the kernel
+    /// frees it, with its marks, once the reader's handle is closed too).
+    fn release_all(&self) {
+        let mut st = self.lock();
+        let pending = std::mem::take(&mut st.pending);
+        for p in pending.values() {
+            self.write_response(&st, p, Verdict::Allow);
+            bump(&self.counters.released);
+        }
+        st.group = None;
     }
 
     fn write_response(&self, st: &State, p: &Pending, verdict: Verdict) {
@@ -430,7 +448,12 @@ impl ExecGuard {
         guard.reader = Some(
             std::thread::Builder::new()
                 .name("fanotify-reader".into())
-                .spawn(move || reader_loop(&shared, reader_group, reader_wake, tx))
+                .spawn(move || {
+                    reader_loop(&shared, reader_group, reader_wake, tx);
+                    // However the reader ends (shutdown, poll failure, bad buffer), nothing
+                    // reads the group any more: fail open rather than leave execs waiting.
+                    shared.release_all();
+                })
                 .map_err(|e| GuardError::Thread("reader", e))?,
         );
         Ok(guard)
@@ -494,17 +517,15 @@ impl ExecGuard {
 
     fn group_fd(&self) -> Result<OwnedFd, GuardError> {
         let st = self.shared.lock();
-        let group = st.group.as_ref().ok_or_else(|| GuardError::Mark {
-            path: PathBuf::new(),
-            source: io::Error::other("the guard is shut down"),
-        })?;
+        let group = st.group.as_ref().ok_or(GuardError::Closed)?;
         group.try_clone().map_err(GuardError::Init)
     }
 
     fn stop(&mut self) {
-        if self.shared.stop.swap(true, Ordering::SeqCst) {
+        if self.reader.is_none() && self.watchdog.is_none() {
             return;
         }
+        self.shared.stop.store(true, Ordering::SeqCst);
         if let Err(error) = sys::eventfd_signal(self.wake_reader.as_fd()) {
             tracing::warn!(%error, "Could not wake the fanotify reader; it stops at its next poll timeout.");
         }
@@ -517,15 +538,7 @@ impl ExecGuard {
                 bump(&self.shared.counters.errors);
             }
         }
-        {
-            let mut st = self.shared.lock();
-            let pending = std::mem::take(&mut st.pending);
-            for p in pending.values() {
-                self.shared.write_response(&st, p, Verdict::Allow);
-                bump(&self.shared.counters.released);
-            }
-            st.group = None;
-        }
+        self.shared.release_all();
         // Idle workers see the closed channel (the reader dropped its sender) and exit; give them
         // a moment, and leave the ones busy in the decider behind.
         let until = Instant::now() + Duration::from_millis(100);
@@ -573,7 +586,16 @@ fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: SyncSender<
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
                     bump(&shared.counters.errors);
-                    tracing::error!(%error, "read on the fanotify group failed.");
+                    if matches!(
+                        error.raw_os_error(),
+                        Some(libc::EMFILE) | Some(libc::ENFILE)
+                    ) {
+                        // The kernel could not install the event's fd and answered FAN_DENY
+                        // itself: an exec failed because of us. Raise RLIMIT_NOFILE.
+                        tracing::error!(%error, "Out of file descriptors reading fanotify events; the kernel denied the exec.");
+                    } else {
+                        tracing::error!(%error, "read on the fanotify group failed.");
+                    }
                     break;
                 }
             };
@@ -581,11 +603,13 @@ fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: SyncSender<
                 match ev {
                     Ok(ev) => dispatch(shared, &jobs, ev, &mut next_seq),
                     Err(error) => {
-                        // Nothing after a bad header can be located, so fds past it leak and
-                        // their events wait for the watchdog-less kernel; this only happens if
-                        // the kernel changes the ABI (version check).
+                        // Nothing after a bad header can be located: the events behind it could
+                        // never be answered and would block their execs forever. Fail open
+                        // instead: release what is pending and close the group (the kernel
+                        // allows the rest and drops the marks). Only an ABI change gets here.
                         bump(&shared.counters.errors);
-                        tracing::error!(%error, "Unparsable fanotify buffer.");
+                        tracing::error!(%error, "Unparsable fanotify buffer; the exec guard closes its group (fail-open).");
+                        return;
                     }
                 }
             }
