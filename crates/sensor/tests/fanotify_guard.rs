@@ -262,13 +262,23 @@ fn watchdog_answers_a_slow_decider_deny_in_strict_mode() {
 }
 
 /// Blocks in `decide` until released.
+#[derive(Default)]
 struct Blocked {
     gate: Mutex<bool>,
     cv: std::sync::Condvar,
+    entered: std::sync::atomic::AtomicUsize,
+}
+
+impl Blocked {
+    fn entered(&self) -> usize {
+        self.entered.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ExecDecider for Blocked {
     fn decide(&self, _req: &ExecRequest) -> Verdict {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut open = self.gate.lock().unwrap();
         while !*open {
             open = self.cv.wait(open).unwrap();
@@ -284,10 +294,7 @@ fn shutdown_with_a_blocked_decider_lets_the_exec_proceed() {
     }
     let fs = Tmpfs::new();
     let prog = fs.busybox("blocked");
-    let decider = Arc::new(Blocked {
-        gate: Mutex::new(false),
-        cv: std::sync::Condvar::new(),
-    });
+    let decider = Arc::new(Blocked::default());
     let settings = GuardSettings {
         deadline: Duration::from_secs(600),
         ..GuardSettings::default()
@@ -321,20 +328,18 @@ fn a_full_queue_is_answered_at_once() {
         queue: 1,
         ..GuardSettings::default()
     };
-    let decider = Arc::new(Blocked {
-        gate: Mutex::new(false),
-        cv: std::sync::Condvar::new(),
-    });
+    let decider = Arc::new(Blocked::default());
     let guard = ExecGuard::start(decider.clone(), settings).expect("start");
     guard.mark_mount(fs.path()).expect("mark");
     // One exec occupies the worker, one the queue slot; the rest find the queue full and are
     // allowed (on_timeout) at once.
     let mut runners = Vec::new();
-    for p in &progs[..2] {
-        let p = p.clone();
-        runners.push(std::thread::spawn(move || run_true(&p)));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let p0 = progs[0].clone();
+    runners.push(std::thread::spawn(move || run_true(&p0)));
+    wait_until(|| decider.entered() == 1, "the worker takes the first exec");
+    let p1 = progs[1].clone();
+    runners.push(std::thread::spawn(move || run_true(&p1)));
+    wait_for(&guard, |c| c.events == 2, Duration::from_secs(10));
     for p in &progs[2..] {
         assert!(run_true(p).expect("exec with a full queue").success());
     }
@@ -379,6 +384,17 @@ fn marking_errors_are_clear() {
     assert!(ExecGuard::start(Arc::new(DenyByName::default()), bad).is_err());
 }
 
+fn wait_until(what: impl Fn() -> bool, why: &str) {
+    let t = Instant::now();
+    while !what() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "timed out waiting: {why}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn wait_for(guard: &ExecGuard, what: impl Fn(&GuardCounters) -> bool, limit: Duration) {
     let t = Instant::now();
     loop {
@@ -392,4 +408,52 @@ fn wait_for(guard: &ExecGuard, what: impl Fn(&GuardCounters) -> bool, limit: Dur
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Panics on every request.
+struct Panics;
+
+impl ExecDecider for Panics {
+    fn decide(&self, _req: &ExecRequest) -> Verdict {
+        panic!("decider bug (expected by the test)");
+    }
+}
+
+#[test]
+fn a_panicking_decider_is_answered_with_the_timeout_verdict_and_counted() {
+    if !root() {
+        return;
+    }
+    let fs = Tmpfs::new();
+    let prog = fs.busybox("p");
+    for (on_timeout, denied) in [(Verdict::Allow, false), (Verdict::Deny, true)] {
+        // A deadline the test never reaches: the answer must come from the worker that caught
+        // the panic (printing a panic with a backtrace alone can take 200 ms here).
+        let settings = GuardSettings {
+            on_timeout,
+            deadline: Duration::from_secs(60),
+            ..GuardSettings::default()
+        };
+        let guard = ExecGuard::start(Arc::new(Panics), settings).expect("start");
+        guard.mark_mount(fs.path()).expect("mark");
+        let t = Instant::now();
+        let r = run_true(&prog);
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        if denied {
+            assert_eperm(r, "panicking decider, strict");
+        } else {
+            assert!(r.expect("exec").success());
+        }
+        // The worker survived the panic: a second exec is answered the same way.
+        let _ = run_true(&prog);
+        let c = guard.shutdown();
+        assert_eq!((c.events, c.errors, c.timed_out), (2, 2, 0), "{c:?}");
+    }
+}
+
+#[test]
+fn the_guard_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ExecGuard>();
+    shareable::<ExecRequest>();
 }
