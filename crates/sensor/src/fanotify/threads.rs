@@ -46,7 +46,8 @@ pub(super) fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: 
                         Some(libc::EMFILE) | Some(libc::ENFILE)
                     ) {
                         // The kernel could not install the event's fd and answered FAN_DENY
-                        // itself: an exec failed because of us. Raise RLIMIT_NOFILE.
+                        // itself: an exec failed because of us (measured, see the test
+                        // fanotify_emfile.rs). Fail-closed; raise RLIMIT_NOFILE.
                         tracing::error!(%error, "Out of file descriptors reading fanotify events; the kernel denied the exec.");
                     } else {
                         tracing::error!(%error, "read on the fanotify group failed.");
