@@ -11,6 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mamori_sensor::drift::{layer_of, UpperDir};
@@ -86,6 +87,30 @@ fn exec_latency(c: &mut Criterion) {
     group.bench_function("unmarked", |b| b.iter(|| run_true(&plain)));
     group.bench_function("marked_allow_all", |b| b.iter(|| run_true(&marked)));
     group.finish();
+
+    // Criterion runs the two benches one after the other, and the load of the other builders on
+    // this machine changes in between. Also measure them interleaved (marked, unmarked, marked,
+    // ...) and compare medians, which share the same load.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..1500 {
+        let t = Instant::now();
+        run_true(&plain);
+        a.push(t.elapsed());
+        let t = Instant::now();
+        run_true(&marked);
+        b.push(t.elapsed());
+    }
+    a.sort();
+    b.sort();
+    let (ma, mb) = (a[a.len() / 2], b[b.len() / 2]);
+    eprintln!(
+        "interleaved medians over {} pairs: unmarked {:?}, marked allow-all {:?}, ratio {:.2}, added {:?}",
+        a.len(),
+        ma,
+        mb,
+        mb.as_secs_f64() / ma.as_secs_f64(),
+        mb.saturating_sub(ma)
+    );
 
     let counters = guard.shutdown();
     eprintln!("guard counters after the bench: {counters:?}");

@@ -167,8 +167,9 @@ impl Default for GuardSettings {
     }
 }
 
-/// What the guard has done so far. Each exec event ends in exactly one of `allowed`, `denied`,
-/// `timed_out`, `queue_full`, `released`, or (if the response could not be written) `errors`.
+/// What the guard has done so far. Each event read is answered once and counted in one of
+/// `allowed`, `denied`, `timed_out`, `queue_full`, `released`, or `errors` (a decider that
+/// panicked); a response the kernel refused adds to `errors` as well.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuardCounters {
     /// Permission events read from the group.
@@ -188,7 +189,9 @@ pub struct GuardCounters {
     /// Queue overflows reported by the kernel (`FAN_Q_OVERFLOW`; events were lost).
     pub overflows: u64,
     /// Anything else that went wrong: unparsable buffers, failed responses, decider panics,
-    /// failed reads of the event fd. Details go to the log.
+    /// failed readlink/statx of the event fd, failed reads of the group (`EMFILE` there means
+    /// the kernel could not give us the event and denied the exec itself). Details go to the
+    /// log.
     pub errors: u64,
 }
 
