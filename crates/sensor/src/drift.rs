@@ -520,6 +520,46 @@ mod tests {
         );
     }
 
+    /// Escapes a directory the way it reaches mountinfo: overlay keeps the user's backslash
+    /// escapes for `,` `:` `\\`, then the kernel prints space, tab, newline, backslash and comma as
+    /// `\ooo`.
+    fn as_mountinfo(dir: &str) -> String {
+        let mut user = String::new();
+        for c in dir.chars() {
+            if matches!(c, ',' | ':' | '\\') {
+                user.push('\\');
+            }
+            user.push(c);
+        }
+        let mut bytes = Vec::new();
+        for b in user.bytes() {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\\' | b',') {
+                bytes.extend_from_slice(format!("\\{b:03o}").as_bytes());
+            } else {
+                bytes.push(b);
+            }
+        }
+        String::from_utf8(bytes).expect("escaping keeps UTF-8")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_without_panicking(text in "(?s).{0,300}") {
+            let _ = parse_mountinfo_upperdir(&text);
+        }
+
+        #[test]
+        fn any_upperdir_round_trips(dir in "/([a-z]|[ ,:=\\\\\t\n-]|[^\\x00]){0,40}") {
+            let line = format!(
+                "40 1 0:39 / / rw,relatime - overlay overlay rw,lowerdir={l},upperdir={u},workdir={w},uuid=on",
+                l = as_mountinfo("/lower,1:x"),
+                u = as_mountinfo(&dir),
+                w = as_mountinfo("/work dir"),
+            );
+            proptest::prop_assert_eq!(parse_mountinfo_upperdir(&line), Some(PathBuf::from(&dir)));
+        }
+    }
+
     #[test]
     fn hostile_container_paths_are_rejected_before_any_lookup() {
         let up = Path::new("/nonexistent-upper");

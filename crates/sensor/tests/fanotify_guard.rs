@@ -33,10 +33,18 @@ impl Tmpfs {
         Tmpfs { dir }
     }
 
-    /// Copies the static busybox to `<mount>/<name>`.
+    /// Copies the static busybox to `<mount>/<name>`. With `cp`, not `std::fs::copy`: a copy made
+    /// in this process has a write fd open for a moment, and a child forked by another test
+    /// thread in that moment keeps it until it execs, so our exec could fail with ETXTBSY *after*
+    /// the kernel has already sent the permission event (one exec, two events).
     fn busybox(&self, name: &str) -> PathBuf {
         let dest = self.dir.path().join(name);
-        std::fs::copy(busybox(), &dest).expect("copy busybox");
+        let st = Command::new("cp")
+            .arg(busybox())
+            .arg(&dest)
+            .status()
+            .expect("run cp");
+        assert!(st.success(), "cp busybox {}", dest.display());
         dest
     }
 
@@ -68,23 +76,13 @@ fn busybox() -> &'static str {
         .expect("busybox-static is installed")
 }
 
-/// Runs `prog true` and waits. Retries ETXTBSY: another test thread may fork while a copy of the
-/// binary is still open for writing in this process.
+/// Runs `prog true` (busybox, named by argv[0]) and waits.
 fn run_true(prog: &Path) -> io::Result<ExitStatus> {
-    for _ in 0..50 {
-        let r = Command::new(prog)
-            .arg0("busybox")
-            .arg("true")
-            .stdin(Stdio::null())
-            .status();
-        match r {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other,
-        }
-    }
-    Err(io::Error::from_raw_os_error(libc::ETXTBSY))
+    Command::new(prog)
+        .arg0("busybox")
+        .arg("true")
+        .stdin(Stdio::null())
+        .status()
 }
 
 fn assert_eperm(r: io::Result<ExitStatus>, what: &str) {
@@ -185,18 +183,11 @@ fn request_pid_is_the_exec_ing_process() {
     let decider = Arc::new(DenyByName::default());
     let guard = ExecGuard::start(decider.clone(), GuardSettings::default()).expect("start");
     guard.mark_mount(fs.path()).expect("mark");
-    let mut child = loop {
-        match Command::new(&prog)
-            .arg0("busybox")
-            .args(["sleep", "0"])
-            .spawn()
-        {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            r => break r.expect("spawn"),
-        }
-    };
+    let mut child = Command::new(&prog)
+        .arg0("busybox")
+        .args(["sleep", "0"])
+        .spawn()
+        .expect("spawn");
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     let seen = decider.seen.lock().unwrap().clone();
