@@ -228,6 +228,15 @@ pub enum GuardError {
         /// The pid given.
         pid: u32,
     },
+    /// The process's root is the guard's own root mount (not a container, or a container that
+    /// shares the host's root): marking it would hold every exec on the host.
+    #[error(
+        "process {pid} has the sensor's own root mount; refusing to hold every exec on the host"
+    )]
+    HostRoot {
+        /// The pid given.
+        pid: u32,
+    },
     /// A volume mount point given to `mark_container` is not absolute.
     #[error("volume mount point {} is not an absolute path", .0.display())]
     RelativeMount(PathBuf),
@@ -470,7 +479,8 @@ impl ExecGuard {
     /// Marks the root mount of the container whose init has host pid `init_pid` (through
     /// `/proc/<pid>/root`), and each volume mount point in `extra_mounts` (absolute paths inside
     /// the container, resolved with the container's root as `/`, so its symlinks cannot lead
-    /// outside). One id covers all of them.
+    /// outside). One id covers all of them. A process whose root is the guard's own root mount
+    /// is refused ([`GuardError::HostRoot`]).
     pub fn mark_container(
         &self,
         init_pid: u32,

@@ -358,6 +358,8 @@ fn marking_errors_are_clear() {
         .expect_err("no such pid");
     assert!(err.to_string().contains("does not exist"), "{err}");
     let me = std::process::id();
+    let err = guard.mark_container(me, &[]).expect_err("the host root");
+    assert!(err.to_string().contains("own root mount"), "{err}");
     let err = guard
         .mark_container(me, &[PathBuf::from("relative/dir")])
         .expect_err("relative mount");
