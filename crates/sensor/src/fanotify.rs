@@ -536,7 +536,12 @@ impl ExecGuard {
         if let Err(error) = sys::eventfd_signal(self.wake_reader.as_fd()) {
             tracing::warn!(%error, "Could not wake the fanotify reader; it stops at its next poll timeout.");
         }
-        self.shared.wake_watchdog.notify_all();
+        {
+            // Notify under the lock: the watchdog checks `stop` under it, so the wake-up cannot
+            // fall between its check and its wait.
+            let _st = self.shared.lock();
+            self.shared.wake_watchdog.notify_all();
+        }
         for h in [self.reader.take(), self.watchdog.take()]
             .into_iter()
             .flatten()

@@ -210,7 +210,7 @@ pub(super) fn watchdog_loop(shared: &Shared) {
         while let Some(entry) = st.pending.first_entry() {
             let due = entry.get().since + deadline;
             if due > now {
-                wait = due - now;
+                wait = wait.min(due - now);
                 break;
             }
             let p = entry.remove();
