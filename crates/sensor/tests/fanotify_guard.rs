@@ -450,3 +450,30 @@ fn the_guard_can_be_shared_between_threads() {
     shareable::<ExecGuard>();
     shareable::<ExecRequest>();
 }
+
+#[test]
+fn two_ids_on_one_mount_keep_the_mark_until_the_last_is_removed() {
+    if !root() {
+        return;
+    }
+    let fs = Tmpfs::new();
+    let prog = fs.busybox("deny-me");
+    let sub = fs.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let decider = Arc::new(DenyByName::default());
+    let guard = ExecGuard::start(decider.clone(), GuardSettings::default()).expect("start");
+    // Same mount, reached through two paths: the kernel keeps one mark for both.
+    let first = guard.mark_mount(fs.path()).expect("mark 1");
+    let second = guard.mark_mount(&sub).expect("mark 2");
+    assert_ne!(first, second);
+    assert_eperm(run_true(&prog), "both marks");
+    // Events go to the most recent id on that mount.
+    assert_eq!(decider.seen.lock().unwrap()[0].mark, second);
+    guard.unmark(first).expect("unmark 1");
+    assert_eperm(run_true(&prog), "one mark left");
+    guard.unmark(second).expect("unmark 2");
+    assert!(run_true(&prog).expect("no mark left").success());
+    assert_eq!(guard.counters().events, 2);
+    // Unmarking again is an error: the id is gone.
+    assert!(guard.unmark(second).is_err());
+}
