@@ -232,6 +232,9 @@ pub fn needed_syscalls(engine: &Engine, policies: &RuntimePolicySet) -> BTreeSet
 impl Agent {
     /// Loads the probe, starts the enforcement backend and scans the running containers.
     pub fn start(engine: Engine, cfg: AgentConfig) -> Result<Agent, AgentError> {
+        // Without a free fd the kernel denies a fanotify permission event outright (fail
+        // closed): give the guard room.
+        raise_nofile_limit();
         let probe_cfg = ProbeConfig {
             ring_bytes_per_cpu: cfg.ring_bytes_per_cpu,
             syscalls: needed_syscalls(&engine, &cfg.policies),
@@ -861,15 +864,14 @@ impl ExecDecider for PolicyDecider {
                 absolute(&p, cwd.as_deref())
             })
             .unwrap_or_else(|| req.path.clone());
-        let upper = c
-            .upperdir
-            .as_deref()
-            .map(|u| {
+        // A file whose path cannot be trusted (unlinked and run through an fd, unreadable link)
+        // is not in the image as far as anyone can tell: treat it as drift.
+        let upper = !req.path_exact
+            || c.upperdir.as_deref().is_some_and(|u| {
                 drift::layer_of(u, &req.path)
                     .map(|l| l.is_upper())
                     .unwrap_or(false)
-            })
-            .unwrap_or(false);
+            });
         let w = workload(&c);
         let activity = Activity::Exec {
             path: &asked,
@@ -902,5 +904,22 @@ impl ExecDecider for PolicyDecider {
             }
         }
         Verdict::Deny
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
+#[allow(unsafe_code)]
+fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of both calls; the calls only
+    // read or write that struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
