@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p mamori-sensor --bench enrich`
 
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
 use std::sync::{Arc, Mutex};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

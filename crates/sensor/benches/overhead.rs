@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p mamori-sensor --bench overhead`
 
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -816,7 +816,7 @@ mod tests {
         let mut e = enricher();
         let mut r = raw(42);
         r.res = 0;
-        r.flags = flags::SOCK;
+        r.flags = crate::wire::flags::SOCK;
         r.sock = Some(SockInfo {
             family: 2,
             proto: 6,
