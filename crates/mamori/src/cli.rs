@@ -67,7 +67,7 @@ impl ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the console (event store, APIs, dashboard) and the node agent on embedded defaults.
-    Up(crate::cmd_console::ConsoleArgs),
+    Up(crate::cmd_console::UpArgs),
     /// Start only the console: event store, ingest and query APIs, dashboard.
     Console(crate::cmd_console::ConsoleArgs),
     /// Work with runtime rules files (Falco's rules language).

@@ -28,6 +28,27 @@ pub struct ConsoleArgs {
     pub retention_rows: Option<u64>,
 }
 
+/// Flags of `mamori up`: the console's, plus the node agent's.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Console settings.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    /// Runtime policy file for the sensor (`kind: RuntimePolicy`); repeatable. Default: none
+    /// (rules only).
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
+    /// Rules file for the sensor instead of the built-in default ruleset; repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Another container runtime state folder for the sensor to watch (runc `--root`); repeatable.
+    #[arg(long = "runtime-root", value_name = "DIR")]
+    pub runtime_roots: Vec<PathBuf>,
+    /// Run the console only (no eBPF sensor).
+    #[arg(long)]
+    pub no_sensor: bool,
+}
+
 /// The default data folder, following the XDG base directory convention.
 pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
@@ -120,27 +141,41 @@ pub fn run_console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `mamori up`: the console plus the node agent on embedded defaults.
-pub fn run_up(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let console = open(&args)?;
+pub fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let console = open(&args.console)?;
+    let store = console.store();
     runtime()?.block_on(async move {
         let (listener, addr) = console.bind().await?;
-        println!("console listening on http://{addr} (open it in a browser and sign in with a token)");
-        let rules = mamori_rules::load(&[mamori_rules::RulesFile::new(
-            mamori_rules::DEFAULT_RULES_NAME,
-            mamori_rules::DEFAULT_RULES,
-        )])
-        .context("the built-in default ruleset does not load")?;
-        let stats = rules.ruleset.stats();
         println!(
-            "runtime engine: default ruleset loaded ({} rules, {} enabled)",
-            stats.rules, stats.enabled
+            "console listening on http://{addr} (open it in a browser and sign in with a token)"
         );
-        // The eBPF sensor does not exist yet; say so once instead of pretending to watch the node.
-        println!(
-            "runtime sensor: not running (the eBPF sensor is not implemented yet); send runtime alerts with \
-             `mamori runtime --output http://{addr}/api/v1/events` or from Falco/Falcosidekick to the same URL"
-        );
+        let sensor = if args.no_sensor {
+            println!("runtime sensor: off (--no-sensor)");
+            None
+        } else {
+            match crate::cmd_sensor::start_for_console(
+                &args.rules,
+                &args.policies,
+                &args.runtime_roots,
+                store,
+            ) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    // The console still serves (alerts can come from elsewhere); say why the
+                    // node is not watched.
+                    eprintln!(
+                        "runtime sensor: not running: {}; the console still accepts alerts at \
+                         http://{addr}/api/v1/events",
+                        crate::cli::error_chain(&e)
+                    );
+                    None
+                }
+            }
+        };
         console.serve(listener, shutdown_signal()).await?;
+        if let Some(s) = sensor {
+            s.stop();
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

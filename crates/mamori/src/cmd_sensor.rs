@@ -104,3 +104,132 @@ pub fn run_ebpf(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// The sensor running inside `mamori up`, writing straight into the console's store.
+pub struct ConsoleSensor {
+    stop: Arc<AtomicBool>,
+    agent: std::thread::JoinHandle<()>,
+}
+
+impl ConsoleSensor {
+    /// Stops the agent (it drains what the kernel queued) and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.agent.join();
+    }
+}
+
+/// Starts the agent with the given (or default) rules and policies; its alerts are stored in the
+/// console in batches.
+pub fn start_for_console(
+    rules: &[std::path::PathBuf],
+    policy_files: &[std::path::PathBuf],
+    runtime_roots: &[std::path::PathBuf],
+    store: Arc<dyn mamori_console::store::EventStore>,
+) -> anyhow::Result<ConsoleSensor> {
+    let sources = crate::cmd_rules::read_rules_files(rules)?;
+    let loaded = mamori_rules::load(&sources).map_err(|f| {
+        anyhow::anyhow!(
+            "rules did not load: {}",
+            f.diagnostics
+                .iter()
+                .filter(|d| d.level == mamori_rules::Level::Error)
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let stats = loaded.ruleset.stats();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let engine = Engine::new(
+        loaded.ruleset,
+        mamori_rules::Settings {
+            hostname: hostname.clone(),
+            ..mamori_rules::Settings::default()
+        },
+    );
+    let policies = load_policies(policy_files)?;
+    let n_policies = policies.policies().len();
+    let mut roots = mamori_sensor::container::RuntimeRoots::default();
+    roots.0.extend(runtime_roots.iter().cloned());
+    let cfg = AgentConfig {
+        policies,
+        roots,
+        hostname,
+        ..AgentConfig::default()
+    };
+    let mut agent = Agent::start(engine, cfg)?;
+    println!(
+        "runtime sensor: eBPF on this node, {} rules ({} enabled), {n_policies} runtime polic{}; {}",
+        stats.rules,
+        stats.enabled,
+        if n_policies == 1 { "y" } else { "ies" },
+        agent.backend().summary()
+    );
+    let (tx, rx) = std::sync::mpsc::sync_channel::<mamori_rules::Alert>(16384);
+    let writer = std::thread::spawn(move || ingest_loop(rx, store));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut dropped = 0u64;
+        agent.run(&stop2, &mut |a| {
+            if tx.try_send(a).is_err() {
+                dropped += 1;
+            }
+        });
+        let s = agent.shutdown();
+        drop(tx);
+        let _ = writer.join();
+        eprintln!(
+            "runtime sensor stopped: {} event(s), {} rule alert(s), {} policy decision(s), {} kernel drop(s), {} alert(s) dropped before the store",
+            s.events, s.rule_alerts, s.decisions, s.kernel.dropped, dropped
+        );
+    });
+    Ok(ConsoleSensor {
+        stop,
+        agent: handle,
+    })
+}
+
+/// Stores alerts in batches (up to 500, or every 200 ms).
+fn ingest_loop(
+    rx: std::sync::mpsc::Receiver<mamori_rules::Alert>,
+    store: Arc<dyn mamori_console::store::EventStore>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut batch: Vec<serde_json::Value> = Vec::new();
+    let flush = |batch: &mut Vec<serde_json::Value>| {
+        if batch.is_empty() {
+            return;
+        }
+        let body = serde_json::Value::Array(std::mem::take(batch)).to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let decoded = mamori_console::ingest::decode_body(body.as_bytes(), now);
+        for r in &decoded.rejected {
+            tracing::warn!(reason = %r.reason, "Sensor alert rejected by the console.");
+        }
+        if let Err(e) = store.insert(&decoded.events) {
+            tracing::warn!(error = %e, "Storing sensor alerts failed.");
+        }
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(a) => {
+                batch.push(serde_json::to_value(&a).unwrap_or_default());
+                if batch.len() >= 500 {
+                    flush(&mut batch);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => flush(&mut batch),
+            Err(RecvTimeoutError::Disconnected) => {
+                flush(&mut batch);
+                return;
+            }
+        }
+    }
+}

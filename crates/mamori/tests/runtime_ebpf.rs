@@ -4,6 +4,8 @@
 
 #[path = "../../sensor/tests/common/runc.rs"]
 mod runc;
+#[path = "support/console.rs"]
+mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -449,4 +451,44 @@ fn enforce_after_in_the_future_only_audits() {
             .all(|a| a["output_fields"]["policy.status"] == "detect"),
         "{d:?}"
     );
+}
+
+#[test]
+fn mamori_up_stores_sensor_alerts_in_the_console() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(shop_container("up", "default")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let root = c.state_root().to_str().unwrap().to_string();
+    let mut console = support::Console::start_with(
+        &["up", "--runtime-root", &root],
+        data.path(),
+        "test-admin-token-0123456789abcdef",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.exec(&["cat", "/etc/shadow"]).status.success());
+    let id = short(c.id());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = console
+            .request(
+                "GET",
+                &format!("/api/v1/events?container={id}&limit=50"),
+                "",
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        if body.contains("Sensitive file read") {
+            assert!(body.contains("nginx2-7844999d9c-8xgkx"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no sensor alert reached the console: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    console.kill();
 }

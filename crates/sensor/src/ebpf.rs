@@ -245,6 +245,7 @@ impl Probe {
                 CFG_FAILED_SYSCALLS,
                 u64::from(cfg.failed_syscalls),
             )?;
+            set(&mut settings, CFG_SELF_PID, u64::from(std::process::id()))?;
         }
         {
             let mut sys: Array<&mut MapData, u8> = bpf

@@ -22,8 +22,14 @@ impl Console {
     /// Starts `mamori console --listen 127.0.0.1:0 --data DATA` with `token` as admin token and
     /// waits until it prints its address.
     pub fn start(data: &Path, token: &str) -> Console {
+        Console::start_with(&["console"], data, token)
+    }
+
+    /// The same with other leading arguments (`["up", "--runtime-root", DIR]`).
+    pub fn start_with(args: &[&str], data: &Path, token: &str) -> Console {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-            .args(["console", "--listen", "127.0.0.1:0", "--data"])
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("MAMORI_ADMIN_TOKEN", token)
             .stdout(Stdio::piped())
@@ -32,11 +38,21 @@ impl Console {
             .expect("mamori console starts");
         let stdout = child.stdout.take().expect("stdout piped");
         let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut pending: Option<String> = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             let Some(Ok(line)) = lines.next() else { break };
-            if let Some(addr) = line.strip_prefix("console listening on http://") {
-                let addr = addr.split_whitespace().next().expect("address").to_string();
+            // `mamori up` prints the sensor line after the address: wait for it too.
+            if args[0] == "up" && !line.starts_with("runtime sensor") {
+                if let Some(addr) = line.strip_prefix("console listening on http://") {
+                    pending = Some(addr.split_whitespace().next().expect("address").to_string());
+                }
+                continue;
+            }
+            if let Some(addr) = pending.take().or_else(|| {
+                line.strip_prefix("console listening on http://")
+                    .map(|a| a.split_whitespace().next().expect("address").to_string())
+            }) {
                 // Keep draining stdout so the child never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
                 return Console {
