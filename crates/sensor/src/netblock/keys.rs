@@ -201,7 +201,7 @@ mod tests {
         let v6 = net_key(1, "fd00::".parse().unwrap(), 8);
         assert_eq!(rule_flags(false, &[]), 0);
         assert_eq!(rule_flags(true, &[]), R_PORTS);
-        assert_eq!(rule_flags(false, &[v4.clone()]), R_NETS4);
+        assert_eq!(rule_flags(false, std::slice::from_ref(&v4)), R_NETS4);
         assert_eq!(rule_flags(true, &[v4, v6]), R_PORTS | R_NETS4 | R_NETS6);
     }
 }
