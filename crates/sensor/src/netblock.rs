@@ -168,6 +168,9 @@ pub enum NetBlockError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    /// A program is missing from the object.
+    #[error("eBPF program {0} is missing from netblock.bpf.o")]
+    MissingProgram(&'static str),
     /// A map is missing or has another type.
     #[error("eBPF map {0} is missing or of an unexpected type")]
     Map(&'static str),
@@ -218,6 +221,9 @@ struct Installed {
 }
 
 /// The loaded, attached programs and the rules per container.
+///
+/// Dropping it (or the agent exiting) detaches the programs and frees the maps: every block is
+/// lifted. Nothing is pinned, so a restarted agent starts from no rules.
 pub struct NetBlocker {
     /// Holds the programs and their links to the cgroup root (dropping detaches).
     _bpf: Ebpf,
@@ -283,7 +289,7 @@ impl NetBlocker {
             };
             let prog: &mut CgroupSockAddr = bpf
                 .program_mut(name)
-                .ok_or(NetBlockError::Map(name))?
+                .ok_or(NetBlockError::MissingProgram(name))?
                 .try_into()
                 .map_err(wrap)?;
             prog.load().map_err(wrap)?;
