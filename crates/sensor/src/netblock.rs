@@ -574,7 +574,9 @@ fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(io.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+            // EPERM only: the verifier rejects unsafe programs with EACCES, which is not a
+            // privilege problem.
+            if io.raw_os_error() == Some(libc::EPERM) {
                 return true;
             }
         }
