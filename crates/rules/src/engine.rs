@@ -127,6 +127,12 @@ impl Ruleset {
         self.untyped = untyped.into_boxed_slice();
     }
 
+    /// Every event key the compiled conditions and outputs may read (canonical names and their
+    /// aliases, e.g. `proc.aname[1]` and `proc.pname`). A sensor can skip computing the rest.
+    pub fn field_keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.slots.lookup.iter().flatten().map(|k| &**k)
+    }
+
     /// Counts of rules, macros and lists.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -21,7 +21,7 @@ use mamori_rules::{evt_time, rfc3339_nanos, Alert, Engine};
 use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
 use crate::drift;
 use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError, TaintMap};
-use crate::enrich::{Enriched, Enricher};
+use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
 use crate::fanotify::{
     ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict,
 };
@@ -64,6 +64,8 @@ pub struct AgentConfig {
     pub tick: Duration,
     /// Process table capacity.
     pub max_processes: usize,
+    /// Trace the agent's own process too (benchmarks only).
+    pub trace_self: bool,
 }
 
 impl Default for AgentConfig {
@@ -78,6 +80,7 @@ impl Default for AgentConfig {
             hostname: String::new(),
             tick: Duration::from_millis(250),
             max_processes: 32768,
+            trace_self: false,
         }
     }
 }
@@ -229,11 +232,15 @@ pub fn needed_syscalls(engine: &Engine, policies: &RuntimePolicySet) -> BTreeSet
 impl Agent {
     /// Loads the probe, starts the enforcement backend and scans the running containers.
     pub fn start(engine: Engine, cfg: AgentConfig) -> Result<Agent, AgentError> {
+        // Without a free fd the kernel denies a fanotify permission event outright (fail
+        // closed): give the guard room.
+        raise_nofile_limit();
         let probe_cfg = ProbeConfig {
             ring_bytes_per_cpu: cfg.ring_bytes_per_cpu,
             syscalls: needed_syscalls(&engine, &cfg.policies),
             containers_only: cfg.containers_only,
             failed_syscalls: false,
+            trace_self: cfg.trace_self,
         };
         let mut probe = Probe::load(&probe_cfg)?;
         let lsm = match probe.lsm_available() {
@@ -300,6 +307,12 @@ impl Agent {
             UserDb::new(1024),
         );
         enricher.set_host_pidns(probe.host_pidns());
+        // Compute only what the rules read, plus the context decisions report.
+        let mut mask = FieldMask::new(engine.ruleset().field_keys());
+        if !policies.is_empty() {
+            mask.extend(POLICY_CONTEXT.iter().copied());
+        }
+        enricher.set_mask(Some(mask));
         let mut agent = Agent {
             probe,
             engine,
@@ -325,6 +338,8 @@ impl Agent {
 
     /// Writes every enriched event to `w` as a JSON line (the replay format).
     pub fn record_to(&mut self, w: Box<dyn Write + Send>) {
+        // A recording is for replaying with any rules: every field.
+        self.enricher.set_mask(None);
         self.record = Some(w);
     }
 
@@ -849,15 +864,14 @@ impl ExecDecider for PolicyDecider {
                 absolute(&p, cwd.as_deref())
             })
             .unwrap_or_else(|| req.path.clone());
-        let upper = c
-            .upperdir
-            .as_deref()
-            .map(|u| {
+        // A file whose path cannot be trusted (unlinked and run through an fd, unreadable link)
+        // is not in the image as far as anyone can tell: treat it as drift.
+        let upper = !req.path_exact
+            || c.upperdir.as_deref().is_some_and(|u| {
                 drift::layer_of(u, &req.path)
                     .map(|l| l.is_upper())
                     .unwrap_or(false)
-            })
-            .unwrap_or(false);
+            });
         let w = workload(&c);
         let activity = Activity::Exec {
             path: &asked,
@@ -890,5 +904,22 @@ impl ExecDecider for PolicyDecider {
             }
         }
         Verdict::Deny
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
+#[allow(unsafe_code)]
+fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of both calls; the calls only
+    // read or write that struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }

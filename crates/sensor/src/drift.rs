@@ -9,7 +9,8 @@
 //! 1. [`overlay_upperdir_of`] finds the upper directory of a container from the mount at `/` in
 //!    `/proc/<init-pid>/mountinfo` ([`parse_mountinfo_upperdir`] is the pure parser);
 //! 2. [`layer_of`] looks the container-relative path up in that directory without following any
-//!    symbolic link, and says [`Layer::Lower`], [`Layer::UpperNew`] or [`Layer::UpperCopiedUp`].
+//!    symbolic link, and says [`Layer::Lower`], [`Layer::UpperNew`] or [`Layer::UpperCopiedUp`]
+//!    ([`UpperDir`] keeps the directory open for repeated lookups).
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
@@ -184,20 +185,47 @@ fn checked_components(container_path: &str) -> io::Result<Vec<&str>> {
 /// Which layer serves `container_path` (an absolute path inside the container, as readlink of the
 /// exec event's fd gives it) in an overlay whose upper directory is `upperdir`.
 ///
-/// The lookup is done with `openat2(2)` on a descriptor of `upperdir`, with
-/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV` and
-/// `O_PATH | O_NOFOLLOW`: nothing is opened for reading, no symbolic link is followed (a symlink
-/// in the middle of the path is an error, `ELOOP`; one at the end is classified itself), and the
-/// walk cannot leave the upper directory. Paths that are not absolute, contain NUL or a `..`
-/// component are rejected with `InvalidInput` before any syscall.
-///
-/// - entry absent (also a missing or non-directory parent) → [`Layer::Lower`];
-/// - whiteout (character device 0:0) → [`Layer::Lower`] (see its doc);
-/// - present with `trusted.overlay.origin` → [`Layer::UpperCopiedUp`], else [`Layer::UpperNew`]
-///   (the xattr is only read on regular files and directories; other types are `UpperNew`).
+/// Opens `upperdir` for the one lookup; a sensor checking many execs of one container keeps an
+/// [`UpperDir`] instead (saves one `open` per exec). See [`UpperDir::layer_of`] for the rules.
 pub fn layer_of(upperdir: &Path, container_path: &str) -> io::Result<Layer> {
     let parts = checked_components(container_path)?;
-    imp::layer_of(upperdir, &parts.join("/"))
+    imp::UpperDir::open(upperdir)?.layer_of(&parts.join("/"))
+}
+
+/// An open handle (`O_PATH`) on a container's overlay upper directory, for repeated
+/// [`UpperDir::layer_of`] lookups.
+#[derive(Debug)]
+pub struct UpperDir {
+    inner: imp::UpperDir,
+}
+
+impl UpperDir {
+    /// Opens the upper directory (`O_PATH | O_DIRECTORY`; the host path itself may contain
+    /// symlinks, it is trusted).
+    pub fn open(upperdir: &Path) -> io::Result<UpperDir> {
+        Ok(UpperDir {
+            inner: imp::UpperDir::open(upperdir)?,
+        })
+    }
+
+    /// Which layer serves `container_path`.
+    ///
+    /// The lookup is one `openat2(2)` on the directory's descriptor, with
+    /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV` and
+    /// `O_PATH | O_NOFOLLOW`: nothing is opened for reading, no symbolic link is followed (a
+    /// symlink in the middle of the path is an error, `ELOOP`; one at the end is classified
+    /// itself), and the walk cannot leave the upper directory. Paths that are not absolute,
+    /// contain NUL or a `..` component are rejected with `InvalidInput` before any syscall.
+    ///
+    /// - entry absent (also a missing or non-directory parent) → [`Layer::Lower`];
+    /// - whiteout (character device 0:0) → [`Layer::Lower`] (see its doc);
+    /// - present with `trusted.overlay.origin` → [`Layer::UpperCopiedUp`], else
+    ///   [`Layer::UpperNew`] (the xattr is only read on regular files and directories; other
+    ///   types are `UpperNew`).
+    pub fn layer_of(&self, container_path: &str) -> io::Result<Layer> {
+        let parts = checked_components(container_path)?;
+        self.inner.layer_of(&parts.join("/"))
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -207,7 +235,7 @@ mod imp {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     /// `struct open_how` of `openat2(2)` (libc's is `non_exhaustive`, so it cannot be built
     /// without `unsafe`).
@@ -325,9 +353,33 @@ mod imp {
         }
     }
 
-    pub(super) fn layer_of(upperdir: &Path, rel: &str) -> io::Result<Layer> {
-        let dir = open_dir_path(upperdir)?;
-        let fd = match open_beneath(&dir, rel) {
+    #[derive(Debug)]
+    pub(super) struct UpperDir {
+        fd: OwnedFd,
+        path: PathBuf,
+    }
+
+    impl UpperDir {
+        pub(super) fn open(upperdir: &Path) -> io::Result<UpperDir> {
+            let fd = open_dir_path(upperdir).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("opening the upper directory {}: {e}", upperdir.display()),
+                )
+            })?;
+            Ok(UpperDir {
+                fd,
+                path: upperdir.to_path_buf(),
+            })
+        }
+
+        pub(super) fn layer_of(&self, rel: &str) -> io::Result<Layer> {
+            layer_at(&self.fd, &self.path, rel)
+        }
+    }
+
+    fn layer_at(dir: &OwnedFd, upperdir: &Path, rel: &str) -> io::Result<Layer> {
+        let fd = match open_beneath(dir, rel) {
             Ok(fd) => fd,
             // Absent, or a parent that is not a directory in upper (a whiteout or a file hides
             // everything below it): the merged view cannot be serving this path from upper.
@@ -363,11 +415,23 @@ mod imp {
     use std::io;
     use std::path::Path;
 
-    pub(super) fn layer_of(_upperdir: &Path, _rel: &str) -> io::Result<Layer> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "overlay layer lookup needs Linux",
-        ))
+    #[derive(Debug)]
+    pub(super) struct UpperDir;
+
+    impl UpperDir {
+        pub(super) fn open(_upperdir: &Path) -> io::Result<UpperDir> {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "overlay layer lookup needs Linux",
+            ))
+        }
+
+        pub(super) fn layer_of(&self, _rel: &str) -> io::Result<Layer> {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "overlay layer lookup needs Linux",
+            ))
+        }
     }
 }
 
@@ -454,6 +518,46 @@ mod tests {
             parse_mountinfo_upperdir("1 2 3 4 / 6 - overlay x upperdir=/a\\777"),
             Some(PathBuf::from("/a777"))
         );
+    }
+
+    /// Escapes a directory the way it reaches mountinfo: overlay keeps the user's backslash
+    /// escapes for `,` `:` `\\`, then the kernel prints space, tab, newline, backslash and comma as
+    /// `\ooo`.
+    fn as_mountinfo(dir: &str) -> String {
+        let mut user = String::new();
+        for c in dir.chars() {
+            if matches!(c, ',' | ':' | '\\') {
+                user.push('\\');
+            }
+            user.push(c);
+        }
+        let mut bytes = Vec::new();
+        for b in user.bytes() {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\\' | b',') {
+                bytes.extend_from_slice(format!("\\{b:03o}").as_bytes());
+            } else {
+                bytes.push(b);
+            }
+        }
+        String::from_utf8(bytes).expect("escaping keeps UTF-8")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_without_panicking(text in "(?s).{0,300}") {
+            let _ = parse_mountinfo_upperdir(&text);
+        }
+
+        #[test]
+        fn any_upperdir_round_trips(dir in "/([a-z]|[ ,:=\\\\\t\n-]|[^\\x00]){0,40}") {
+            let line = format!(
+                "40 1 0:39 / / rw,relatime - overlay overlay rw,lowerdir={l},upperdir={u},workdir={w},uuid=on",
+                l = as_mountinfo("/lower,1:x"),
+                u = as_mountinfo(&dir),
+                w = as_mountinfo("/work dir"),
+            );
+            proptest::prop_assert_eq!(parse_mountinfo_upperdir(&line), Some(PathBuf::from(&dir)));
+        }
     }
 
     #[test]

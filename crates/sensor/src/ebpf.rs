@@ -89,6 +89,9 @@ pub struct ProbeConfig {
     pub containers_only: bool,
     /// Report failed syscalls too.
     pub failed_syscalls: bool,
+    /// Also trace this process (benchmarks that run the workload in-process; never in
+    /// production, where the sensor's own file reads would feed back on themselves).
+    pub trace_self: bool,
 }
 
 impl Default for ProbeConfig {
@@ -98,6 +101,7 @@ impl Default for ProbeConfig {
             syscalls: BTreeSet::new(),
             containers_only: false,
             failed_syscalls: false,
+            trace_self: false,
         }
     }
 }
@@ -245,7 +249,12 @@ impl Probe {
                 CFG_FAILED_SYSCALLS,
                 u64::from(cfg.failed_syscalls),
             )?;
-            set(&mut settings, CFG_SELF_PID, u64::from(std::process::id()))?;
+            let me = if cfg.trace_self {
+                0
+            } else {
+                std::process::id()
+            };
+            set(&mut settings, CFG_SELF_PID, u64::from(me))?;
         }
         {
             let mut sys: Array<&mut MapData, u8> = bpf

@@ -28,6 +28,7 @@ pub struct Enricher {
     boot_to_wall: i128,
     seq: u64,
     host_pidns: u64,
+    mask: Option<FieldMask>,
 }
 
 /// What one raw event became.
@@ -81,7 +82,13 @@ impl Enricher {
             boot_to_wall: boot_to_wall_offset(),
             seq: 0,
             host_pidns: 0,
+            mask: None,
         }
+    }
+
+    /// Computes only these fields from now on (`None`: all of them).
+    pub fn set_mask(&mut self, mask: Option<FieldMask>) {
+        self.mask = mask;
     }
 
     /// The host's pid namespace: its processes are never looked up as containers.
@@ -125,40 +132,40 @@ impl Enricher {
             _ => self.procs.lookup(raw.pid, raw.ppid),
         };
         let mut ev = Event::new(EventSource::Syscall, self.wall_ns(raw.ts_boot_ns));
-        let f = &mut ev.fields;
+        let f = &mut Fields {
+            map: &mut ev.fields,
+            mask: self.mask.as_ref(),
+        };
         let name = if raw.kind == Kind::Exec {
             "execve"
         } else {
             syscalls::name_of(raw.syscall).unwrap_or("unknown")
         };
-        f.insert("evt.type".into(), Value::Str(name.into()));
-        f.insert("evt.dir".into(), Value::Str("<".into()));
-        f.insert("evt.num".into(), Value::Int(self.seq as i64));
-        f.insert("evt.rawres".into(), Value::Int(raw.res));
-        f.insert(
-            "evt.res".into(),
+        f.put("evt.type", || Value::Str(name.into()));
+        f.put("evt.dir", || Value::Str("<".into()));
+        f.put("evt.num", || Value::Int(self.seq as i64));
+        f.put("evt.rawres", || Value::Int(raw.res));
+        f.put("evt.res", || {
             Value::Str(if raw.res < 0 {
                 errno_name(-raw.res)
             } else {
                 "SUCCESS".into()
-            }),
-        );
-        f.insert("evt.failed".into(), Value::Bool(raw.res < 0));
+            })
+        });
+        f.put("evt.failed", || Value::Bool(raw.res < 0));
         // Thread and process.
-        f.insert("thread.tid".into(), Value::Int(raw.tid.into()));
-        f.insert(
-            "thread.cap_effective".into(),
-            Value::Str(syscalls::cap_names(raw.cap_effective)),
-        );
-        f.insert(
-            "thread.cap_permitted".into(),
-            Value::Str(syscalls::cap_names(raw.cap_permitted)),
-        );
-        f.insert("proc.pid".into(), Value::Int(raw.pid.into()));
-        f.insert("proc.vpid".into(), Value::Int(raw.vpid.into()));
-        f.insert("proc.ppid".into(), Value::Int(raw.ppid.into()));
-        f.insert("proc.tty".into(), Value::Int(raw.tty.into()));
-        f.insert("proc.name".into(), Value::Str(raw.comm.clone()));
+        f.put("thread.tid", || Value::Int(raw.tid.into()));
+        f.put("thread.cap_effective", || {
+            Value::Str(syscalls::cap_names(raw.cap_effective))
+        });
+        f.put("thread.cap_permitted", || {
+            Value::Str(syscalls::cap_names(raw.cap_permitted))
+        });
+        f.put("proc.pid", || Value::Int(raw.pid.into()));
+        f.put("proc.vpid", || Value::Int(raw.vpid.into()));
+        f.put("proc.ppid", || Value::Int(raw.ppid.into()));
+        f.put("proc.tty", || Value::Int(raw.tty.into()));
+        f.put("proc.name", || Value::Str(raw.comm.clone()));
         if let Some(p) = &proc {
             put_proc(f, p);
         }
@@ -166,15 +173,18 @@ impl Enricher {
         for (i, a) in ancestors.iter().enumerate() {
             let n = i + 1;
             if n == 1 {
-                f.insert("proc.pname".into(), Value::Str(a.name.clone()));
-                f.insert("proc.pexe".into(), Value::Str(a.exe.clone()));
-                f.insert("proc.pexepath".into(), Value::Str(a.exepath.clone()));
-                f.insert("proc.pcmdline".into(), Value::Str(a.cmdline()));
+                f.put("proc.pname", || Value::Str(a.name.clone()));
+                f.put("proc.pexe", || Value::Str(a.exe.clone()));
+                f.put("proc.pexepath", || Value::Str(a.exepath.clone()));
+                f.put("proc.pcmdline", || Value::Str(a.cmdline()));
             } else {
-                f.insert(format!("proc.aname[{n}]"), Value::Str(a.name.clone()));
-                f.insert(format!("proc.aexe[{n}]"), Value::Str(a.exe.clone()));
-                f.insert(format!("proc.aexepath[{n}]"), Value::Str(a.exepath.clone()));
-                f.insert(format!("proc.apid[{n}]"), Value::Int(a.pid.into()));
+                f.put_fmt(|| format!("proc.aname[{n}]"), || Value::Str(a.name.clone()));
+                f.put_fmt(|| format!("proc.aexe[{n}]"), || Value::Str(a.exe.clone()));
+                f.put_fmt(
+                    || format!("proc.aexepath[{n}]"),
+                    || Value::Str(a.exepath.clone()),
+                );
+                f.put_fmt(|| format!("proc.apid[{n}]"), || Value::Int(a.pid.into()));
             }
         }
         // User and group, resolved inside the container's root.
@@ -184,37 +194,36 @@ impl Enricher {
             Some(c) => PathBuf::from(format!("/proc/{}/root", c.init_pid)),
             None => PathBuf::from("/"),
         };
-        f.insert("user.uid".into(), Value::Int(raw.uid.into()));
-        f.insert("group.gid".into(), Value::Int(raw.gid.into()));
-        f.insert(
-            "user.loginuid".into(),
+        f.put("user.uid", || Value::Int(raw.uid.into()));
+        f.put("group.gid", || Value::Int(raw.gid.into()));
+        f.put("user.loginuid", || {
             Value::Int(if raw.loginuid == u32::MAX {
                 -1
             } else {
                 raw.loginuid.into()
-            }),
-        );
+            })
+        });
         if let Some(u) = self.users.user_name(&root, raw.uid) {
-            f.insert("user.name".into(), Value::Str(u.to_string()));
+            f.put("user.name", || Value::Str(u.to_string()));
         }
         if raw.loginuid != u32::MAX {
             if let Some(u) = self.users.user_name(&root, raw.loginuid) {
-                f.insert("user.loginname".into(), Value::Str(u.to_string()));
+                f.put("user.loginname", || Value::Str(u.to_string()));
             }
         }
         if let Some(g) = self.users.group_name(&root, raw.gid) {
-            f.insert("group.name".into(), Value::Str(g.to_string()));
+            f.put("group.name", || Value::Str(g.to_string()));
         }
         // Container and Kubernetes.
         match &container {
             Some(c) => {
                 for (k, v) in c.fields() {
-                    f.insert(k.into(), v);
+                    f.put(k, || v);
                 }
             }
             None => {
-                f.insert("container.id".into(), Value::Str("host".into()));
-                f.insert("container.name".into(), Value::Str("host".into()));
+                f.put("container.id", || Value::Str("host".into()));
+                f.put("container.name", || Value::Str("host".into()));
             }
         }
         syscall_fields(f, raw, proc.as_deref());
@@ -226,23 +235,17 @@ impl Enricher {
     }
 }
 
-fn put_proc(f: &mut std::collections::BTreeMap<String, Value>, p: &ProcInfo) {
-    f.insert("proc.exe".into(), Value::Str(p.exe.clone()));
-    f.insert("proc.exepath".into(), Value::Str(p.exepath.clone()));
-    f.insert("proc.args".into(), Value::Str(p.args.join(" ")));
-    f.insert("proc.cmdline".into(), Value::Str(p.cmdline()));
+fn put_proc(f: &mut Fields<'_>, p: &ProcInfo) {
+    f.put("proc.exe", || Value::Str(p.exe.clone()));
+    f.put("proc.exepath", || Value::Str(p.exepath.clone()));
+    f.put("proc.args", || Value::Str(p.args.join(" ")));
+    f.put("proc.cmdline", || Value::Str(p.cmdline()));
     if let Some(c) = &p.cwd {
-        f.insert("proc.cwd".into(), Value::Str(with_slash(c)));
+        f.put("proc.cwd", || Value::Str(with_slash(c)));
     }
-    f.insert(
-        "proc.is_exe_upper_layer".into(),
-        Value::Bool(p.exe_upper_layer),
-    );
-    f.insert(
-        "proc.is_exe_from_memfd".into(),
-        Value::Bool(p.exe_from_memfd),
-    );
-    f.insert("proc.exe_ino".into(), Value::Int(p.exe_ino as i64));
+    f.put("proc.is_exe_upper_layer", || Value::Bool(p.exe_upper_layer));
+    f.put("proc.is_exe_from_memfd", || Value::Bool(p.exe_from_memfd));
+    f.put("proc.exe_ino", || Value::Int(p.exe_ino as i64));
 }
 
 fn with_slash(c: &str) -> String {
@@ -273,21 +276,119 @@ fn resolve(pid: u32, dirfd: u64, path: &str, proc: Option<&ProcInfo>) -> String 
     absolute(path, base.as_deref())
 }
 
-type Fields = std::collections::BTreeMap<String, Value>;
-
-fn s(f: &mut Fields, k: &str, v: impl Into<String>) {
-    f.insert(k.into(), Value::Str(v.into()));
+/// Which fields to compute: the keys the loaded rules read (conditions and outputs) plus what
+/// runtime-policy decisions report. Without a mask every field is computed (recording).
+#[derive(Debug, Clone, Default)]
+pub struct FieldMask {
+    keys: std::collections::HashSet<String>,
 }
 
-fn n(f: &mut Fields, k: &str, v: i64) {
-    f.insert(k.into(), Value::Int(v));
+impl FieldMask {
+    /// A mask of these keys.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(keys: I) -> Self {
+        FieldMask {
+            keys: keys.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Adds keys.
+    pub fn extend<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, keys: I) {
+        self.keys.extend(keys.into_iter().map(Into::into));
+    }
+
+    /// Whether the key is wanted.
+    pub fn contains(&self, k: &str) -> bool {
+        self.keys.contains(k)
+    }
+}
+
+/// The context a runtime-policy decision reports (and the policies read).
+pub const POLICY_CONTEXT: &[&str] = &[
+    "evt.type",
+    "evt.dir",
+    "proc.pid",
+    "proc.ppid",
+    "proc.vpid",
+    "proc.name",
+    "proc.exe",
+    "proc.exepath",
+    "proc.cmdline",
+    "proc.args",
+    "proc.pname",
+    "proc.pexepath",
+    "proc.pcmdline",
+    "proc.tty",
+    "proc.cwd",
+    "proc.is_exe_upper_layer",
+    "proc.is_exe_from_memfd",
+    "user.uid",
+    "user.name",
+    "user.loginuid",
+    "group.gid",
+    "group.name",
+    "fd.name",
+    "fd.type",
+    "fd.sip",
+    "fd.sport",
+    "fd.rip",
+    "fd.rport",
+    "fd.l4proto",
+    "evt.is_open_write",
+    "evt.is_open_read",
+    "evt.arg.path",
+    "evt.arg.name",
+    "evt.arg.filename",
+    "evt.arg.oldpath",
+    "evt.arg.newpath",
+    "evt.arg.linkpath",
+    "container.id",
+    "container.name",
+    "container.image",
+    "container.image.repository",
+    "container.image.tag",
+    "k8s.ns.name",
+    "k8s.pod.name",
+    "k8s.pod.uid",
+];
+
+/// Event fields being filled, through the mask.
+struct Fields<'a> {
+    map: &'a mut std::collections::BTreeMap<String, Value>,
+    mask: Option<&'a FieldMask>,
+}
+
+impl Fields<'_> {
+    fn wants(&self, k: &str) -> bool {
+        self.mask.is_none_or(|m| m.contains(k))
+    }
+
+    fn put(&mut self, k: &str, v: impl FnOnce() -> Value) {
+        if self.wants(k) {
+            self.map.insert(k.to_string(), v());
+        }
+    }
+
+    fn put_fmt(&mut self, k: impl FnOnce() -> String, v: impl FnOnce() -> Value) {
+        let k = k();
+        if self.wants(&k) {
+            self.map.insert(k, v());
+        }
+    }
+}
+
+fn s(f: &mut Fields<'_>, k: &str, v: impl Into<String>) {
+    f.put(k, || Value::Str(v.into()));
+}
+
+fn n(f: &mut Fields<'_>, k: &str, v: i64) {
+    f.put(k, || Value::Int(v));
 }
 
 /// Positional `evt.arg[i]` together with the named `evt.arg.<name>`.
-fn args(f: &mut Fields, items: &[(&str, Value)]) {
+fn args(f: &mut Fields<'_>, items: &[(&str, Value)]) {
     for (i, (name, v)) in items.iter().enumerate() {
-        f.insert(format!("evt.arg.{name}"), v.clone());
-        f.insert(format!("evt.arg[{i}]"), v.clone());
+        f.put_fmt(|| format!("evt.arg.{name}"), || v.clone());
+        f.put_fmt(|| format!("evt.arg[{i}]"), || v.clone());
     }
 }
 
@@ -295,7 +396,7 @@ fn sv(x: impl Into<String>) -> Value {
     Value::Str(x.into())
 }
 
-fn syscall_fields(f: &mut Fields, raw: &RawEvent, proc: Option<&ProcInfo>) {
+fn syscall_fields(f: &mut Fields<'_>, raw: &RawEvent, proc: Option<&ProcInfo>) {
     let a = raw.args;
     let pid = raw.pid;
     let res = Value::Int(raw.res);
@@ -334,15 +435,13 @@ fn syscall_fields(f: &mut Fields, raw: &RawEvent, proc: Option<&ProcInfo>) {
             let dir = flags & 0o200000 != 0;
             s(f, "fd.typechar", if dir { "d" } else { "f" });
             s(f, "fd.type", if dir { "directory" } else { "file" });
-            f.insert(
-                "evt.is_open_read".into(),
-                Value::Bool(syscalls::open_is_read(flags)),
-            );
-            f.insert(
-                "evt.is_open_write".into(),
-                Value::Bool(syscalls::open_is_write(flags)),
-            );
-            f.insert("evt.is_open_exec".into(), Value::Bool(false));
+            f.put("evt.is_open_read", || {
+                Value::Bool(syscalls::open_is_read(flags))
+            });
+            f.put("evt.is_open_write", || {
+                Value::Bool(syscalls::open_is_write(flags))
+            });
+            f.put("evt.is_open_exec", || Value::Bool(false));
             let mut items = vec![("fd", res.clone())];
             if raw.syscall == 257 || raw.syscall == 437 {
                 items.push(("dirfd", Value::Int(dirfd as i64 as i32 as i64)));
@@ -448,11 +547,7 @@ fn syscall_fields(f: &mut Fields, raw: &RawEvent, proc: Option<&ProcInfo>) {
                 _ => a[0] as i64,
             };
             n(f, "fd.num", fdnum);
-            socket_fields(f, raw);
-            let name = match f.get("fd.name") {
-                Some(Value::Str(s)) => s.clone(),
-                _ => String::new(),
-            };
+            let name = socket_fields(f, raw);
             match raw.syscall {
                 32 => args(f, &[("res", res), ("oldfd", Value::Int(a[0] as i64))]),
                 33 | 292 => args(
@@ -550,20 +645,23 @@ fn ip_str(a: &IpAddr) -> String {
     a.to_string()
 }
 
-fn socket_fields(f: &mut Fields, raw: &RawEvent) {
+/// Fills the socket fields; returns `fd.name` (the tuple) for the `evt.arg` fields.
+fn socket_fields(f: &mut Fields<'_>, raw: &RawEvent) -> String {
     if let Some(p) = &raw.unix_path {
         s(f, "fd.type", "unix");
         s(f, "fd.typechar", "u");
         s(f, "fd.sockfamily", "unix");
         s(f, "fd.name", p.clone());
-        return;
+        return p.clone();
     }
-    let Some(si) = raw.sock else { return };
+    let Some(si) = raw.sock else {
+        return String::new();
+    };
     let (ty, ch) = match si.family {
         2 => ("ipv4", "4"),
         10 => ("ipv6", "6"),
         1 => ("unix", "u"),
-        _ => return,
+        _ => return String::new(),
     };
     s(f, "fd.type", ty);
     s(f, "fd.typechar", ch);
@@ -583,9 +681,9 @@ fn socket_fields(f: &mut Fields, raw: &RawEvent) {
         },
     );
     let (Some((lip, lport)), Some((rip, rport))) = (si.local, si.remote) else {
-        return;
+        return String::new();
     };
-    f.insert("fd.connected".into(), Value::Bool(rport != 0));
+    f.put("fd.connected", || Value::Bool(rport != 0));
     s(f, "fd.lip", ip_str(&lip));
     n(f, "fd.lport", lport.into());
     s(f, "fd.rip", ip_str(&rip));
@@ -605,11 +703,9 @@ fn socket_fields(f: &mut Fields, raw: &RawEvent) {
         IpAddr::V4(v) => format!("{v}:{p}"),
         IpAddr::V6(v) => format!("{v}:{p}"),
     };
-    s(
-        f,
-        "fd.name",
-        format!("{}->{}", fmt(&cip, cport), fmt(&sip, sport)),
-    );
+    let name = format!("{}->{}", fmt(&cip, cport), fmt(&sip, sport));
+    s(f, "fd.name", name.clone());
+    name
 }
 
 /// The errno name Falco prints in `evt.res`.
@@ -720,7 +816,7 @@ mod tests {
         let mut e = enricher();
         let mut r = raw(42);
         r.res = 0;
-        r.flags = flags::SOCK;
+        r.flags = crate::wire::flags::SOCK;
         r.sock = Some(SockInfo {
             family: 2,
             proto: 6,

@@ -46,13 +46,14 @@
 mod event;
 mod marks;
 mod sys;
+mod threads;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -166,8 +167,9 @@ impl Default for GuardSettings {
     }
 }
 
-/// What the guard has done so far. Each exec event ends in exactly one of `allowed`, `denied`,
-/// `timed_out`, `queue_full`, `released`, or (if the response could not be written) `errors`.
+/// What the guard has done so far. Each event read is answered once and counted in one of
+/// `allowed`, `denied`, `timed_out`, `queue_full`, `released`, or `errors` (a decider that
+/// panicked); a response the kernel refused adds to `errors` as well.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuardCounters {
     /// Permission events read from the group.
@@ -187,7 +189,9 @@ pub struct GuardCounters {
     /// Queue overflows reported by the kernel (`FAN_Q_OVERFLOW`; events were lost).
     pub overflows: u64,
     /// Anything else that went wrong: unparsable buffers, failed responses, decider panics,
-    /// failed reads of the event fd. Details go to the log.
+    /// failed readlink/statx of the event fd, failed reads of the group (`EMFILE` there means
+    /// the kernel could not give us the event and denied the exec itself). Details go to the
+    /// log.
     pub errors: u64,
 }
 
@@ -224,6 +228,15 @@ pub enum GuardError {
         /// The pid given.
         pid: u32,
     },
+    /// The process's root is the guard's own root mount (not a container, or a container that
+    /// shares the host's root): marking it would hold every exec on the host.
+    #[error(
+        "process {pid} has the sensor's own root mount; refusing to hold every exec on the host"
+    )]
+    HostRoot {
+        /// The pid given.
+        pid: u32,
+    },
     /// A volume mount point given to `mark_container` is not absolute.
     #[error("volume mount point {} is not an absolute path", .0.display())]
     RelativeMount(PathBuf),
@@ -236,6 +249,12 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
+    /// The group is closed: the guard was shut down, or its reader stopped on an error and the
+    /// guard failed open (see the log and `GuardCounters::errors`).
+    #[error(
+        "the exec guard's fanotify group is closed (shut down, or failed open after an error)"
+    )]
+    Closed,
     /// The id is not one of this guard's live marks.
     #[error("{0} is not a mark of this guard")]
     UnknownMark(MarkId),
@@ -324,6 +343,18 @@ impl Shared {
         Answer::Written
     }
 
+    /// Answers every pending event `FAN_ALLOW` and closes our handle on the group (the kernel
+    /// frees it, with its marks, once the reader's handle is closed too).
+    fn release_all(&self) {
+        let mut st = self.lock();
+        let pending = std::mem::take(&mut st.pending);
+        for p in pending.values() {
+            self.write_response(&st, p, Verdict::Allow);
+            bump(&self.counters.released);
+        }
+        st.group = None;
+    }
+
     fn write_response(&self, st: &State, p: &Pending, verdict: Verdict) {
         let Some(group) = st.group.as_ref() else {
             return;
@@ -337,13 +368,6 @@ impl Shared {
             tracing::warn!(%error, ?verdict, "Could not write a fanotify response.");
         }
     }
-}
-
-/// A job for a worker.
-struct Job {
-    seq: u64,
-    fd: Arc<OwnedFd>,
-    pid: i32,
 }
 
 /// A running exec guard: one fanotify group, its reader, workers and watchdog. Dropping it is
@@ -410,13 +434,13 @@ impl ExecGuard {
             workers: Vec::new(),
         };
 
-        let (tx, rx) = mpsc::sync_channel::<Job>(settings.queue);
+        let (tx, rx) = mpsc::sync_channel::<threads::Job>(settings.queue);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..settings.workers {
             let (shared, rx, decider) = (shared.clone(), rx.clone(), decider.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("fanotify-worker-{i}"))
-                .spawn(move || worker_loop(&shared, &rx, decider.as_ref()))
+                .spawn(move || threads::worker_loop(&shared, &rx, decider.as_ref()))
                 .map_err(|e| GuardError::Thread("worker", e))?;
             guard.workers.push(handle);
         }
@@ -424,13 +448,18 @@ impl ExecGuard {
         guard.watchdog = Some(
             std::thread::Builder::new()
                 .name("fanotify-watchdog".into())
-                .spawn(move || watchdog_loop(&wd_shared))
+                .spawn(move || threads::watchdog_loop(&wd_shared))
                 .map_err(|e| GuardError::Thread("watchdog", e))?,
         );
         guard.reader = Some(
             std::thread::Builder::new()
                 .name("fanotify-reader".into())
-                .spawn(move || reader_loop(&shared, reader_group, reader_wake, tx))
+                .spawn(move || {
+                    threads::reader_loop(&shared, reader_group, reader_wake, tx);
+                    // However the reader ends (shutdown, poll failure, bad buffer), nothing
+                    // reads the group any more: fail open rather than leave execs waiting.
+                    shared.release_all();
+                })
                 .map_err(|e| GuardError::Thread("reader", e))?,
         );
         Ok(guard)
@@ -450,7 +479,8 @@ impl ExecGuard {
     /// Marks the root mount of the container whose init has host pid `init_pid` (through
     /// `/proc/<pid>/root`), and each volume mount point in `extra_mounts` (absolute paths inside
     /// the container, resolved with the container's root as `/`, so its symlinks cannot lead
-    /// outside). One id covers all of them.
+    /// outside). One id covers all of them. A process whose root is the guard's own root mount
+    /// is refused ([`GuardError::HostRoot`]).
     pub fn mark_container(
         &self,
         init_pid: u32,
@@ -494,21 +524,24 @@ impl ExecGuard {
 
     fn group_fd(&self) -> Result<OwnedFd, GuardError> {
         let st = self.shared.lock();
-        let group = st.group.as_ref().ok_or_else(|| GuardError::Mark {
-            path: PathBuf::new(),
-            source: io::Error::other("the guard is shut down"),
-        })?;
+        let group = st.group.as_ref().ok_or(GuardError::Closed)?;
         group.try_clone().map_err(GuardError::Init)
     }
 
     fn stop(&mut self) {
-        if self.shared.stop.swap(true, Ordering::SeqCst) {
+        if self.reader.is_none() && self.watchdog.is_none() {
             return;
         }
+        self.shared.stop.store(true, Ordering::SeqCst);
         if let Err(error) = sys::eventfd_signal(self.wake_reader.as_fd()) {
             tracing::warn!(%error, "Could not wake the fanotify reader; it stops at its next poll timeout.");
         }
-        self.shared.wake_watchdog.notify_all();
+        {
+            // Notify under the lock: the watchdog checks `stop` under it, so the wake-up cannot
+            // fall between its check and its wait.
+            let _st = self.shared.lock();
+            self.shared.wake_watchdog.notify_all();
+        }
         for h in [self.reader.take(), self.watchdog.take()]
             .into_iter()
             .flatten()
@@ -517,15 +550,7 @@ impl ExecGuard {
                 bump(&self.shared.counters.errors);
             }
         }
-        {
-            let mut st = self.shared.lock();
-            let pending = std::mem::take(&mut st.pending);
-            for p in pending.values() {
-                self.shared.write_response(&st, p, Verdict::Allow);
-                bump(&self.shared.counters.released);
-            }
-            st.group = None;
-        }
+        self.shared.release_all();
         // Idle workers see the closed channel (the reader dropped its sender) and exit; give them
         // a moment, and leave the ones busy in the decider behind.
         let until = Instant::now() + Duration::from_millis(100);
@@ -546,206 +571,5 @@ impl ExecGuard {
 impl Drop for ExecGuard {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: SyncSender<Job>) {
-    // Room for ~680 exec events per read. The parser copies fields out byte by byte, so the
-    // buffer needs no particular alignment.
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut next_seq: u64 = 1;
-    while !shared.stop.load(Ordering::SeqCst) {
-        match sys::poll2(group.as_fd(), wake.as_fd(), 500) {
-            Ok((_, true)) => break,
-            Ok((false, false)) => continue,
-            Ok((true, false)) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                bump(&shared.counters.errors);
-                tracing::error!(%error, "poll on the fanotify group failed; the reader stops.");
-                break;
-            }
-        }
-        loop {
-            let n = match sys::read_some(group.as_fd(), &mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => {
-                    bump(&shared.counters.errors);
-                    tracing::error!(%error, "read on the fanotify group failed.");
-                    break;
-                }
-            };
-            for ev in event::parse(&buf[..n]) {
-                match ev {
-                    Ok(ev) => dispatch(shared, &jobs, ev, &mut next_seq),
-                    Err(error) => {
-                        // Nothing after a bad header can be located, so fds past it leak and
-                        // their events wait for the watchdog-less kernel; this only happens if
-                        // the kernel changes the ABI (version check).
-                        bump(&shared.counters.errors);
-                        tracing::error!(%error, "Unparsable fanotify buffer.");
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn dispatch(shared: &Shared, jobs: &SyncSender<Job>, ev: event::RawEvent, next_seq: &mut u64) {
-    if ev.mask & libc::FAN_Q_OVERFLOW != 0 {
-        bump(&shared.counters.overflows);
-        tracing::warn!("fanotify queue overflow: exec events were lost.");
-    }
-    if ev.fd < 0 {
-        return;
-    }
-    let fd = Arc::new(sys::own_event_fd(ev.fd));
-    let perm = libc::FAN_OPEN_EXEC_PERM | libc::FAN_OPEN_PERM | libc::FAN_ACCESS_PERM;
-    if ev.mask & perm == 0 {
-        // Not a permission event (this group asks for none): just close the fd.
-        return;
-    }
-    bump(&shared.counters.events);
-    let seq = *next_seq;
-    *next_seq += 1;
-    {
-        let mut st = shared.lock();
-        let was_empty = st.pending.is_empty();
-        st.pending.insert(
-            seq,
-            Pending {
-                fd: fd.clone(),
-                since: Instant::now(),
-            },
-        );
-        if was_empty {
-            shared.wake_watchdog.notify_all();
-        }
-    }
-    let job = Job {
-        seq,
-        fd,
-        pid: ev.pid,
-    };
-    match jobs.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(job)) => {
-            if shared.answer(job.seq, shared.settings.on_timeout) == Answer::Written {
-                bump(&shared.counters.queue_full);
-            }
-        }
-        Err(TrySendError::Disconnected(job)) => {
-            if shared.answer(job.seq, shared.settings.on_timeout) == Answer::Written {
-                bump(&shared.counters.errors);
-                tracing::error!("No fanotify worker is left; answering with the timeout verdict.");
-            }
-        }
-    }
-}
-
-fn worker_loop(shared: &Shared, jobs: &Mutex<Receiver<Job>>, decider: &dyn ExecDecider) {
-    loop {
-        let job = {
-            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            }
-        };
-        let req = describe(shared, &job);
-        // The pending entry keeps the fd open for the response; holding it here while a slow
-        // decider runs would only keep the mount busy.
-        let seq = job.seq;
-        drop(job);
-        let verdict = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decider.decide(&req)
-        })) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                bump(&shared.counters.errors);
-                tracing::error!(pid = req.pid, path = %req.path, "The exec decider panicked; answering with the timeout verdict.");
-                None
-            }
-        };
-        let answer = shared.answer(seq, verdict.unwrap_or(shared.settings.on_timeout));
-        match (answer, verdict) {
-            (Answer::AlreadyAnswered, _) => bump(&shared.counters.late),
-            (Answer::Written, Some(Verdict::Allow)) => bump(&shared.counters.allowed),
-            (Answer::Written, Some(Verdict::Deny)) => bump(&shared.counters.denied),
-            (Answer::Written, None) => {}
-        }
-    }
-}
-
-/// Builds the request for one event: readlink and statx of its fd (neither opens a file).
-fn describe(shared: &Shared, job: &Job) -> ExecRequest {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", job.fd.as_raw_fd()));
-    let id = sys::statx_fd(job.fd.as_fd());
-    let (dev, ino, nlink, mnt_id) = match &id {
-        Ok(id) => (id.dev, id.ino, id.nlink, id.mnt_id),
-        Err(error) => {
-            bump(&shared.counters.errors);
-            tracing::warn!(%error, pid = job.pid, "statx of a fanotify event fd failed.");
-            (0, 0, 1, None)
-        }
-    };
-    let unlinked = nlink == 0;
-    let (path, mut path_exact) = match link {
-        Ok(p) => match p.into_os_string().into_string() {
-            Ok(s) => (s, true),
-            Err(os) => (os.to_string_lossy().into_owned(), false),
-        },
-        Err(error) => {
-            bump(&shared.counters.errors);
-            tracing::warn!(%error, pid = job.pid, "readlink of a fanotify event fd failed.");
-            (String::new(), false)
-        }
-    };
-    if unlinked {
-        path_exact = false;
-    }
-    ExecRequest {
-        pid: u32::try_from(job.pid).unwrap_or(0),
-        path,
-        dev,
-        ino,
-        mark: shared.marks.lookup(mnt_id, dev),
-        unlinked,
-        path_exact,
-    }
-}
-
-fn watchdog_loop(shared: &Shared) {
-    let deadline = shared.settings.deadline;
-    let verdict = shared.settings.on_timeout;
-    let mut st = shared.lock();
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let now = Instant::now();
-        let mut wait = Duration::from_secs(1);
-        while let Some(entry) = st.pending.first_entry() {
-            let due = entry.get().since + deadline;
-            if due > now {
-                wait = due - now;
-                break;
-            }
-            let p = entry.remove();
-            shared.write_response(&st, &p, verdict);
-            bump(&shared.counters.timed_out);
-            tracing::warn!(
-                ?verdict,
-                ?deadline,
-                "An exec waited past the deadline; the watchdog answered it."
-            );
-        }
-        st = shared
-            .wake_watchdog
-            .wait_timeout(st, wait)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
     }
 }

@@ -11,7 +11,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mamori_sensor::drift::{layer_of, overlay_upperdir_of, Layer};
+use mamori_sensor::drift::{layer_of, overlay_upperdir_of, Layer, UpperDir};
 
 /// An overlay mount over a temporary folder; unmounted on drop.
 struct Overlay {
@@ -90,6 +90,18 @@ fn new_copied_up_untouched_and_deleted_files() {
     // Redundant slashes and `.` are fine.
     assert_eq!(layer_of(&up, "//tmp/./new").unwrap(), Layer::UpperNew);
     assert!(Layer::UpperNew.is_upper() && !Layer::Lower.is_upper());
+
+    // The kept-open handle gives the same answers.
+    let dir = UpperDir::open(&up).unwrap();
+    for (p, want) in [
+        ("/tmp/new", Layer::UpperNew),
+        ("/bin/tool", Layer::UpperCopiedUp),
+        ("/bin/untouched", Layer::Lower),
+        ("/bin/gone", Layer::Lower),
+    ] {
+        assert_eq!(dir.layer_of(p).unwrap(), want, "{p}");
+    }
+    assert!(UpperDir::open(Path::new("/nonexistent/upper")).is_err());
 }
 
 #[test]

@@ -33,10 +33,18 @@ impl Tmpfs {
         Tmpfs { dir }
     }
 
-    /// Copies the static busybox to `<mount>/<name>`.
+    /// Copies the static busybox to `<mount>/<name>`. With `cp`, not `std::fs::copy`: a copy made
+    /// in this process has a write fd open for a moment, and a child forked by another test
+    /// thread in that moment keeps it until it execs, so our exec could fail with ETXTBSY *after*
+    /// the kernel has already sent the permission event (one exec, two events).
     fn busybox(&self, name: &str) -> PathBuf {
         let dest = self.dir.path().join(name);
-        std::fs::copy(busybox(), &dest).expect("copy busybox");
+        let st = Command::new("cp")
+            .arg(busybox())
+            .arg(&dest)
+            .status()
+            .expect("run cp");
+        assert!(st.success(), "cp busybox {}", dest.display());
         dest
     }
 
@@ -68,23 +76,13 @@ fn busybox() -> &'static str {
         .expect("busybox-static is installed")
 }
 
-/// Runs `prog true` and waits. Retries ETXTBSY: another test thread may fork while a copy of the
-/// binary is still open for writing in this process.
+/// Runs `prog true` (busybox, named by argv[0]) and waits.
 fn run_true(prog: &Path) -> io::Result<ExitStatus> {
-    for _ in 0..50 {
-        let r = Command::new(prog)
-            .arg0("busybox")
-            .arg("true")
-            .stdin(Stdio::null())
-            .status();
-        match r {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other,
-        }
-    }
-    Err(io::Error::from_raw_os_error(libc::ETXTBSY))
+    Command::new(prog)
+        .arg0("busybox")
+        .arg("true")
+        .stdin(Stdio::null())
+        .status()
 }
 
 fn assert_eperm(r: io::Result<ExitStatus>, what: &str) {
@@ -185,18 +183,11 @@ fn request_pid_is_the_exec_ing_process() {
     let decider = Arc::new(DenyByName::default());
     let guard = ExecGuard::start(decider.clone(), GuardSettings::default()).expect("start");
     guard.mark_mount(fs.path()).expect("mark");
-    let mut child = loop {
-        match Command::new(&prog)
-            .arg0("busybox")
-            .args(["sleep", "0"])
-            .spawn()
-        {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            r => break r.expect("spawn"),
-        }
-    };
+    let mut child = Command::new(&prog)
+        .arg0("busybox")
+        .args(["sleep", "0"])
+        .spawn()
+        .expect("spawn");
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     let seen = decider.seen.lock().unwrap().clone();
@@ -262,13 +253,23 @@ fn watchdog_answers_a_slow_decider_deny_in_strict_mode() {
 }
 
 /// Blocks in `decide` until released.
+#[derive(Default)]
 struct Blocked {
     gate: Mutex<bool>,
     cv: std::sync::Condvar,
+    entered: std::sync::atomic::AtomicUsize,
+}
+
+impl Blocked {
+    fn entered(&self) -> usize {
+        self.entered.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ExecDecider for Blocked {
     fn decide(&self, _req: &ExecRequest) -> Verdict {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut open = self.gate.lock().unwrap();
         while !*open {
             open = self.cv.wait(open).unwrap();
@@ -284,10 +285,7 @@ fn shutdown_with_a_blocked_decider_lets_the_exec_proceed() {
     }
     let fs = Tmpfs::new();
     let prog = fs.busybox("blocked");
-    let decider = Arc::new(Blocked {
-        gate: Mutex::new(false),
-        cv: std::sync::Condvar::new(),
-    });
+    let decider = Arc::new(Blocked::default());
     let settings = GuardSettings {
         deadline: Duration::from_secs(600),
         ..GuardSettings::default()
@@ -321,20 +319,18 @@ fn a_full_queue_is_answered_at_once() {
         queue: 1,
         ..GuardSettings::default()
     };
-    let decider = Arc::new(Blocked {
-        gate: Mutex::new(false),
-        cv: std::sync::Condvar::new(),
-    });
+    let decider = Arc::new(Blocked::default());
     let guard = ExecGuard::start(decider.clone(), settings).expect("start");
     guard.mark_mount(fs.path()).expect("mark");
     // One exec occupies the worker, one the queue slot; the rest find the queue full and are
     // allowed (on_timeout) at once.
     let mut runners = Vec::new();
-    for p in &progs[..2] {
-        let p = p.clone();
-        runners.push(std::thread::spawn(move || run_true(&p)));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let p0 = progs[0].clone();
+    runners.push(std::thread::spawn(move || run_true(&p0)));
+    wait_until(|| decider.entered() == 1, "the worker takes the first exec");
+    let p1 = progs[1].clone();
+    runners.push(std::thread::spawn(move || run_true(&p1)));
+    wait_for(&guard, |c| c.events == 2, Duration::from_secs(10));
     for p in &progs[2..] {
         assert!(run_true(p).expect("exec with a full queue").success());
     }
@@ -362,6 +358,8 @@ fn marking_errors_are_clear() {
         .expect_err("no such pid");
     assert!(err.to_string().contains("does not exist"), "{err}");
     let me = std::process::id();
+    let err = guard.mark_container(me, &[]).expect_err("the host root");
+    assert!(err.to_string().contains("own root mount"), "{err}");
     let err = guard
         .mark_container(me, &[PathBuf::from("relative/dir")])
         .expect_err("relative mount");
@@ -379,6 +377,17 @@ fn marking_errors_are_clear() {
     assert!(ExecGuard::start(Arc::new(DenyByName::default()), bad).is_err());
 }
 
+fn wait_until(what: impl Fn() -> bool, why: &str) {
+    let t = Instant::now();
+    while !what() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "timed out waiting: {why}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn wait_for(guard: &ExecGuard, what: impl Fn(&GuardCounters) -> bool, limit: Duration) {
     let t = Instant::now();
     loop {
@@ -392,4 +401,79 @@ fn wait_for(guard: &ExecGuard, what: impl Fn(&GuardCounters) -> bool, limit: Dur
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Panics on every request.
+struct Panics;
+
+impl ExecDecider for Panics {
+    fn decide(&self, _req: &ExecRequest) -> Verdict {
+        panic!("decider bug (expected by the test)");
+    }
+}
+
+#[test]
+fn a_panicking_decider_is_answered_with_the_timeout_verdict_and_counted() {
+    if !root() {
+        return;
+    }
+    let fs = Tmpfs::new();
+    let prog = fs.busybox("p");
+    for (on_timeout, denied) in [(Verdict::Allow, false), (Verdict::Deny, true)] {
+        // A deadline the test never reaches: the answer must come from the worker that caught
+        // the panic (printing a panic with a backtrace alone can take 200 ms here).
+        let settings = GuardSettings {
+            on_timeout,
+            deadline: Duration::from_secs(60),
+            ..GuardSettings::default()
+        };
+        let guard = ExecGuard::start(Arc::new(Panics), settings).expect("start");
+        guard.mark_mount(fs.path()).expect("mark");
+        let t = Instant::now();
+        let r = run_true(&prog);
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        if denied {
+            assert_eperm(r, "panicking decider, strict");
+        } else {
+            assert!(r.expect("exec").success());
+        }
+        // The worker survived the panic: a second exec is answered the same way.
+        let _ = run_true(&prog);
+        let c = guard.shutdown();
+        assert_eq!((c.events, c.errors, c.timed_out), (2, 2, 0), "{c:?}");
+    }
+}
+
+#[test]
+fn the_guard_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ExecGuard>();
+    shareable::<ExecRequest>();
+}
+
+#[test]
+fn two_ids_on_one_mount_keep_the_mark_until_the_last_is_removed() {
+    if !root() {
+        return;
+    }
+    let fs = Tmpfs::new();
+    let prog = fs.busybox("deny-me");
+    let sub = fs.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let decider = Arc::new(DenyByName::default());
+    let guard = ExecGuard::start(decider.clone(), GuardSettings::default()).expect("start");
+    // Same mount, reached through two paths: the kernel keeps one mark for both.
+    let first = guard.mark_mount(fs.path()).expect("mark 1");
+    let second = guard.mark_mount(&sub).expect("mark 2");
+    assert_ne!(first, second);
+    assert_eperm(run_true(&prog), "both marks");
+    // Events go to the most recent id on that mount.
+    assert_eq!(decider.seen.lock().unwrap()[0].mark, second);
+    guard.unmark(first).expect("unmark 1");
+    assert_eperm(run_true(&prog), "one mark left");
+    guard.unmark(second).expect("unmark 2");
+    assert!(run_true(&prog).expect("no mark left").success());
+    assert_eq!(guard.counters().events, 2);
+    // Unmarking again is an error: the id is gone.
+    assert!(guard.unmark(second).is_err());
 }

@@ -208,3 +208,32 @@ fn volume_marks_and_unlinked_executables() {
     let end = guard.shutdown();
     assert_eq!(end.timed_out + end.errors, 0, "{end:?}");
 }
+
+#[test]
+fn unmark_after_the_container_is_gone_is_fine() {
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(runc::Options::new("fan-gone")).expect("container");
+    let decider = Arc::new(DriftDecider {
+        upper: c.upperdir(),
+        seen: Mutex::new(Vec::new()),
+    });
+    let guard = ExecGuard::start(decider, GuardSettings::default()).expect("start");
+    let mark = guard.mark_container(c.init_pid(), &[]).expect("mark");
+    let pid = c.init_pid();
+    drop(c); // runc delete --force, umount
+             // The init is killed; wait until it is reaped (or at least a zombie, whose root is gone).
+    let t = std::time::Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if status.is_empty() || status.contains("State:\tZ") {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 10, "init {pid} still alive");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    guard.unmark(mark).expect("unmark of a gone container");
+    let err = guard.mark_container(pid, &[]).expect_err("gone");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}

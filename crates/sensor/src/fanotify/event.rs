@@ -203,6 +203,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_buffers_never_panic(buf in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse(&buf).count();
+        }
+
+        #[test]
+        fn well_formed_streams_round_trip(
+            events in proptest::collection::vec((proptest::num::u64::ANY, -1i32..4096, 0i32..1 << 22, 0usize..3), 0..20)
+        ) {
+            let mut buf = Vec::new();
+            for (mask, fd, pid, extra) in &events {
+                let len = (METADATA_LEN + 8 * extra) as u32;
+                buf.extend_from_slice(&encode(len, 3, 24, *mask, *fd, *pid));
+                buf.extend(std::iter::repeat_n(0x5a, 8 * extra));
+            }
+            let got: Vec<_> = parse(&buf).collect::<Result<_, _>>().unwrap();
+            let want: Vec<_> = events.iter().map(|(mask, fd, pid, _)| RawEvent { mask: *mask, fd: *fd, pid: *pid }).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn any_bytes_are_parsed_without_panicking() {
         // A small exhaustive-ish sweep: every prefix of a valid stream plus garbage.

@@ -192,6 +192,16 @@ fn mark_one(group: BorrowedFd<'_>, target: &Target) -> Result<sys::FileId, Guard
         source,
     };
     let fid = sys::statx_fd(fd.as_fd()).map_err(mark_err)?;
+    if let Target::InContainer { pid, dest: None } = target {
+        // A process that shares our root mount is not in a container (or shares the host's
+        // root): marking it would make every exec on the host wait for the guard.
+        let ours = sys::open_path_dir(Path::new("/proc/self/root"))
+            .and_then(|own| sys::statx_fd(own.as_fd()))
+            .map_err(mark_err)?;
+        if key_of(&ours) == key_of(&fid) {
+            return Err(GuardError::HostRoot { pid: *pid });
+        }
+    }
     sys::fanotify_mark(group, ADD, libc::FAN_OPEN_EXEC_PERM, &proc_fd_path(&fd)).map_err(|e| {
         match e.raw_os_error() {
             Some(libc::EPERM) => GuardError::NotPermitted,

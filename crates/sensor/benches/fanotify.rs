@@ -1,0 +1,143 @@
+//! Exec latency through the fanotify guard, against the same exec on an unmarked mount in the
+//! same run; and the cost of one drift lookup (`drift::layer_of`).
+//!
+//! Each exec iteration is fork + exec + wait of a static busybox (`busybox true`) copied onto a
+//! tmpfs. Both copies are on their own tmpfs; only one of them is marked, with an allow-all
+//! decider. The exec benches need root (they mount tmpfs and use fanotify); without it they are
+//! skipped with a note. The `layer_of` bench runs anywhere (an upper directory is a directory).
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use mamori_sensor::drift::{layer_of, UpperDir};
+use mamori_sensor::fanotify::{ExecDecider, ExecGuard, ExecRequest, GuardSettings, Verdict};
+
+struct AllowAll;
+
+impl ExecDecider for AllowAll {
+    fn decide(&self, _req: &ExecRequest) -> Verdict {
+        Verdict::Allow
+    }
+}
+
+/// A tmpfs on a temporary folder, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn with_busybox() -> Option<(Tmpfs, PathBuf)> {
+        let dir = tempfile::Builder::new()
+            .prefix("mamori-bench-")
+            .tempdir()
+            .ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        let t = Tmpfs(dir);
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())?;
+        let dest = t.0.path().join("busybox");
+        std::fs::copy(bb, &dest).ok()?;
+        Some((t, dest))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+fn run_true(prog: &Path) {
+    let st = Command::new(prog)
+        .arg0("busybox")
+        .arg("true")
+        .stdin(Stdio::null())
+        .status()
+        .expect("exec busybox true");
+    assert!(st.success());
+}
+
+fn exec_latency(c: &mut Criterion) {
+    if !mamori_testkit::is_root() {
+        eprintln!("SKIPPED: the exec benches need root (tmpfs mounts and fanotify)");
+        return;
+    }
+    let (Some((_plain_fs, plain)), Some((marked_fs, marked))) =
+        (Tmpfs::with_busybox(), Tmpfs::with_busybox())
+    else {
+        eprintln!("SKIPPED: could not mount tmpfs or copy busybox");
+        return;
+    };
+    let guard = ExecGuard::start(Arc::new(AllowAll), GuardSettings::default()).expect("guard");
+    guard.mark_mount(marked_fs.0.path()).expect("mark");
+
+    let mut group = c.benchmark_group("exec_busybox_true");
+    group.sample_size(30);
+    group.bench_function("unmarked", |b| b.iter(|| run_true(&plain)));
+    group.bench_function("marked_allow_all", |b| b.iter(|| run_true(&marked)));
+    group.finish();
+
+    // Criterion runs the two benches one after the other, and the load of the other builders on
+    // this machine changes in between. Also measure them interleaved (marked, unmarked, marked,
+    // ...) and compare medians, which share the same load.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..1500 {
+        let t = Instant::now();
+        run_true(&plain);
+        a.push(t.elapsed());
+        let t = Instant::now();
+        run_true(&marked);
+        b.push(t.elapsed());
+    }
+    a.sort();
+    b.sort();
+    let (ma, mb) = (a[a.len() / 2], b[b.len() / 2]);
+    eprintln!(
+        "interleaved medians over {} pairs: unmarked {:?}, marked allow-all {:?}, ratio {:.2}, added {:?}",
+        a.len(),
+        ma,
+        mb,
+        mb.as_secs_f64() / ma.as_secs_f64(),
+        mb.saturating_sub(ma)
+    );
+
+    let counters = guard.shutdown();
+    eprintln!("guard counters after the bench: {counters:?}");
+    assert_eq!(counters.timed_out + counters.errors, 0);
+}
+
+fn drift_lookup(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path();
+    std::fs::create_dir_all(upper.join("usr/local/bin")).unwrap();
+    std::fs::write(upper.join("usr/local/bin/dropped"), b"x").unwrap();
+    let mut group = c.benchmark_group("layer_of");
+    group.bench_function("upper_hit", |b| {
+        b.iter(|| layer_of(upper, "/usr/local/bin/dropped").unwrap())
+    });
+    group.bench_function("lower_miss", |b| {
+        b.iter(|| layer_of(upper, "/usr/bin/python3").unwrap())
+    });
+    let kept = UpperDir::open(upper).unwrap();
+    group.bench_function("upper_hit_kept_open", |b| {
+        b.iter(|| kept.layer_of("/usr/local/bin/dropped").unwrap())
+    });
+    group.bench_function("lower_miss_kept_open", |b| {
+        b.iter(|| kept.layer_of("/usr/bin/python3").unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, exec_latency, drift_lookup);
+criterion_main!(benches);
