@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Rebuilds the sensor's BPF object from sensor.bpf.c with Debian's clang (CO-RE against the committed
-# vmlinux.h, so the object is the same whatever kernel builds it).
-#   build.sh            rebuild sensor.bpf.o in place
-#   build.sh --check    rebuild into a temp file and fail if it differs from the committed object
+# Rebuilds the sensor's BPF objects (sensor.bpf.o from sensor.bpf.c, netblock.bpf.o from
+# netblock.bpf.c) with Debian's clang (CO-RE against the committed vmlinux.h, so the objects are
+# the same whatever kernel builds them).
+#   build.sh            rebuild every object in place
+#   build.sh --check    rebuild into temp files and fail if any differs from the committed object
 #   build.sh --vmlinux  regenerate vmlinux.h from the running kernel's BTF first (needs bpftool)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,20 +12,30 @@ if [[ "${1:-}" == "--vmlinux" ]]; then
   bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
   shift
 fi
-out=sensor.bpf.o
+check=0
 if [[ "${1:-}" == "--check" ]]; then
-  out="$(mktemp)"
-  trap 'rm -f "$out"' EXIT
+  check=1
 fi
-clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$here" -Wall -Werror \
-  -fdebug-prefix-map="$here"=. -c sensor.bpf.c -o "$out"
-# Strip DWARF (keeps .BTF and .BTF.ext, which CO-RE needs) so the object is small and
-# reproducible.
-llvm-strip -g "$out"
-if [[ "${1:-}" == "--check" ]]; then
-  if ! cmp -s "$out" sensor.bpf.o; then
-    echo "crates/sensor/bpf/sensor.bpf.o is out of date: run crates/sensor/bpf/build.sh and commit it" >&2
-    exit 1
+tmpdir="$(mktemp -d)"
+trap 'rm -rf "$tmpdir"' EXIT
+stale=0
+for name in sensor netblock; do
+  out="$name.bpf.o"
+  if [[ $check == 1 ]]; then
+    out="$tmpdir/$name.bpf.o"
   fi
-  echo "sensor.bpf.o is up to date"
-fi
+  clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$here" -Wall -Werror \
+    -fdebug-prefix-map="$here"=. -c "$name.bpf.c" -o "$out"
+  # Strip DWARF (keeps .BTF and .BTF.ext, which CO-RE needs) so the object is small and
+  # reproducible.
+  llvm-strip -g "$out"
+  if [[ $check == 1 ]]; then
+    if ! cmp -s "$out" "$name.bpf.o"; then
+      echo "crates/sensor/bpf/$name.bpf.o is out of date: run crates/sensor/bpf/build.sh and commit it" >&2
+      stale=1
+    else
+      echo "$name.bpf.o is up to date"
+    fi
+  fi
+done
+exit $stale

@@ -12,7 +12,9 @@
 //! - [`users`]: user and group names resolved inside a container's root;
 //! - [`drift`]: whether an executed file comes from the container's overlay upper layer;
 //! - [`fanotify`]: exec enforcement with fanotify permission events, with a watchdog that answers
-//!   events the policy did not answer in time (fail-open by default, counted).
+//!   events the policy did not answer in time (fail-open by default, counted);
+//! - [`netblock`]: outbound-connection enforcement (`blockedOutbound`) with cgroup
+//!   connect/sendmsg programs (`bpf/netblock.bpf.o`), keyed per container by cgroup v2 id.
 #![cfg_attr(not(target_os = "linux"), allow(unused))]
 
 #[cfg(target_os = "linux")]
@@ -24,6 +26,8 @@ pub mod ebpf;
 pub mod enrich;
 #[cfg(target_os = "linux")]
 pub mod fanotify;
+#[cfg(target_os = "linux")]
+pub mod netblock;
 pub mod proctable;
 pub mod syscalls;
 pub mod users;
