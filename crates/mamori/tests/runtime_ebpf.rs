@@ -492,3 +492,41 @@ fn mamori_up_stores_sensor_alerts_in_the_console() {
     }
     console.kill();
 }
+
+#[test]
+fn enforce_policy_blocks_outbound_connections_in_the_kernel() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(shop_container("egress", "shop")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("egress.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: mamori.dev/v1\nkind: RuntimePolicy\nmetadata: {name: no-4444}\n\
+         spec:\n  mode: enforce\n  controls:\n    blockedOutbound: {ports: [4444]}\n",
+    )
+    .unwrap();
+    let sensor = Sensor::start(&["--policy", policy.to_str().unwrap()], &[c.state_root()]);
+    let blocked = c.exec(&["nc", "127.0.0.1", "4444"]);
+    let text = output_text(&blocked);
+    assert!(!blocked.status.success(), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    // Another port is not blocked: nothing listens, so the connection is refused instead.
+    let other = output_text(&c.exec(&["nc", "127.0.0.1", "5555"]));
+    assert!(!other.contains("Operation not permitted"), "{other}");
+    let (alerts, _events, err) = sensor.stop();
+    let d = decisions(&alerts, &short(c.id()), "blocked-outbound");
+    assert!(
+        d.iter()
+            .any(|a| a["output_fields"]["policy.status"] == "block"
+                && a["output_fields"]["fd.rport"] == 4444
+                && a["output_fields"]["policy.name"] == "no-4444"),
+        "{d:?}\n{err}"
+    );
+    assert!(
+        err.contains("outbound connections blocked in the kernel"),
+        "{err}"
+    );
+}

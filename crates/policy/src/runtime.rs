@@ -449,6 +449,28 @@ impl RuntimePolicySet {
             .collect()
     }
 
+    /// The outbound blocks that are in force for one workload at `now`: enforce-mode policies
+    /// past their `enforceAfter`, in scope and not bypassed. The sensor installs these in the
+    /// kernel for that container.
+    pub fn blocked_outbound_for(
+        &self,
+        w: &Workload<'_>,
+        now: OffsetDateTime,
+    ) -> Vec<OutboundBlock<'_>> {
+        self.policies
+            .iter()
+            .filter(|p| p.is_blocking_at(now) && applies(p, w))
+            .filter_map(|p| {
+                p.controls.blocked_outbound.as_ref().map(|b| OutboundBlock {
+                    policy: &p.name,
+                    ports: &b.ports,
+                    addresses: &b.addresses,
+                    enforce_after: p.enforce_after,
+                })
+            })
+            .collect()
+    }
+
     /// The `blockedOutbound` lists of every `enforce` policy, in load order (see
     /// [`OutboundBlock`] for what the caller still has to check).
     pub fn blocked_outbound(&self) -> Vec<OutboundBlock<'_>> {

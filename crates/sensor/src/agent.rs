@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mamori_core::event::{Event, EventSource, Value};
-use mamori_policy::runtime::{Activity, Control, Decision, Status, Workload};
+use mamori_policy::runtime::{Activity, Control, Decision, Mode, Status, Workload};
 use mamori_policy::RuntimePolicySet;
 use mamori_rules::{evt_time, rfc3339_nanos, Alert, Engine};
 
@@ -25,6 +25,7 @@ use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
 use crate::fanotify::{
     ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict,
 };
+use crate::netblock::{Denial, NetBlocker, NetTarget};
 use crate::proctable::{absolute, ProcTable};
 use crate::syscalls;
 use crate::users::UserDb;
@@ -105,8 +106,8 @@ pub struct BackendReport {
     pub exec: &'static str,
     /// Why fanotify is not used, when it is not.
     pub exec_note: Option<String>,
-    /// Network blocking: always detect-only in this version.
-    pub network: &'static str,
+    /// Network blocking: how outbound blocks are enforced, or why they are only detected.
+    pub network: String,
 }
 
 impl BackendReport {
@@ -165,6 +166,9 @@ pub struct Agent {
     guard: Option<ExecGuard>,
     marks: Arc<Mutex<HashMap<u64, Arc<ContainerInfo>>>>,
     marked: HashMap<String, Marked>,
+    net: Option<NetBlocker>,
+    /// Containers with outbound blocks in the kernel: id → (target, container, policy names).
+    net_blocked: HashMap<String, (NetTarget, Arc<ContainerInfo>, Vec<String>)>,
     decisions_rx: Receiver<Alert>,
     decider: Arc<PolicyDecider>,
     backend: BackendReport,
@@ -295,11 +299,26 @@ impl Agent {
         } else {
             "none"
         };
+        let mut net = None;
+        let network = if !policies.controls_used().contains(&Control::BlockedOutbound) {
+            "no blockedOutbound control in the loaded policies".to_string()
+        } else if cfg.exec_backend == ExecBackend::None {
+            "detect-only (enforcement disabled by configuration)".to_string()
+        } else {
+            match NetBlocker::start() {
+                Ok(n) => {
+                    let kind = n.key_kind();
+                    net = Some(n);
+                    format!("enforce available: outbound connections blocked in the kernel (cgroup connect4/6 and sendmsg4/6, containers keyed by {kind})")
+                }
+                Err(e) => format!("detect-only: network blocking unavailable ({e})"),
+            }
+        };
         let backend = BackendReport {
             lsm,
             exec,
             exec_note,
-            network: "detect-only (blocking outbound connections is not implemented)",
+            network,
         };
         let mut enricher = Enricher::new(
             ProcTable::new(cfg.max_processes),
@@ -322,6 +341,8 @@ impl Agent {
             guard,
             marks,
             marked: HashMap::new(),
+            net,
+            net_blocked: HashMap::new(),
             decisions_rx: rx,
             decider,
             backend,
@@ -412,6 +433,63 @@ impl Agent {
         while let Ok(a) = self.decisions_rx.try_recv() {
             self.stats.decisions += 1;
             emit(a);
+        }
+        self.drain_net(emit);
+    }
+
+    /// Reports connections the kernel refused as `block` decisions.
+    fn drain_net(&mut self, emit: &mut dyn FnMut(Alert)) {
+        let Some(net) = self.net.as_mut() else { return };
+        let mut denials: Vec<Denial> = Vec::new();
+        net.drain_denials(|d| denials.push(d));
+        for d in denials {
+            let Some((_, c, _)) = self
+                .net_blocked
+                .values()
+                .find(|(t, _, _)| *t == d.target)
+                .cloned()
+            else {
+                continue;
+            };
+            let w = workload(&c);
+            let now = time::OffsetDateTime::now_utc();
+            let blocks = self.policies.blocked_outbound_for(&w.as_workload(), now);
+            let policy = blocks
+                .iter()
+                .find(|b| {
+                    b.ports.contains(&d.port) || b.addresses.iter().any(|n| n.contains(d.addr))
+                })
+                .or(blocks.first())
+                .map(|b| b.policy.to_string())
+                .unwrap_or_default();
+            let decision = Decision {
+                policy,
+                control: Control::BlockedOutbound,
+                status: Status::Block,
+                mode: Mode::Enforce,
+                message: format!(
+                    "outbound connection to {} port {} is blocked (blocked before connect: Operation not permitted)",
+                    d.addr, d.port
+                ),
+            };
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|x| x.as_nanos() as u64)
+                .unwrap_or(0);
+            let mut ev = Event::new(EventSource::Syscall, wall);
+            let f = &mut ev.fields;
+            f.insert("evt.type".into(), Value::Str("connect".into()));
+            f.insert("proc.pid".into(), Value::Int(d.pid.into()));
+            f.insert("proc.name".into(), Value::Str(d.comm.clone()));
+            f.insert("fd.rip".into(), Value::Str(d.addr.to_string()));
+            f.insert("fd.rport".into(), Value::Int(d.port.into()));
+            f.insert("fd.sip".into(), Value::Str(d.addr.to_string()));
+            f.insert("fd.sport".into(), Value::Int(d.port.into()));
+            for (k, v) in c.fields() {
+                f.insert(k.into(), v);
+            }
+            self.stats.decisions += 1;
+            emit(decision_alert(&decision, &ev, &self.hostname));
         }
     }
 
@@ -599,6 +677,7 @@ impl Agent {
                 .any(|k| self.policies.enforces(&wl, *k, now));
             let kill_fileless = self.policies.enforces(&wl, Control::FilelessExec, now);
             let drift = self.policies.enforces(&wl, Control::DriftPrevention, now);
+            self.sync_net(&c, &wl, now);
             let Some(pidns) = c.pidns else { continue };
             let mut flags = 0;
             if kill_fileless {
@@ -659,6 +738,40 @@ impl Agent {
                         .remove(&mark.get());
                 }
                 let _ = self.probe.set_enforce(m.pidns, 0);
+            }
+        }
+    }
+}
+
+impl Agent {
+    /// Installs a container's outbound blocks in the kernel once they are in force.
+    fn sync_net(&mut self, c: &Arc<ContainerInfo>, w: &Workload<'_>, now: time::OffsetDateTime) {
+        let Some(net) = self.net.as_mut() else { return };
+        if self.net_blocked.contains_key(&c.id) {
+            return;
+        }
+        let blocks = self.policies.blocked_outbound_for(w, now);
+        if blocks.is_empty() {
+            return;
+        }
+        let mut ports: Vec<u16> = blocks
+            .iter()
+            .flat_map(|b| b.ports.iter().copied())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let nets: Vec<mamori_policy::runtime::Cidr> = blocks
+            .iter()
+            .flat_map(|b| b.addresses.iter().cloned())
+            .collect();
+        let names: Vec<String> = blocks.iter().map(|b| b.policy.to_string()).collect();
+        match net.block(c.init_pid, &ports, &nets) {
+            Ok(t) => {
+                tracing::info!(container = %c.short_id(), "Outbound blocks installed.");
+                self.net_blocked.insert(c.id.clone(), (t, c.clone(), names));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, container = %c.short_id(), "Installing outbound blocks failed.")
             }
         }
     }
