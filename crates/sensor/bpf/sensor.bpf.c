@@ -502,22 +502,24 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 
 // ---- syscalls ---------------------------------------------------------------------------
 
+// tp_btf hands over a trusted, BTF-typed pt_regs: plain loads (CO-RE relocated through
+// vmlinux.h's preserve_access_index) instead of a probe-read helper call on every syscall.
 static __always_inline unsigned long arg(struct pt_regs *r, int i)
 {
 	switch (i) {
-	case 0: return BPF_CORE_READ(r, di);
-	case 1: return BPF_CORE_READ(r, si);
-	case 2: return BPF_CORE_READ(r, dx);
-	case 3: return BPF_CORE_READ(r, r10);
-	case 4: return BPF_CORE_READ(r, r8);
-	default: return BPF_CORE_READ(r, r9);
+	case 0: return r->di;
+	case 1: return r->si;
+	case 2: return r->dx;
+	case 3: return r->r10;
+	case 4: return r->r8;
+	default: return r->r9;
 	}
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	__u32 nr = (__u32)regs->orig_ax;
 	if (nr >= 512)
 		return 0;
 	__u8 *on = bpf_map_lookup_elem(&syscalls, &nr);
