@@ -114,7 +114,15 @@ fn runtime_file_output_and_bad_source() {
     assert!(out.stdout.is_empty());
     assert!(std::fs::read_to_string(&f).unwrap().lines().count() >= 6);
     let out = mamori()
-        .args(["runtime", "--source", "ebpf"])
+        .args(["runtime", "--source", "kafka:alerts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use ebpf"));
+    // Runtime policies act on live processes: not with a replay.
+    let out = mamori()
+        .args(["runtime", "--policy", "p.yaml", "--source"])
+        .arg(format!("replay:{}", example().display()))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
