@@ -12,8 +12,16 @@ fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
+/// The admission webhook's manifests: the YAML files directly in deploy/manifests (the node
+/// sensor and console live in deploy/manifests/node and run at other Pod Security levels).
 fn objects() -> Vec<ManifestObject> {
-    manifest::load_paths(&[deploy().join("manifests")]).unwrap_or_else(|e| panic!("{e}"))
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(deploy().join("manifests"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    manifest::load_paths(&files).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn by_kind<'a>(objs: &'a [ManifestObject], kind: &str) -> &'a Value {

@@ -130,3 +130,22 @@ fn both_examples_merge() {
         "{e}"
     );
 }
+
+/// The sensor DaemonSet's shipped policy (deploy/manifests/node) loads and is audit-only.
+#[test]
+fn deployed_sensor_policy_configmap_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/manifests/node/50-sensor-policies.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cm: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let policy = cm["data"]["policies.yaml"]
+        .as_str()
+        .expect("policies.yaml key");
+    let set = mamori_policy::RuntimePolicySet::from_str_named(policy, "50-sensor-policies.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!set.is_empty());
+    assert!(set
+        .policies()
+        .iter()
+        .all(|p| p.mode == mamori_policy::RuntimeMode::Audit));
+}
