@@ -9,27 +9,31 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mamori_core::event::{Event, EventSource, Value};
 use mamori_policy::runtime::{Activity, Control, Decision, Mode, Status, Workload};
 use mamori_policy::RuntimePolicySet;
-use mamori_rules::{evt_time, rfc3339_nanos, Alert, Engine};
+use mamori_rules::{Alert, Engine};
 
 use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
-use crate::drift;
-use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError, TaintMap};
+use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError};
 use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
-use crate::fanotify::{
-    ExecDecider, ExecGuard, ExecRequest, GuardCounters, GuardSettings, MarkId, Verdict,
-};
+use crate::fanotify::{ExecGuard, GuardCounters, GuardSettings, MarkId};
 use crate::netblock::{Denial, NetBlocker, NetTarget};
-use crate::proctable::{absolute, ProcTable};
+use crate::proctable::ProcTable;
 use crate::syscalls;
 use crate::users::UserDb;
 use crate::wire::{flags, Kind, RawEvent};
+
+mod alerts;
+mod decider;
+
+pub use alerts::decision_alert;
+use alerts::{internal_alert, value_json};
+use decider::PolicyDecider;
 
 /// How execs are blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -802,221 +806,6 @@ fn workload(c: &ContainerInfo) -> OwnedWorkload {
         labels: c.pod_labels.clone(),
         image: c.image.clone(),
         name: c.name.clone(),
-    }
-}
-
-fn value_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::List(l) => serde_json::Value::from(l.clone()),
-    }
-}
-
-/// A policy decision as an alert: rule `<policy>: <control>`, priority Critical for block and
-/// Warning for detect, source `policy`, every context field in `output_fields`.
-pub fn decision_alert(d: &Decision, base: &Event, hostname: &str) -> Alert {
-    let ev = d.to_event(base);
-    let mut fields = serde_json::Map::new();
-    for (k, v) in &ev.fields {
-        fields.insert(k.clone(), value_json(v));
-    }
-    fields.insert("evt.time".into(), serde_json::Value::from(ev.time_ns));
-    let get = |k: &str| match ev.fields.get(k) {
-        Some(Value::Str(s)) => s.clone(),
-        Some(Value::Int(i)) => i.to_string(),
-        _ => "<NA>".into(),
-    };
-    let priority = if d.status == Status::Block {
-        "Critical"
-    } else {
-        "Warning"
-    };
-    let text = format!(
-        "{} (status={} policy={} control={} mode={} proc={} exe={} pid={} user={} container={} image={} pod={} ns={})",
-        d.message,
-        d.status.as_str(),
-        d.policy,
-        d.control.as_str(),
-        d.mode.as_str(),
-        get("proc.name"),
-        get("proc.exepath"),
-        get("proc.pid"),
-        get("user.name"),
-        get("container.id"),
-        get("container.image"),
-        get("k8s.pod.name"),
-        get("k8s.ns.name"),
-    );
-    Alert {
-        hostname: hostname.to_string(),
-        output: format!("{}: {priority} {text}", evt_time(ev.time_ns)),
-        output_fields: fields,
-        priority: priority.into(),
-        rule: format!("{}: {}", d.policy, d.control.as_str()),
-        source: "policy".into(),
-        tags: vec![
-            "mamori".into(),
-            "runtime_policy".into(),
-            d.control.as_str().into(),
-            d.status.as_str().into(),
-        ],
-        time: rfc3339_nanos(ev.time_ns),
-        status: Some(d.status.as_str().into()),
-    }
-}
-
-fn internal_alert(hostname: &str, rule: &str, text: String, key: &str, n: u64) -> Alert {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let mut fields = serde_json::Map::new();
-    fields.insert(key.into(), serde_json::Value::from(n));
-    fields.insert("evt.time".into(), serde_json::Value::from(now));
-    Alert {
-        hostname: hostname.to_string(),
-        output: format!("{}: Critical {rule}. {text}", evt_time(now)),
-        output_fields: fields,
-        priority: "Critical".into(),
-        rule: rule.into(),
-        source: "internal".into(),
-        tags: vec!["mamori".into(), "internal".into()],
-        time: rfc3339_nanos(now),
-        status: None,
-    }
-}
-
-/// Decides fanotify exec permission events from the runtime policies.
-struct PolicyDecider {
-    policies: Arc<RuntimePolicySet>,
-    marks: Arc<Mutex<HashMap<u64, Arc<ContainerInfo>>>>,
-    taint: Arc<TaintMap>,
-    tx: SyncSender<Alert>,
-    hostname: String,
-    dropped: AtomicU64,
-}
-
-fn proc_text(pid: u32, what: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/{what}")).ok()
-}
-
-impl PolicyDecider {
-    fn context_event(
-        &self,
-        req: &ExecRequest,
-        c: &ContainerInfo,
-        asked: &str,
-        upper: bool,
-        session: bool,
-    ) -> Event {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let mut ev = Event::new(EventSource::Syscall, wall);
-        let f = &mut ev.fields;
-        f.insert("evt.type".into(), Value::Str("execve".into()));
-        f.insert("evt.dir".into(), Value::Str(">".into()));
-        f.insert("proc.pid".into(), Value::Int(req.pid.into()));
-        f.insert("proc.exepath".into(), Value::Str(asked.to_string()));
-        f.insert("proc.name".into(), Value::Str(basename(asked).to_string()));
-        f.insert("fd.name".into(), Value::Str(req.path.clone()));
-        f.insert("proc.is_exe_upper_layer".into(), Value::Bool(upper));
-        f.insert("proc.exec_session".into(), Value::Bool(session));
-        // The caller, before the exec (its image is still the old one).
-        if let Some(comm) = proc_text(req.pid, "comm") {
-            f.insert("proc.pname".into(), Value::Str(comm.trim().to_string()));
-        }
-        if let Some(status) = proc_text(req.pid, "status") {
-            for line in status.lines() {
-                if let Some(rest) = line.strip_prefix("Uid:") {
-                    if let Some(uid) = rest
-                        .split_whitespace()
-                        .next()
-                        .and_then(|u| u.parse::<i64>().ok())
-                    {
-                        f.insert("user.uid".into(), Value::Int(uid));
-                    }
-                }
-                if let Some(rest) = line.strip_prefix("PPid:") {
-                    if let Ok(pp) = rest.trim().parse::<i64>() {
-                        f.insert("proc.ppid".into(), Value::Int(pp));
-                    }
-                }
-            }
-        }
-        for (k, v) in c.fields() {
-            f.insert(k.into(), v);
-        }
-        ev
-    }
-}
-
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
-
-impl ExecDecider for PolicyDecider {
-    fn decide(&self, req: &ExecRequest) -> Verdict {
-        let c = {
-            let m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
-            m.get(&req.mark.get()).cloned()
-        };
-        let Some(c) = c else { return Verdict::Allow };
-        let session = self.taint.is_tainted(req.pid);
-        // The name the exec asked for (a busybox applet resolves to /bin/busybox).
-        let asked = self
-            .taint
-            .exec_path(req.pid)
-            .map(|p| {
-                let cwd = std::fs::read_link(format!("/proc/{}/cwd", req.pid))
-                    .ok()
-                    .map(|p| p.to_string_lossy().into_owned());
-                absolute(&p, cwd.as_deref())
-            })
-            .unwrap_or_else(|| req.path.clone());
-        // A file whose path cannot be trusted (unlinked and run through an fd, unreadable link)
-        // is not in the image as far as anyone can tell: treat it as drift.
-        let upper = !req.path_exact
-            || c.upperdir.as_deref().is_some_and(|u| {
-                drift::layer_of(u, &req.path)
-                    .map(|l| l.is_upper())
-                    .unwrap_or(false)
-            });
-        let w = workload(&c);
-        let activity = Activity::Exec {
-            path: &asked,
-            name: basename(&asked),
-            is_exec_session: session,
-            is_upper_layer: upper,
-            is_fileless: false,
-            stdio_is_socket: false,
-        };
-        let decisions =
-            self.policies
-                .evaluate(&w.as_workload(), &activity, time::OffsetDateTime::now_utc());
-        if !decisions.iter().any(|d| d.status == Status::Block) {
-            // Allowed: detect-only decisions are reported from the exec event itself.
-            return Verdict::Allow;
-        }
-        let base = self.context_event(req, &c, &asked, upper, session);
-        for d in &decisions {
-            let mut d = d.clone();
-            if d.status == Status::Block {
-                d.message
-                    .push_str(" (blocked before exec: Operation not permitted)");
-            }
-            if self
-                .tx
-                .try_send(decision_alert(&d, &base, &self.hostname))
-                .is_err()
-            {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Verdict::Deny
     }
 }
 
