@@ -237,20 +237,6 @@ mod imp {
     use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
 
-    /// `struct open_how` of `openat2(2)` (libc's is `non_exhaustive`, so it cannot be built
-    /// without `unsafe`).
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-
-    const RESOLVE_NO_XDEV: u64 = 0x01;
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-    const RESOLVE_BENEATH: u64 = 0x08;
-
     const ORIGIN_XATTR: &[u8] = b"trusted.overlay.origin\0";
 
     #[allow(unsafe_code)]
@@ -276,34 +262,16 @@ mod imp {
     }
 
     /// `openat2(dir, rel, O_PATH|O_NOFOLLOW|O_CLOEXEC, beneath, no symlinks, no xdev)`.
-    #[allow(unsafe_code)]
     fn open_beneath(dir: &OwnedFd, rel: &str) -> io::Result<OwnedFd> {
+        use crate::sys::resolve;
         let c = CString::new(rel)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
-        let how = OpenHow {
-            flags: (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
-            mode: 0,
-            resolve: RESOLVE_BENEATH
-                | RESOLVE_NO_SYMLINKS
-                | RESOLVE_NO_MAGICLINKS
-                | RESOLVE_NO_XDEV,
-        };
-        // SAFETY: openat2 reads `how` (size given) and the NUL-terminated `c`; both outlive the
-        // call. The returned fd is checked before use.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: openat2 returned a new descriptor (it fits in c_int) that nobody else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+        crate::sys::openat2(
+            dir.as_raw_fd(),
+            &c,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            resolve::BENEATH | resolve::NO_SYMLINKS | resolve::NO_MAGICLINKS | resolve::NO_XDEV,
+        )
     }
 
     #[allow(unsafe_code)]

@@ -29,6 +29,8 @@ pub mod fanotify;
 #[cfg(target_os = "linux")]
 pub mod netblock;
 pub mod proctable;
+#[cfg(target_os = "linux")]
+mod sys;
 pub mod syscalls;
 pub mod users;
 pub mod wire;

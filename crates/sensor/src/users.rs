@@ -236,7 +236,7 @@ pub fn parse_group(bytes: &[u8]) -> HashMap<u32, Arc<str>> {
 /// Opens `etc/<name>` under `root` without leaving it.
 #[cfg(target_os = "linux")]
 fn open_in_root(root: &Path, name: &str) -> std::io::Result<File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let dir = std::fs::OpenOptions::new()
         .read(true)
@@ -245,12 +245,7 @@ fn open_in_root(root: &Path, name: &str) -> std::io::Result<File> {
     let rel = std::ffi::CString::new(format!("etc/{name}"))
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     match openat2_in_root(dir.as_raw_fd(), &rel) {
-        Ok(fd) => {
-            // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
-            #[allow(unsafe_code)]
-            let file = unsafe { File::from_raw_fd(fd) };
-            Ok(file)
-        }
+        Ok(fd) => Ok(File::from(fd)),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => open_nofollow(&dir, name),
         Err(e) => Err(e),
     }
@@ -266,27 +261,17 @@ fn open_in_root(_root: &Path, _name: &str) -> std::io::Result<File> {
 
 /// `openat2(dirfd, path, O_RDONLY|O_CLOEXEC|O_NOCTTY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn openat2_in_root(dirfd: libc::c_int, path: &std::ffi::CStr) -> std::io::Result<libc::c_int> {
-    // SAFETY: open_how is a plain C struct; all-zero is a valid value before the fields are set.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: `path` is a valid NUL-terminated string and `how` a valid open_how of the size
-    // passed; the kernel only reads both during the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    libc::c_int::try_from(fd).map_err(|_| std::io::Error::other("fd out of range"))
+fn openat2_in_root(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use crate::sys::resolve;
+    crate::sys::openat2(
+        dirfd,
+        path,
+        libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY,
+        resolve::IN_ROOT | resolve::NO_MAGICLINKS,
+    )
 }
 
 /// Fallback without openat2: `etc` and the file opened with `O_NOFOLLOW`, so a symlink at

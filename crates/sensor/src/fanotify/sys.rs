@@ -191,42 +191,16 @@ fn open_flags(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `struct open_how` (libc's is `non_exhaustive`).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
 /// `openat2(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT)`: resolves `rel` as if
 /// `root` were `/`, so a container's symlinks cannot point the lookup at the host.
-#[allow(unsafe_code)]
 pub(crate) fn open_path_dir_in_root(root: BorrowedFd<'_>, rel: &Path) -> io::Result<OwnedFd> {
     let c = cstring(rel)?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT,
-    };
-    // SAFETY: openat2 reads `how` (its size is passed) and the NUL-terminated `c`; both outlive
-    // the call. The result is checked before use.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: openat2 returned a new descriptor (it fits in c_int) that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+    crate::sys::openat2(
+        root.as_raw_fd(),
+        &c,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        crate::sys::resolve::IN_ROOT,
+    )
 }
 
 fn cstring(path: &Path) -> io::Result<CString> {
