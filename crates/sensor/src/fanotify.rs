@@ -334,11 +334,16 @@ impl Shared {
     }
 
     /// Takes the pending entry `seq` and writes the response, if the entry is still there.
-    fn answer(&self, seq: u64, verdict: Verdict) -> Answer {
+    /// `count` is bumped before the response is written, so anyone who sees the exec finish
+    /// also sees the counter.
+    fn answer(&self, seq: u64, verdict: Verdict, count: Option<&AtomicU64>) -> Answer {
         let mut st = self.lock();
         let Some(p) = st.pending.remove(&seq) else {
             return Answer::AlreadyAnswered;
         };
+        if let Some(c) = count {
+            bump(c);
+        }
         self.write_response(&st, &p, verdict);
         Answer::Written
     }
@@ -349,8 +354,8 @@ impl Shared {
         let mut st = self.lock();
         let pending = std::mem::take(&mut st.pending);
         for p in pending.values() {
-            self.write_response(&st, p, Verdict::Allow);
             bump(&self.counters.released);
+            self.write_response(&st, p, Verdict::Allow);
         }
         st.group = None;
     }

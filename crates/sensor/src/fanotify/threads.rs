@@ -112,13 +112,19 @@ fn dispatch(shared: &Shared, jobs: &SyncSender<Job>, ev: event::RawEvent, next_s
     match jobs.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(job)) => {
-            if shared.answer(job.seq, shared.settings.on_timeout) == Answer::Written {
-                bump(&shared.counters.queue_full);
-            }
+            shared.answer(
+                job.seq,
+                shared.settings.on_timeout,
+                Some(&shared.counters.queue_full),
+            );
         }
         Err(TrySendError::Disconnected(job)) => {
-            if shared.answer(job.seq, shared.settings.on_timeout) == Answer::Written {
-                bump(&shared.counters.errors);
+            if shared.answer(
+                job.seq,
+                shared.settings.on_timeout,
+                Some(&shared.counters.errors),
+            ) == Answer::Written
+            {
                 tracing::error!("No fanotify worker is left; answering with the timeout verdict.");
             }
         }
@@ -149,12 +155,14 @@ pub(super) fn worker_loop(shared: &Shared, jobs: &Mutex<Receiver<Job>>, decider:
                 None
             }
         };
-        let answer = shared.answer(seq, verdict.unwrap_or(shared.settings.on_timeout));
-        match (answer, verdict) {
-            (Answer::AlreadyAnswered, _) => bump(&shared.counters.late),
-            (Answer::Written, Some(Verdict::Allow)) => bump(&shared.counters.allowed),
-            (Answer::Written, Some(Verdict::Deny)) => bump(&shared.counters.denied),
-            (Answer::Written, None) => {}
+        let count = match verdict {
+            Some(Verdict::Allow) => Some(&shared.counters.allowed),
+            Some(Verdict::Deny) => Some(&shared.counters.denied),
+            None => None,
+        };
+        let answer = shared.answer(seq, verdict.unwrap_or(shared.settings.on_timeout), count);
+        if answer == Answer::AlreadyAnswered {
+            bump(&shared.counters.late);
         }
     }
 }
@@ -214,8 +222,9 @@ pub(super) fn watchdog_loop(shared: &Shared) {
                 break;
             }
             let p = entry.remove();
-            shared.write_response(&st, &p, verdict);
+            // Counted before the answer releases the exec (observers see both together).
             bump(&shared.counters.timed_out);
+            shared.write_response(&st, &p, verdict);
             tracing::warn!(
                 ?verdict,
                 ?deadline,
