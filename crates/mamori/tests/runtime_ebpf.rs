@@ -248,9 +248,27 @@ fn default_rules_fire_on_real_container_activity() {
     assert!(c.exec(&["touch", "/etc/2"]).status.success());
     assert!(c.exec(&["mkdir", "/bin/hello"]).status.success());
     assert!(c.exec(&["whoami"]).status.success());
+    // `find` looking for private keys, as in the seeds' custom rules.
+    let _ = c.exec(&["find", "/", "-name", "id_rsa"]);
     assert!(tty_shell(&c, "exit 0").status.success());
     let (alerts, _events, err) = sensor.stop();
     let rules = rules_of(&alerts, &short(c.id()));
+    // Falco's default rule_matching is `first`: whoami is reconnaissance, find for id_rsa is
+    // first a search for private keys.
+    for (rule, cmd) in [
+        ("Reconnaissance command in web server container", "whoami"),
+        (
+            "Search for private keys or cloud credentials",
+            "find / -name id_rsa",
+        ),
+    ] {
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule"] == rule && a["output"].as_str().unwrap_or("").contains(cmd)),
+            "no {rule} alert for {cmd}\n{err}"
+        );
+    }
     for want in [
         "Sensitive file read",
         "Write below etc",

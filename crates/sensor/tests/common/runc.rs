@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// The busybox applets linked into the image's `/bin` by default.
 pub const DEFAULT_APPLETS: &[&str] = &[
     "sh", "sleep", "cat", "whoami", "id", "ls", "echo", "true", "false", "cp", "chmod", "touch",
-    "mkdir", "rm", "ln", "readlink", "stat", "env", "ps", "head", "wc", "grep", "nc",
+    "mkdir", "rm", "ln", "readlink", "stat", "env", "ps", "head", "wc", "grep", "find", "nc",
 ];
 
 /// The image's `/etc/passwd` unless the options replace it.
