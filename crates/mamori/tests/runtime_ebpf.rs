@@ -548,3 +548,44 @@ fn enforce_policy_blocks_outbound_connections_in_the_kernel() {
         "{err}"
     );
 }
+
+#[test]
+fn containers_started_after_the_sensor_are_enforced() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let policy = example_policy("runtime-enforce.yaml");
+    let sensor = Sensor::start(&["--policy", policy.to_str().unwrap()], &[state.path()]);
+    let mut opts = shop_container("late", "shop");
+    opts.state_root = Some(state.path().to_path_buf());
+    let c = runc::TestContainer::start(opts).unwrap();
+    let started = Instant::now();
+    // The container's first exec tells the sensor a new container is there; from then on an
+    // exec session is refused.
+    let blocked_after = loop {
+        let out = c.exec(&["sh", "-c", "true"]);
+        if !out.status.success()
+            && output_text(&out)
+                .to_lowercase()
+                .contains("operation not permitted")
+        {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "exec sessions still run 3 s after the container started: {}",
+            output_text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("enforced {blocked_after:?} after the container started");
+    let (alerts, _events, err) = sensor.stop();
+    let d = decisions(&alerts, &short(c.id()), "block-container-exec");
+    assert!(
+        d.iter()
+            .any(|a| a["output_fields"]["policy.status"] == "block"),
+        "{d:?}\n{err}"
+    );
+}

@@ -181,6 +181,10 @@ pub struct Agent {
     stats: AgentStats,
     last_dropped: u64,
     last_timed_out: u64,
+    /// Pid namespaces already seen exec'ing (a new one = a new container: sync at once).
+    seen_pidns: std::collections::HashSet<u64>,
+    last_sync: Instant,
+    host_pidns: u64,
     record: Option<Box<dyn Write + Send>>,
 }
 
@@ -355,8 +359,12 @@ impl Agent {
             stats: AgentStats::default(),
             last_dropped: 0,
             last_timed_out: 0,
+            seen_pidns: std::collections::HashSet::new(),
+            last_sync: Instant::now(),
+            host_pidns: 0,
             record: None,
         };
+        agent.host_pidns = agent.probe.host_pidns();
         agent.sync_containers();
         Ok(agent)
     }
@@ -498,6 +506,20 @@ impl Agent {
     }
 
     fn handle(&mut self, raw: &RawEvent, emit: &mut dyn FnMut(Alert)) {
+        // The first exec in a pid namespace we have not seen is usually a container starting:
+        // mark it now rather than at the next tick (at most every 50 ms), so that enforcement
+        // misses as few of its first execs as possible.
+        if raw.kind == Kind::Exec
+            && raw.pidns != self.host_pidns
+            && !self.policies.is_empty()
+            && self.seen_pidns.insert(raw.pidns)
+            && self.last_sync.elapsed() >= Duration::from_millis(50)
+        {
+            if self.seen_pidns.len() > 65536 {
+                self.seen_pidns.clear();
+            }
+            self.sync_containers();
+        }
         let Some(en) = self.enricher.enrich(raw) else {
             return;
         };
@@ -654,6 +676,7 @@ impl Agent {
         if self.policies.is_empty() {
             return;
         }
+        self.last_sync = Instant::now();
         let live = {
             let mut r = self.containers.lock().unwrap_or_else(|e| e.into_inner());
             r.forget_dead();

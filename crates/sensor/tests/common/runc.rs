@@ -91,6 +91,9 @@ pub struct Options {
     pub user: (u32, u32),
     /// A hook to edit `config.json` after the defaults are applied (privileged, mounts, ...).
     pub edit_config: Option<fn(&mut serde_json::Value)>,
+    /// runc's `--root` (default: `state/` in the container's temporary folder), for tests that
+    /// must tell a sensor where to look before the container exists.
+    pub state_root: Option<PathBuf>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -111,6 +114,7 @@ impl Options {
             applets: DEFAULT_APPLETS.iter().map(|s| s.to_string()).collect(),
             user: (0, 0),
             edit_config: None,
+            state_root: None,
         }
     }
 
@@ -154,7 +158,10 @@ impl TestContainer {
             .map_err(|e| format!("tempdir: {e}"))?;
         let mut c = TestContainer {
             id: opts.id.clone(),
-            state_root: dir.path().join("state"),
+            state_root: opts
+                .state_root
+                .clone()
+                .unwrap_or_else(|| dir.path().join("state")),
             dir,
             mounted: false,
             created: false,
