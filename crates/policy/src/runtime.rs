@@ -548,6 +548,39 @@ fn first_path<'g>(globs: &'g [PathGlob], path: &str) -> Option<&'g Glob> {
     globs.iter().map(|g| &g.0).find(|g| g.is_match(path))
 }
 
+/// The file controls for one path: `blockedFiles` for any access (described as `access`),
+/// `readOnlyPaths` only when the access writes (`write`, its description).
+fn check_paths(
+    c: &Controls,
+    path: &str,
+    mask: u8,
+    access: &str,
+    write: Option<&str>,
+    hit: &mut dyn FnMut(Control, String),
+) {
+    let on = |k: Control| mask & k.bit() != 0;
+    if on(Control::BlockedFiles) {
+        if let Some(g) = c.blocked_files.as_deref().and_then(|f| first_path(f, path)) {
+            hit(
+                Control::BlockedFiles,
+                format!("{access} matches blocked file {:?}", g.as_str()),
+            );
+        }
+    }
+    if let (true, Some(write)) = (on(Control::ReadOnlyPaths), write) {
+        if let Some(g) = c
+            .read_only_paths
+            .as_deref()
+            .and_then(|f| first_path(f, path))
+        {
+            hit(
+                Control::ReadOnlyPaths,
+                format!("{write} under read-only path {:?}", g.as_str()),
+            );
+        }
+    }
+}
+
 /// Calls `hit` for every control in `mask` that `a` violates under `p`, in [`Control`] order.
 fn check(p: &RuntimePolicy, a: &Activity<'_>, mask: u8, hit: &mut dyn FnMut(Control, String)) {
     let on = |c: Control| mask & c.bit() != 0;
@@ -601,52 +634,14 @@ fn check(p: &RuntimePolicy, a: &Activity<'_>, mask: u8, hit: &mut dyn FnMut(Cont
             }
         }
         Activity::Open { path, write } => {
-            if on(Control::BlockedFiles) {
-                if let Some(g) = c.blocked_files.as_deref().and_then(|f| first_path(f, path)) {
-                    hit(
-                        Control::BlockedFiles,
-                        format!(
-                            "open of {path} for {} matches blocked file {:?}",
-                            if write { "writing" } else { "reading" },
-                            g.as_str()
-                        ),
-                    );
-                }
-            }
-            if on(Control::ReadOnlyPaths) && write {
-                if let Some(g) = c
-                    .read_only_paths
-                    .as_deref()
-                    .and_then(|f| first_path(f, path))
-                {
-                    hit(
-                        Control::ReadOnlyPaths,
-                        format!("write to {path} under read-only path {:?}", g.as_str()),
-                    );
-                }
-            }
+            let rw = if write { "writing" } else { "reading" };
+            let opened = format!("open of {path} for {rw}");
+            let written = write.then(|| format!("write to {path}"));
+            check_paths(c, path, mask, &opened, written.as_deref(), hit);
         }
         Activity::Modify { path, op } => {
-            if on(Control::BlockedFiles) {
-                if let Some(g) = c.blocked_files.as_deref().and_then(|f| first_path(f, path)) {
-                    hit(
-                        Control::BlockedFiles,
-                        format!("{op} of {path} matches blocked file {:?}", g.as_str()),
-                    );
-                }
-            }
-            if on(Control::ReadOnlyPaths) {
-                if let Some(g) = c
-                    .read_only_paths
-                    .as_deref()
-                    .and_then(|f| first_path(f, path))
-                {
-                    hit(
-                        Control::ReadOnlyPaths,
-                        format!("{op} of {path} under read-only path {:?}", g.as_str()),
-                    );
-                }
-            }
+            let what = format!("{op} of {path}");
+            check_paths(c, path, mask, &what, Some(&what), hit);
         }
         Activity::Connect { addr, port } => {
             if let Some(b) = c

@@ -484,10 +484,7 @@ impl Agent {
                     d.addr, d.port
                 ),
             };
-            let wall = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|x| x.as_nanos() as u64)
-                .unwrap_or(0);
+            let wall = crate::enrich::wall_ns();
             let mut ev = Event::new(EventSource::Syscall, wall);
             let f = &mut ev.fields;
             f.insert("evt.type".into(), Value::Str("connect".into()));

@@ -42,13 +42,17 @@ pub struct Enriched {
     pub container: Option<Arc<ContainerInfo>>,
 }
 
+/// Wall-clock nanoseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Wall clock minus boot clock, in nanoseconds, now.
 pub fn boot_to_wall_offset() -> i128 {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0);
-    wall - i128::from(boot_ns())
+    i128::from(wall_ns()) - i128::from(boot_ns())
 }
 
 /// `CLOCK_BOOTTIME` now, in nanoseconds (the clock of `bpf_ktime_get_boot_ns`).

@@ -67,10 +67,7 @@ pub fn decision_alert(d: &Decision, base: &Event, hostname: &str) -> Alert {
 }
 
 pub(crate) fn internal_alert(hostname: &str, rule: &str, text: String, key: &str, n: u64) -> Alert {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let now = crate::enrich::wall_ns();
     let mut fields = serde_json::Map::new();
     fields.insert(key.into(), serde_json::Value::from(n));
     fields.insert("evt.time".into(), serde_json::Value::from(now));

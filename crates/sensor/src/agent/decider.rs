@@ -41,10 +41,7 @@ impl PolicyDecider {
         upper: bool,
         session: bool,
     ) -> Event {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+        let wall = crate::enrich::wall_ns();
         let mut ev = Event::new(EventSource::Syscall, wall);
         let f = &mut ev.fields;
         f.insert("evt.type".into(), Value::Str("execve".into()));
