@@ -18,7 +18,7 @@ use mamori_policy::runtime::{Activity, Control, Decision, Mode, Status, Workload
 use mamori_policy::RuntimePolicySet;
 use mamori_rules::{Alert, Engine};
 
-use crate::container::{ContainerInfo, ContainerResolver, RuntimeRoots};
+use crate::container::{ContainerInfo, ContainerResolver, CriClient, CriConfig, RuntimeRoots};
 use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError};
 use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
 use crate::fanotify::{ExecGuard, GuardCounters, GuardSettings, MarkId};
@@ -71,6 +71,8 @@ pub struct AgentConfig {
     pub max_processes: usize,
     /// Trace the agent's own process too (benchmarks only).
     pub trace_self: bool,
+    /// The CRI API lookups (pod labels, pod IP).
+    pub cri: CriConfig,
 }
 
 impl Default for AgentConfig {
@@ -86,6 +88,7 @@ impl Default for AgentConfig {
             tick: Duration::from_millis(250),
             max_processes: 32768,
             trace_self: false,
+            cri: CriConfig::default(),
         }
     }
 }
@@ -259,7 +262,8 @@ impl Agent {
             Ok(()) => "the kernel accepts BPF LSM programs, but mamori's LSM enforcement is not implemented yet; using fanotify".to_string(),
             Err(e) => format!("BPF LSM refused by this kernel ({e}); falling back"),
         };
-        let containers = Arc::new(Mutex::new(ContainerResolver::new(cfg.roots.clone(), 1024)));
+        let containers = ContainerResolver::new(cfg.roots.clone(), 1024);
+        let containers = Arc::new(Mutex::new(containers.with_cri(CriClient::new(cfg.cri))));
         let policies = Arc::new(cfg.policies);
         let marks = Arc::new(Mutex::new(HashMap::new()));
         let (tx, rx) = sync_channel(4096);

@@ -13,10 +13,12 @@
 //! - **`/proc/<init pid>`** gives the overlay upper dir (from `mountinfo`) and the pid and
 //!   mount namespace inodes.
 //!
-//! The CRI gRPC API is **not** used: when a CRI socket exists the resolver logs once that the
-//! context comes from runtime state only. So what the CRI alone knows is missing: pod labels
-//! for containerd (CRI-O writes them into the sandbox's annotations, which are read), pod IP,
-//! image id. [`ContainerInfo::pod_labels`] is `None` when unknown.
+//! - the **CRI API** ([`cri`]), when a CRI socket exists and the resolver has a
+//!   [`CriClient`]: what only the CRI knows, pod labels for containerd pods (CRI-O also
+//!   writes them into the sandbox's annotations, which are read), the pod IP, the image digest
+//!   and id. Asked once per container when it is first loaded, under a deadline; when the
+//!   runtime does not answer, the context comes from the runtime state alone.
+//!   [`ContainerInfo::pod_labels`] is `None` when unknown.
 //!
 //! [`ContainerResolver`] caches all this by pid namespace inode (what the BPF side reads per
 //! task) and by container id, with a bounded size.
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use mamori_core::event::Value;
 
 mod cgroup;
+pub mod cri;
 mod resolver;
 mod runtime;
 
@@ -34,6 +37,7 @@ pub use cgroup::{
     best_cgroup_path, cgroup_paths_by_preference, container_id_from_cgroup,
     container_id_from_proc_cgroup, parse_proc_cgroup, CgroupEntry, ContainerIdMatch,
 };
+pub use cri::{CriClient, CriConfig, CriContainer, CriError, CriPod, CriStats};
 pub use resolver::{ContainerResolver, ScanError};
 pub use runtime::{
     load_container, overlay_upperdir, split_image, LoadContainerError, RuntimeRoots,
@@ -126,8 +130,13 @@ pub struct ContainerInfo {
     pub pod_namespace: Option<String>,
     /// The pod uid.
     pub pod_uid: Option<String>,
-    /// The pod labels, or `None` when unknown (containerd's annotations do not carry them).
+    /// The pod labels, or `None` when unknown (containerd's annotations do not carry them;
+    /// the CRI API does).
     pub pod_labels: Option<BTreeMap<String, String>>,
+    /// The pod's primary IP (from the CRI API only).
+    pub pod_ip: Option<String>,
+    /// The image id (`sha256:…`, from the CRI API only).
+    pub image_id: Option<String>,
     /// The pod sandbox's container id, when the runtime says.
     pub sandbox_id: Option<String>,
     /// Whether this is a pod sandbox (the `pause` container) rather than an app container.
@@ -173,8 +182,9 @@ impl ContainerInfo {
     /// `container.name`, `container.type`, `container.privileged`, `container.mounts`,
     /// `container.image[.repository|.tag|.digest]`, `container.start_ts`, and `k8s.ns.name`,
     /// `k8s.pod.name`, `k8s.pod.uid`, `k8s.pod.sandbox_id` (12 characters, like Falco),
-    /// `k8s.pod.labels` (`key:value` items) when known. Unknown values are left out rather than
-    /// filled with placeholders.
+    /// `k8s.pod.labels` (`key:value` items), `k8s.pod.ip` and `container.ip` (the pod IP),
+    /// `container.image.id` (without `sha256:`) when known. Unknown values are left out rather
+    /// than filled with placeholders. One pod label at a time is [`label_fields`](Self::label_fields).
     pub fn fields(&self) -> Vec<(&'static str, Value)> {
         let mut out = vec![
             ("container.id", Value::Str(self.short_id().to_string())),
@@ -214,9 +224,33 @@ impl ContainerInfo {
                 Value::List(labels.iter().map(|(k, v)| format!("{k}:{v}")).collect()),
             ));
         }
+        if let Some(ip) = &self.pod_ip {
+            out.push(("k8s.pod.ip", Value::Str(ip.clone())));
+            out.push(("container.ip", Value::Str(ip.clone())));
+        }
+        if let Some(id) = &self.image_id {
+            let id = id.strip_prefix("sha256:").unwrap_or(id);
+            out.push(("container.image.id", Value::Str(id.to_string())));
+        }
         if let Some(ns) = self.started_ns.and_then(|n| i64::try_from(n).ok()) {
             out.push(("container.start_ts", Value::Int(ns)));
         }
         out
+    }
+
+    /// Falco's `k8s.pod.label[KEY]` for every known pod label, under the key the rules engine
+    /// reads (`k8s.pod.label.app`, or `k8s.pod.label[app.kubernetes.io/name]` when the key is
+    /// not a plain word). Empty when the labels are unknown.
+    pub fn label_fields(&self) -> Vec<(String, Value)> {
+        self.pod_labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| {
+                (
+                    mamori_rules::fields::canonical_key("k8s.pod.label", Some(k)),
+                    Value::Str(v.clone()),
+                )
+            })
+            .collect()
     }
 }

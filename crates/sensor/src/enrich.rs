@@ -224,6 +224,9 @@ impl Enricher {
                 for (k, v) in c.fields() {
                     f.put(k, || v);
                 }
+                for (k, v) in c.label_fields() {
+                    f.put_fmt(|| k, || v);
+                }
             }
             None => {
                 f.put("container.id", || Value::Str("host".into()));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cri::{CriClient, CriStats, DEFAULT_SOCKETS};
 use super::runtime::{load_container, proc_start_ticks, LoadContainerError};
 use super::{container_id_from_proc_cgroup, ContainerInfo, RuntimeRoots};
 
@@ -14,8 +15,6 @@ use super::{container_id_from_proc_cgroup, ContainerInfo, RuntimeRoots};
 const RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a miss (a pid namespace that is no known container) is remembered.
 const MISS_TTL: Duration = Duration::from_millis(500);
-/// The CRI sockets whose presence is reported (their API is not used).
-const CRI_SOCKETS: &[&str] = &["/run/containerd/containerd.sock", "/run/crio/crio.sock"];
 
 /// Why a scan of the runtime state dirs failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +41,10 @@ pub enum ScanError {
 /// At most `capacity` containers are held; beyond that, new ones are not cached (and a
 /// warning says so once).
 ///
+/// With a [`CriClient`] ([`with_cri`](Self::with_cri)), each container is also looked up in
+/// the CRI API when it is first loaded (bounded by the client's deadline); when the runtime
+/// could not be reached, later scans ask again until it answers.
+///
 /// A pid namespace shared by several containers (a pod with `shareProcessNamespace`) does
 /// not identify one container: [`by_pidns`](Self::by_pidns) answers `None` for it, and
 /// [`by_pid`](Self::by_pid) falls back to the process's cgroup.
@@ -57,6 +60,9 @@ pub struct ContainerResolver {
     host_pidns: Option<u64>,
     warned_full: bool,
     logged_cri: bool,
+    cri: Option<CriClient>,
+    /// Containers loaded while the CRI runtime could not be reached.
+    cri_pending: HashSet<String>,
     /// The last scan's per-container load errors (state dir, error), for diagnostics.
     pub last_errors: Vec<(PathBuf, LoadContainerError)>,
 }
@@ -89,8 +95,21 @@ impl ContainerResolver {
             host_pidns,
             warned_full: false,
             logged_cri: false,
+            cri: None,
+            cri_pending: HashSet::new(),
             last_errors: Vec::new(),
         }
+    }
+
+    /// Also looks containers up in the CRI API (see [`cri`](super::cri)).
+    pub fn with_cri(mut self, cri: CriClient) -> Self {
+        self.cri = Some(cri);
+        self
+    }
+
+    /// The CRI client's counters, when there is one.
+    pub fn cri_stats(&self) -> Option<CriStats> {
+        self.cri.as_ref().map(CriClient::stats)
     }
 
     /// Number of containers held.
@@ -134,9 +153,10 @@ impl ContainerResolver {
                 if !dir.join("state.json").is_file() || seen.contains_key(&id) {
                     continue;
                 }
-                if let Some(known) = self.by_id.get(&id) {
-                    if self.is_alive(known) {
-                        seen.insert(id, Arc::clone(known));
+                if let Some(known) = self.by_id.get(&id).cloned() {
+                    if self.is_alive(&known) {
+                        let known = self.retry_cri(known);
+                        seen.insert(id, known);
                         continue;
                     }
                 }
@@ -151,7 +171,10 @@ impl ContainerResolver {
                     continue;
                 }
                 match load_container(&dir, hint, &self.proc_root) {
-                    Ok(info) if self.is_alive(&info) => fresh.push(info),
+                    Ok(mut info) if self.is_alive(&info) => {
+                        self.enrich_cri(&mut info);
+                        fresh.push(info);
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::debug!(error = %e, dir = %dir.display(), "Skipping container state.");
@@ -164,6 +187,7 @@ impl ContainerResolver {
         for info in fresh {
             seen.insert(info.id.clone(), Arc::new(info));
         }
+        self.cri_pending.retain(|id| seen.contains_key(id));
         self.by_id = seen;
         self.reindex();
         match first_error {
@@ -252,6 +276,41 @@ impl ContainerResolver {
         self.misses.retain(|_, t| now.duration_since(*t) < MISS_TTL);
     }
 
+    /// Adds what the CRI says to a freshly loaded container; when the runtime could not be
+    /// reached, remembers to ask again.
+    fn enrich_cri(&mut self, info: &mut ContainerInfo) {
+        let Some(cri) = self.cri.as_mut() else { return };
+        if let Err(e) = cri.enrich(info) {
+            tracing::debug!(error = %e, container = %info.short_id(), "No CRI context for the container.");
+            if e.is_transient() {
+                self.cri_pending.insert(info.id.clone());
+            }
+        }
+    }
+
+    /// Asks the CRI again for a known container that got no answer when it was loaded.
+    fn retry_cri(&mut self, known: Arc<ContainerInfo>) -> Arc<ContainerInfo> {
+        if !self.cri_pending.contains(&known.id) {
+            return known;
+        }
+        let Some(cri) = self.cri.as_mut() else {
+            return known;
+        };
+        let mut info = ContainerInfo::clone(&known);
+        match cri.enrich(&mut info) {
+            Ok(()) => {
+                self.cri_pending.remove(&info.id);
+                Arc::new(info)
+            }
+            Err(e) => {
+                if !e.is_transient() {
+                    self.cri_pending.remove(&info.id);
+                }
+                known
+            }
+        }
+    }
+
     fn is_alive(&self, c: &ContainerInfo) -> bool {
         match (
             c.init_start_ticks,
@@ -300,17 +359,17 @@ impl ContainerResolver {
     }
 
     fn log_cri_once(&mut self) {
-        if self.logged_cri {
+        if self.logged_cri || self.cri.is_some() {
             return;
         }
         self.logged_cri = true;
-        for sock in CRI_SOCKETS {
+        for sock in DEFAULT_SOCKETS {
             if Path::new(sock).exists() {
                 tracing::info!(
                     socket = sock,
-                    "A CRI socket exists, but mamori does not query the CRI API: container and \
-                     pod context comes from runtime state only (no pod labels for containerd, \
-                     no pod IP, no image id)."
+                    "A CRI socket exists, but CRI lookups are off: container and pod context \
+                     comes from runtime state only (no pod labels for containerd, no pod IP, no \
+                     image id)."
                 );
             }
         }

@@ -262,6 +262,8 @@ pub fn load_container(
         pod_namespace: meta.pod_namespace,
         pod_uid: meta.pod_uid,
         pod_labels: meta.pod_labels,
+        pod_ip: None,
+        image_id: None,
         sandbox_id: meta.sandbox_id,
         sandbox: meta.sandbox,
         init_pid: pid,
