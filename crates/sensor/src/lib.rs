@@ -8,7 +8,8 @@
 //! - [`enrich`]: raw records → [`mamori_core::event::Event`] with Falco's field names;
 //! - [`container`]: cgroup path → container id (runc, containerd, CRI-O, Docker shapes) and the
 //!   container's metadata from the runtime's state (bundle `config.json` annotations put there by
-//!   CRI runtimes: pod name, namespace, image, container name);
+//!   CRI runtimes: pod name, namespace, image, container name) and, when a CRI socket exists,
+//!   from the CRI API (pod labels, pod IP, image digest: [`container::cri`]);
 //! - [`users`]: user and group names resolved inside a container's root;
 //! - [`drift`]: whether an executed file comes from the container's overlay upper layer;
 //! - [`fanotify`]: exec enforcement with fanotify permission events, with a watchdog that answers

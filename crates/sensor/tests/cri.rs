@@ -30,12 +30,21 @@ const SANDBOX_ID: &str = "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d
 const DIGEST: &str = "sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31";
 const IMAGE_ID: &str = "sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6";
 
+/// A client for tests that expect answers: a deadline loose enough for a loaded machine.
 fn config(socket: &Path) -> CriConfig {
     CriConfig {
         sockets: vec![socket.to_path_buf()],
-        timeout: Duration::from_millis(150),
+        timeout: Duration::from_secs(2),
         backoff: Duration::from_millis(300),
         ..CriConfig::default()
+    }
+}
+
+/// A client for tests about deadlines.
+fn tight(socket: &Path) -> CriConfig {
+    CriConfig {
+        timeout: Duration::from_millis(150),
+        ..config(socket)
     }
 }
 
@@ -316,14 +325,15 @@ fn hung_runtime_times_out_and_container_resolves_from_annotations() {
     *fake.mode.lock().unwrap() = Mode::Hang;
     let state = tmp.path().join("state");
     install_containerd_fixture(&state);
-    let cfg = config(&sock);
+    let cfg = tight(&sock);
     let mut r =
         ContainerResolver::new(RuntimeRoots(vec![state]), 16).with_cri(CriClient::new(cfg.clone()));
     let t = Instant::now();
     r.scan().unwrap();
     let took = t.elapsed();
+    // The caller stops waiting at the deadline + 50 ms; the rest is the scan's file reads.
     assert!(
-        took >= cfg.timeout && took < cfg.timeout * 2,
+        took >= cfg.timeout && took < cfg.timeout * 2 + Duration::from_millis(100),
         "scan with a hung runtime took {took:?} (deadline {:?})",
         cfg.timeout
     );
@@ -343,11 +353,18 @@ fn hung_runtime_times_out_and_container_resolves_from_annotations() {
     );
     assert_eq!(r.cri_stats().unwrap().calls, 1);
 
-    // The runtime recovers; after the back-off the pending container is asked again.
+    // The runtime recovers; after the back-off the pending container is asked again (a few
+    // times at most: on a loaded machine one call may pass the tight deadline).
     *fake.mode.lock().unwrap() = Mode::Answer;
-    std::thread::sleep(cfg.backoff);
-    r.scan().unwrap();
-    let c = r.by_id(CONTAINERD_ID).unwrap();
+    let mut c = r.by_id(CONTAINERD_ID).unwrap();
+    for _ in 0..10 {
+        std::thread::sleep(cfg.backoff);
+        r.scan().unwrap();
+        c = r.by_id(CONTAINERD_ID).unwrap();
+        if c.pod_labels.is_some() {
+            break;
+        }
+    }
     assert_eq!(c.pod_label("app"), Some("web"));
     assert_eq!(c.pod_ip.as_deref(), Some("10.244.1.7"));
 }
@@ -358,7 +375,7 @@ fn silent_socket_times_out_within_the_deadline() {
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("silent.sock");
     fake_cri::serve_silent(&sock);
-    let cfg = config(&sock);
+    let cfg = tight(&sock);
     let mut cri = CriClient::new(cfg.clone());
     let t = Instant::now();
     let e = cri.lookup(CONTAINERD_ID, false).unwrap_err();
@@ -373,7 +390,10 @@ fn silent_socket_times_out_within_the_deadline() {
         ),
         "{e}"
     );
-    assert!(took < cfg.timeout * 2, "took {took:?}");
+    assert!(
+        took < cfg.timeout * 2 + Duration::from_millis(100),
+        "took {took:?}"
+    );
     assert!(e.is_transient());
     // Suspended: the next lookup fails at once.
     let t = Instant::now();
@@ -507,14 +527,14 @@ fn garbage_answers_are_errors_not_panics() {
     // Not HTTP/2 at all.
     let noise = tmp.path().join("noise.sock");
     fake_cri::serve_noise(&noise);
-    let mut cri = CriClient::new(config(&noise));
+    let mut cri = CriClient::new(tight(&noise));
     let t = Instant::now();
     let e = cri.lookup(CONTAINERD_ID, false).unwrap_err();
     assert!(
         matches!(e, CriError::Call { .. } | CriError::Timeout { .. }),
         "{e}"
     );
-    assert!(t.elapsed() < Duration::from_millis(300));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 
     // A socket that serves no CRI (containerd without its CRI plugin).
     let (fake, sock2) = {
