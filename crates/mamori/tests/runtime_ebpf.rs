@@ -251,8 +251,21 @@ fn default_rules_fire_on_real_container_activity() {
     // `find` looking for private keys, as in the seeds' custom rules.
     let _ = c.exec(&["find", "/", "-name", "id_rsa"]);
     assert!(tty_shell(&c, "exit 0").status.success());
-    let (alerts, _events, err) = sensor.stop();
+    let (alerts, events, err) = sensor.stop();
     let rules = rules_of(&alerts, &short(c.id()));
+    // Session and process group come from the kernel as seen inside the container: `runc
+    // exec` makes each session leader of its own session and group.
+    let whoami = events
+        .iter()
+        .find(|e| e["evt.type"] == "execve" && e["proc.name"] == "whoami")
+        .unwrap_or_else(|| panic!("no whoami exec recorded\n{err}"));
+    assert!(
+        whoami["proc.sid"].as_i64().is_some_and(|s| s > 0),
+        "{whoami}"
+    );
+    assert_eq!(whoami["proc.vpgid"], whoami["proc.vpid"], "{whoami}");
+    assert_eq!(whoami["proc.is_vpgid_leader"], true, "{whoami}");
+    assert_eq!(whoami["proc.sname"], "whoami", "{whoami}");
     // Falco's default rule_matching is `first`: whoami is reconnaissance, find for id_rsa is
     // first a search for private keys.
     for (rule, cmd) in [
