@@ -575,9 +575,12 @@ fn containers_started_after_the_sensor_are_enforced() {
     opts.state_root = Some(state.path().to_path_buf());
     let c = runc::TestContainer::start(opts).unwrap();
     let started = Instant::now();
-    // The container's first exec tells the sensor a new container is there; from then on an
-    // exec session is refused.
+    // The sensor watches the runtime's state folder: `runc create` writing the container's
+    // state makes it mark the container before it runs anything, so even the first exec
+    // session is refused. (Fallbacks: the container's first exec, or the periodic scan.)
+    let mut attempts = 0;
     let blocked_after = loop {
+        attempts += 1;
         let out = c.exec(&["sh", "-c", "true"]);
         if !out.status.success()
             && output_text(&out)
@@ -587,13 +590,17 @@ fn containers_started_after_the_sensor_are_enforced() {
             break started.elapsed();
         }
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(2),
             "exec sessions still run 3 s after the container started: {}",
             output_text(&out)
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    eprintln!("enforced {blocked_after:?} after the container started");
+    eprintln!("enforced {blocked_after:?} after the container started, at attempt {attempts}");
+    // On a quiet machine the first attempt is refused (measured: 34–345 ms, the time of the
+    // refused `runc exec` itself); under heavy load the agent thread may get the CPU too late
+    // for it, so only a bound is asserted.
+    assert!(attempts <= 5, "exec sessions ran {attempts} times");
     let (alerts, _events, err) = sensor.stop();
     let d = decisions(&alerts, &short(c.id()), "block-container-exec");
     assert!(

@@ -188,6 +188,8 @@ pub struct Agent {
     last_sync: Instant,
     host_pidns: u64,
     record: Option<Box<dyn Write + Send>>,
+    /// Notices containers as the runtime creates them (None without inotify or policies).
+    state_watch: Option<crate::container::StateWatch>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -371,7 +373,16 @@ impl Agent {
             last_sync: Instant::now(),
             host_pidns: 0,
             record: None,
+            state_watch: None,
         };
+        if !agent.policies.is_empty() {
+            match crate::container::StateWatch::new(&cfg.roots.0) {
+                Ok(w) => agent.state_watch = Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot watch the runtime state folders; new containers are enforced from their first exec or the next scan.")
+                }
+            }
+        }
         agent.host_pidns = agent.probe.host_pidns();
         agent.sync_containers();
         Ok(agent)
@@ -408,6 +419,7 @@ impl Agent {
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             self.poll_once(Duration::from_millis(10), emit);
+            self.sync_on_state_change();
             if last_tick.elapsed() >= self.tick {
                 last_tick = Instant::now();
                 self.on_tick(emit);
@@ -512,6 +524,14 @@ impl Agent {
             }
             self.stats.decisions += 1;
             emit(decision_alert(&decision, &ev, &self.hostname));
+        }
+    }
+
+    /// Scans at once when a runtime created (or removed) a container: `runc create` writes its
+    /// state before the container runs anything, so marks are in place before its first exec.
+    fn sync_on_state_change(&mut self) {
+        if self.state_watch.as_mut().is_some_and(|w| w.changed()) {
+            self.sync_containers();
         }
     }
 
@@ -687,6 +707,9 @@ impl Agent {
                     n,
                 ));
             }
+        }
+        if let Some(w) = self.state_watch.as_mut() {
+            w.refresh();
         }
         self.sync_containers();
         while let Ok(a) = self.decisions_rx.try_recv() {
