@@ -88,6 +88,9 @@ pub enum Command {
     Image(crate::cmd_image::ImageArgs),
     /// Write the SBOM (CycloneDX or SPDX JSON) of a container image.
     Sbom(crate::cmd_sbom::SbomArgs),
+    /// Internal: the sensor's supervisor child (started by the sensor itself).
+    #[command(name = "__supervise", hide = true)]
+    Supervise(crate::cmd_sensor::SuperviseArgs),
 }
 
 /// Sets up `tracing` to write to stderr at the level asked for.
@@ -127,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Console(args) => crate::cmd_console::run_console(args),
             Command::Rules(args) => crate::cmd_rules::run(args),
             Command::Runtime(args) => crate::cmd_runtime::run(args),
+            Command::Supervise(args) => crate::cmd_sensor::run_supervise(args),
             Command::Version(args) => crate::cmd_version::run(args),
             Command::Db(args) => crate::cmd_db::run(args),
             Command::Config(args) => crate::cmd_config::run(args, cli.global.color.enabled()),

@@ -34,6 +34,11 @@ pub struct RuntimeArgs {
     /// Milliseconds an exec may wait for a policy decision before the watchdog answers.
     #[arg(long, value_name = "MS", default_value_t = 200)]
     pub decision_deadline_ms: u64,
+    /// Milliseconds without a heartbeat from the exec guard after which a supervisor process
+    /// kills a frozen sensor, so the kernel releases what waits on it (fail-open); 0 turns the
+    /// supervisor off. Only used when fanotify enforcement runs.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub supervisor_timeout_ms: u64,
     /// When the watchdog answers: allow (fail-open, the default) or deny (fail-closed).
     #[arg(long, value_enum, default_value_t = OnTimeout::Allow)]
     pub on_timeout: OnTimeout,

@@ -10,6 +10,7 @@ use mamori_policy::RuntimePolicySet;
 use mamori_rules::Engine;
 use mamori_sensor::agent::{Agent, AgentConfig, ExecBackend};
 use mamori_sensor::fanotify::{GuardSettings, Verdict};
+use mamori_sensor::supervisor::{self, Supervisor};
 
 use crate::cmd_runtime::{Backend, OnTimeout, RuntimeArgs};
 
@@ -65,6 +66,21 @@ pub fn run_ebpf(
             .map_err(|e| anyhow::anyhow!("cannot create record file {}: {e}", path.display()))?;
         agent.record_to(Box::new(std::io::BufWriter::new(f)));
     }
+    let supervisor = match agent.guard_liveness() {
+        Some(liveness) if args.supervisor_timeout_ms > 0 => {
+            let timeout = Duration::from_millis(args.supervisor_timeout_ms);
+            match std::env::current_exe().and_then(|exe| {
+                Supervisor::spawn(exe, &["__supervise".to_string()], liveness, timeout)
+            }) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("warning: the sensor's supervisor could not start ({e}); a frozen sensor would hold execs in enforced containers until the decision deadline of each cannot be met");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let b = agent.backend().clone();
     eprintln!(
         "mamori sensor running: {n_policies} runtime polic{}; {}",
@@ -84,6 +100,9 @@ pub fn run_ebpf(
     }
     agent.run(&stop, &mut |a| outputs.send(&a));
     let s = agent.shutdown();
+    if let Some(sup) = supervisor {
+        sup.stop();
+    }
     for (name, c) in outputs.finish() {
         if c.dropped > 0 {
             eprintln!("warning: output {name}: {} alert(s) dropped", c.dropped);
@@ -101,6 +120,28 @@ pub fn run_ebpf(
         s.guard.events,
         s.guard.denied,
         s.guard.timed_out
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The hidden `__supervise` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct SuperviseArgs {
+    /// The sensor's pid.
+    #[arg(long)]
+    pub pid: u32,
+    /// Milliseconds without a heartbeat on stdin before the sensor is killed.
+    #[arg(long)]
+    pub timeout_ms: u64,
+}
+
+/// Runs the supervisor child until the sensor exits (or is killed for being frozen).
+pub fn run_supervise(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
+    supervisor::ignore_stop_signals();
+    supervisor::child_main(
+        args.pid,
+        Duration::from_millis(args.timeout_ms.max(1)),
+        std::io::stdin(),
     );
     Ok(ExitCode::SUCCESS)
 }

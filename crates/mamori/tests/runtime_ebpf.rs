@@ -251,8 +251,21 @@ fn default_rules_fire_on_real_container_activity() {
     // `find` looking for private keys, as in the seeds' custom rules.
     let _ = c.exec(&["find", "/", "-name", "id_rsa"]);
     assert!(tty_shell(&c, "exit 0").status.success());
-    let (alerts, _events, err) = sensor.stop();
+    let (alerts, events, err) = sensor.stop();
     let rules = rules_of(&alerts, &short(c.id()));
+    // Session and process group come from the kernel as seen inside the container: `runc
+    // exec` makes each session leader of its own session and group.
+    let whoami = events
+        .iter()
+        .find(|e| e["evt.type"] == "execve" && e["proc.name"] == "whoami")
+        .unwrap_or_else(|| panic!("no whoami exec recorded\n{err}"));
+    assert!(
+        whoami["proc.sid"].as_i64().is_some_and(|s| s > 0),
+        "{whoami}"
+    );
+    assert_eq!(whoami["proc.vpgid"], whoami["proc.vpid"], "{whoami}");
+    assert_eq!(whoami["proc.is_vpgid_leader"], true, "{whoami}");
+    assert_eq!(whoami["proc.sname"], "whoami", "{whoami}");
     // Falco's default rule_matching is `first`: whoami is reconnaissance, find for id_rsa is
     // first a search for private keys.
     for (rule, cmd) in [
@@ -562,9 +575,12 @@ fn containers_started_after_the_sensor_are_enforced() {
     opts.state_root = Some(state.path().to_path_buf());
     let c = runc::TestContainer::start(opts).unwrap();
     let started = Instant::now();
-    // The container's first exec tells the sensor a new container is there; from then on an
-    // exec session is refused.
+    // The sensor watches the runtime's state folder: `runc create` writing the container's
+    // state makes it mark the container before it runs anything, so even the first exec
+    // session is refused. (Fallbacks: the container's first exec, or the periodic scan.)
+    let mut attempts = 0;
     let blocked_after = loop {
+        attempts += 1;
         let out = c.exec(&["sh", "-c", "true"]);
         if !out.status.success()
             && output_text(&out)
@@ -574,13 +590,17 @@ fn containers_started_after_the_sensor_are_enforced() {
             break started.elapsed();
         }
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(2),
             "exec sessions still run 3 s after the container started: {}",
             output_text(&out)
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    eprintln!("enforced {blocked_after:?} after the container started");
+    eprintln!("enforced {blocked_after:?} after the container started, at attempt {attempts}");
+    // On a quiet machine the first attempt is refused (measured: 34–345 ms, the time of the
+    // refused `runc exec` itself); under heavy load the agent thread may get the CPU too late
+    // for it, so only a bound is asserted.
+    assert!(attempts <= 5, "exec sessions ran {attempts} times");
     let (alerts, _events, err) = sensor.stop();
     let d = decisions(&alerts, &short(c.id()), "block-container-exec");
     assert!(
@@ -588,4 +608,153 @@ fn containers_started_after_the_sensor_are_enforced() {
             .any(|a| a["output_fields"]["policy.status"] == "block"),
         "{d:?}\n{err}"
     );
+}
+
+#[test]
+fn enforce_policy_blocks_file_reads_writes_and_reverse_shells() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(shop_container("files", "shop").file(
+        "/etc/app.conf",
+        "v=1\n",
+        0o644,
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("files.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: mamori.dev/v1\nkind: RuntimePolicy\nmetadata: {name: files}\n\
+         spec:\n  mode: enforce\n  controls:\n    blockedFiles: [/etc/shadow]\n    \
+         readOnlyPaths: [\"/etc/*\"]\n    reverseShell: {}\n",
+    )
+    .unwrap();
+    let sensor = Sensor::start(&["--policy", policy.to_str().unwrap()], &[c.state_root()]);
+
+    // A blocked file cannot even be read.
+    let shadow = c.exec(&["cat", "/etc/shadow"]);
+    let text = output_text(&shadow);
+    assert!(!shadow.status.success(), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    // A read-only path can be read ...
+    let conf = c.exec(&["cat", "/etc/app.conf"]);
+    assert!(conf.status.success(), "{}", output_text(&conf));
+    assert!(output_text(&conf).contains("v=1"));
+    // ... but not written, and the refused open truncated nothing.
+    let write = c.exec(&["sh", "-c", "echo v=2 > /etc/app.conf"]);
+    let text = output_text(&write);
+    assert!(!write.status.success(), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(c.rootfs().join("etc/app.conf")).unwrap(),
+        "v=1\n"
+    );
+    // Writes elsewhere go through.
+    let tmp = c.exec(&["sh", "-c", "echo ok > /tmp/ok && cat /tmp/ok"]);
+    assert!(tmp.status.success(), "{}", output_text(&tmp));
+
+    // A reverse shell: nc connects to a listener in the container and runs sh on the socket.
+    // The listener sends one command; had the shell run, /tmp/pwned would exist.
+    let rs = c.exec(&[
+        "sh",
+        "-c",
+        "(echo 'echo pwned > /tmp/pwned'; sleep 1) | nc -l -p 9000 & sleep 0.3; \
+         nc 127.0.0.1 9000 -e /bin/sh; echo rc=$?; wait",
+    ]);
+    let text = output_text(&rs);
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert!(!c.rootfs().join("tmp/pwned").exists(), "{text}");
+    // An ordinary shell (stdio not a socket) still runs.
+    let sh = c.exec(&["sh", "-c", "echo fine"]);
+    assert!(sh.status.success(), "{}", output_text(&sh));
+
+    let (alerts, _events, err) = sensor.stop();
+    let id = short(c.id());
+    let blocked = |control: &str, check: &dyn Fn(&Value) -> bool| {
+        let d = decisions(&alerts, &id, control);
+        assert!(
+            d.iter()
+                .any(|a| a["output_fields"]["policy.status"] == "block" && check(a)),
+            "{control}: {d:?}\n{err}"
+        );
+    };
+    blocked("blocked-files", &|a| {
+        a["output_fields"]["fd.name"] == "/etc/shadow"
+            && a["output_fields"]["evt.is_open_read"] == true
+    });
+    blocked("read-only-paths", &|a| {
+        a["output_fields"]["fd.name"] == "/etc/app.conf"
+            && a["output_fields"]["evt.is_open_write"] == true
+    });
+    blocked("reverse-shell", &|a| {
+        a["output_fields"]["proc.name"] == "sh"
+    });
+    // The allowed read of the read-only file was not reported as blocked.
+    assert!(
+        !decisions(&alerts, &id, "read-only-paths").iter().any(|a| {
+            a["output_fields"]["evt.is_open_read"] == true
+                && a["output_fields"]["policy.status"] == "block"
+        }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_frozen_sensor_is_killed_by_its_supervisor_and_execs_go_on() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !runc::available() {
+        return;
+    }
+    let c = runc::TestContainer::start(shop_container("frozen", "shop")).unwrap();
+    let policy = example_policy("runtime-enforce.yaml");
+    let mut sensor = Sensor::start(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--supervisor-timeout-ms",
+            "1000",
+        ],
+        &[c.state_root()],
+    );
+    // Enforced while the sensor runs.
+    let before = c.exec(&["sh", "-c", "true"]);
+    assert!(!before.status.success(), "{}", output_text(&before));
+    // Freeze the whole sensor: its fanotify group stops answering, so the next exec in the
+    // container waits ... until the supervisor kills the sensor and the kernel lets it go.
+    let pid = sensor.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let t0 = Instant::now();
+    let during = c.exec(&["ls", "/"]);
+    let waited = t0.elapsed();
+    assert!(during.status.success(), "{}", output_text(&during));
+    assert!(
+        waited >= Duration::from_millis(700),
+        "the exec did not wait for the frozen sensor ({waited:?})"
+    );
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(st)) = sensor.child.try_wait() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the frozen sensor was not killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status}");
+    let err = sensor.stderr();
+    assert!(err.contains("mamori supervisor: the sensor"), "{err}");
+    eprintln!("exec released after {waited:?}");
+    // With the sensor gone, nothing holds execs any more.
+    let after = c.exec(&["sh", "-c", "true"]);
+    assert!(after.status.success(), "{}", output_text(&after));
 }

@@ -1,5 +1,8 @@
 //! Exec latency through the fanotify guard, against the same exec on an unmarked mount in the
-//! same run; and the cost of one drift lookup (`drift::layer_of`).
+//! same run; open+close latency on a mount marked for opens (`mark_mount_files`, what blocked
+//! files / read-only paths cost), with an allow-all decider and with one that also reads the
+//! open mode of every open (`open_intent`, the worst case of the policy decider); and the cost
+//! of one drift lookup (`drift::layer_of`).
 //!
 //! Each exec iteration is fork + exec + wait of a static busybox (`busybox true`) copied onto a
 //! tmpfs. Both copies are on their own tmpfs; only one of them is marked, with an allow-all
@@ -15,9 +18,24 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mamori_sensor::drift::{layer_of, UpperDir};
-use mamori_sensor::fanotify::{ExecDecider, ExecGuard, ExecRequest, GuardSettings, Verdict};
+use mamori_sensor::fanotify::{
+    open_intent, Access, ExecDecider, ExecGuard, ExecRequest, GuardSettings, Verdict,
+};
 
 struct AllowAll;
+
+/// Allows everything after reading the open mode of each open, as the policy decider does for a
+/// path a read-only rule matches.
+struct ReadIntent;
+
+impl ExecDecider for ReadIntent {
+    fn decide(&self, req: &ExecRequest) -> Verdict {
+        if req.access == Access::Open {
+            std::hint::black_box(open_intent(req.pid));
+        }
+        Verdict::Allow
+    }
+}
 
 impl ExecDecider for AllowAll {
     fn decide(&self, _req: &ExecRequest) -> Verdict {
@@ -117,6 +135,65 @@ fn exec_latency(c: &mut Criterion) {
     assert_eq!(counters.timed_out + counters.errors, 0);
 }
 
+fn open_close(path: &Path) {
+    std::hint::black_box(std::fs::File::open(path).expect("open"));
+}
+
+fn open_latency(c: &mut Criterion) {
+    if !mamori_testkit::is_root() {
+        eprintln!("SKIPPED: the open benches need root (tmpfs mounts and fanotify)");
+        return;
+    }
+    let (Some((_plain_fs, plain)), Some((allow_fs, allow)), Some((intent_fs, intent))) = (
+        Tmpfs::with_busybox(),
+        Tmpfs::with_busybox(),
+        Tmpfs::with_busybox(),
+    ) else {
+        eprintln!("SKIPPED: could not mount tmpfs or copy busybox");
+        return;
+    };
+    // Two guards, as two sensors would be: one per decider.
+    let g1 = ExecGuard::start(Arc::new(AllowAll), GuardSettings::default()).expect("guard");
+    g1.mark_mount_files(allow_fs.0.path()).expect("mark");
+    let g2 = ExecGuard::start(Arc::new(ReadIntent), GuardSettings::default()).expect("guard");
+    g2.mark_mount_files(intent_fs.0.path()).expect("mark");
+    let mut group = c.benchmark_group("open_close");
+    group.bench_function("unmarked", |b| b.iter(|| open_close(&plain)));
+    group.bench_function("marked_allow_all", |b| b.iter(|| open_close(&allow)));
+    group.bench_function("marked_read_intent", |b| b.iter(|| open_close(&intent)));
+    group.finish();
+    let (mut a, mut b, mut i) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5000 {
+        let t = Instant::now();
+        open_close(&plain);
+        a.push(t.elapsed());
+        let t = Instant::now();
+        open_close(&allow);
+        b.push(t.elapsed());
+        let t = Instant::now();
+        open_close(&intent);
+        i.push(t.elapsed());
+    }
+    for v in [&mut a, &mut b, &mut i] {
+        v.sort();
+    }
+    let m = |v: &Vec<std::time::Duration>| v[v.len() / 2];
+    eprintln!(
+        "open+close interleaved medians over {} rounds: unmarked {:?}, marked allow-all {:?} ({:.1}x), marked + open mode read {:?} ({:.1}x)",
+        a.len(),
+        m(&a),
+        m(&b),
+        m(&b).as_secs_f64() / m(&a).as_secs_f64(),
+        m(&i),
+        m(&i).as_secs_f64() / m(&a).as_secs_f64(),
+    );
+    for g in [g1, g2] {
+        let counters = g.shutdown();
+        eprintln!("guard counters after the open bench: {counters:?}");
+        assert_eq!(counters.timed_out + counters.errors, 0);
+    }
+}
+
 fn drift_lookup(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let upper = dir.path();
@@ -139,5 +216,5 @@ fn drift_lookup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, exec_latency, drift_lookup);
+criterion_group!(benches, exec_latency, open_latency, drift_lookup);
 criterion_main!(benches);

@@ -17,7 +17,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
 
 #define EV_EXEC 1
 #define EV_EXIT 2
@@ -197,6 +197,19 @@ static __always_inline struct pid_namespace *task_pidns(struct task_struct *t, _
 	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
 	*vpid = up.nr;
 	return up.ns;
+}
+
+// The number of `p` as seen from pid namespace level `level` (0 when not visible there).
+static __always_inline __u32 pid_nr_at(struct pid *p, unsigned int level)
+{
+	if (!p)
+		return 0;
+	unsigned int pl = BPF_CORE_READ(p, level);
+	if (pl < level)
+		return 0;
+	struct upid up;
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	return up.nr;
 }
 
 // Fills the common header from the current task. Returns 0 to go on, -1 to skip (filtered).
@@ -400,6 +413,11 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	h->args[1] = BPF_CORE_READ(ino, i_sb, s_dev);
 	h->args[2] = BPF_CORE_READ(ino, __i_nlink);
 	h->args[3] = BPF_CORE_READ(ino, i_ctime_sec);
+	// Session and process group, as seen from the task's own pid namespace (proc.sid,
+	// proc.vpgid).
+	unsigned int lvl = BPF_CORE_READ(t, thread_pid, level);
+	h->args[4] = pid_nr_at(BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]), lvl);
+	h->args[5] = pid_nr_at(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]), lvl);
 	unsigned long magic = BPF_CORE_READ(ino, i_sb, s_magic);
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		h->flags |= F_OVERLAY;

@@ -160,6 +160,8 @@ pub struct AgentStats {
 
 struct Marked {
     mark: Option<MarkId>,
+    /// The mark also holds opens (blocked files / read-only paths enforced).
+    files: bool,
     pidns: u64,
 }
 
@@ -189,6 +191,8 @@ pub struct Agent {
     last_sync: Instant,
     host_pidns: u64,
     record: Option<Box<dyn Write + Send>>,
+    /// Notices containers as the runtime creates them (None without inotify or policies).
+    state_watch: Option<crate::container::StateWatch>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -198,6 +202,12 @@ impl std::fmt::Debug for Agent {
             .field("stats", &self.stats)
             .finish()
     }
+}
+
+/// Whether a bind mount's source is a device (or under `/dev`): such mounts are not marked
+/// for opens.
+fn is_device_source(source: &str) -> bool {
+    source == "/dev" || source.starts_with("/dev/")
 }
 
 /// Syscalls the rules and policies need (exec is always on).
@@ -367,7 +377,16 @@ impl Agent {
             last_sync: Instant::now(),
             host_pidns: 0,
             record: None,
+            state_watch: None,
         };
+        if !agent.policies.is_empty() {
+            match crate::container::StateWatch::new(&cfg.roots.0) {
+                Ok(w) => agent.state_watch = Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot watch the runtime state folders; new containers are enforced from their first exec or the next scan.")
+                }
+            }
+        }
         agent.host_pidns = agent.probe.host_pidns();
         agent.sync_containers();
         Ok(agent)
@@ -404,6 +423,7 @@ impl Agent {
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             self.poll_once(Duration::from_millis(10), emit);
+            self.sync_on_state_change();
             if last_tick.elapsed() >= self.tick {
                 last_tick = Instant::now();
                 self.on_tick(emit);
@@ -419,6 +439,11 @@ impl Agent {
             let _ = w.flush();
         }
         self.stats()
+    }
+
+    /// The exec guard's liveness, when fanotify enforcement runs (for [`crate::supervisor`]).
+    pub fn guard_liveness(&self) -> Option<crate::fanotify::Liveness> {
+        self.guard.as_ref().map(|g| g.liveness())
     }
 
     /// Stops the enforcement backend (pending permission events are allowed) and returns the
@@ -503,6 +528,14 @@ impl Agent {
             }
             self.stats.decisions += 1;
             emit(decision_alert(&decision, &ev, &self.hostname));
+        }
+    }
+
+    /// Scans at once when a runtime created (or removed) a container: `runc create` writes its
+    /// state before the container runs anything, so marks are in place before its first exec.
+    fn sync_on_state_change(&mut self) {
+        if self.state_watch.as_mut().is_some_and(|w| w.changed()) {
+            self.sync_containers();
         }
     }
 
@@ -610,11 +643,25 @@ impl Agent {
         if decisions.is_empty() {
             return;
         }
-        let guarded = self.marked.get(&c.id).is_some_and(|m| m.mark.is_some());
+        let marked = self.marked.get(&c.id);
+        let guarded = marked.is_some_and(|m| m.mark.is_some());
+        let files_guarded = marked.is_some_and(|m| m.files);
         for mut d in decisions {
             if d.status == Status::Block {
                 let is_exec = raw.kind == Kind::Exec;
-                if is_exec && raw.has(flags::KILLED) {
+                if matches!(activity, Activity::Open { .. }) && files_guarded {
+                    // The guard saw this open and let it through (the watchdog answered, or the
+                    // open began before the container was marked).
+                    d.status = Status::Detect;
+                    d.message.push_str(
+                        " (not blocked: the open was allowed before enforcement could decide)",
+                    );
+                } else if let Activity::Modify { op, .. } = activity {
+                    d.status = Status::Detect;
+                    d.message.push_str(&format!(
+                        " (not blocked: {op} cannot be stopped before it happens without BPF LSM, which this node does not offer; fanotify only holds opens and execs)"
+                    ));
+                } else if is_exec && raw.has(flags::KILLED) {
                     d.message
                         .push_str(" (blocked after exec: the process was killed with SIGKILL)");
                 } else if is_exec && guarded {
@@ -665,6 +712,9 @@ impl Agent {
                 ));
             }
         }
+        if let Some(w) = self.state_watch.as_mut() {
+            w.refresh();
+        }
         self.sync_containers();
         while let Ok(a) = self.decisions_rx.try_recv() {
             self.stats.decisions += 1;
@@ -699,8 +749,12 @@ impl Agent {
                 Control::BlockContainerExec,
                 Control::DriftPrevention,
                 Control::BlockedExecutables,
+                Control::ReverseShell,
             ];
             let enforce_exec = exec_controls
+                .iter()
+                .any(|k| self.policies.enforces(&wl, *k, now));
+            let enforce_files = [Control::BlockedFiles, Control::ReadOnlyPaths]
                 .iter()
                 .any(|k| self.policies.enforces(&wl, *k, now));
             let kill_fileless = self.policies.enforces(&wl, Control::FilelessExec, now);
@@ -711,7 +765,8 @@ impl Agent {
             if kill_fileless {
                 flags |= enforce::KILL_FILELESS;
             }
-            let want_mark = enforce_exec && self.guard.is_some();
+            let want_files = enforce_files && self.guard.is_some();
+            let want_mark = (enforce_exec || want_files) && self.guard.is_some();
             if want_mark {
                 flags |= enforce::TRACK_EXEC;
             } else if enforce_exec && self.backend.exec == "sigkill" && drift {
@@ -719,8 +774,17 @@ impl Agent {
             }
             let entry = self.marked.get(&c.id);
             let has_mark = entry.is_some_and(|m| m.mark.is_some());
-            if entry.is_some() && has_mark == want_mark {
+            let has_files = entry.is_some_and(|m| m.files);
+            if entry.is_some() && has_mark == want_mark && has_files == want_files {
                 continue;
+            }
+            // The marks change (a policy came into force, or went): drop the old ones first.
+            if let (Some(g), Some(old)) = (&self.guard, entry.and_then(|m| m.mark)) {
+                let _ = g.unmark(old);
+                self.marks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&old.get());
             }
             let mut mark = None;
             if want_mark {
@@ -728,19 +792,29 @@ impl Agent {
                     let mounts: Vec<std::path::PathBuf> = c
                         .mounts
                         .iter()
+                        // Opens on device mounts would be opened by the kernel for the guard;
+                        // a device that refuses that open would get the application's open
+                        // denied. Exec marks do not need the care, but keep one list.
+                        .filter(|m| !(want_files && is_device_source(&m.source)))
                         .map(|m| std::path::PathBuf::from(&m.dest))
                         .collect();
-                    match g.mark_container(c.init_pid, &mounts) {
+                    let marked = if want_files {
+                        g.mark_container_files(c.init_pid, &mounts)
+                    } else {
+                        g.mark_container(c.init_pid, &mounts)
+                    };
+                    match marked {
                         Ok(id) => {
                             self.marks
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .insert(id.get(), c.clone());
                             mark = Some(id);
-                            tracing::info!(container = %c.short_id(), "Container marked for exec enforcement.");
+                            let what = if want_files { "exec and open" } else { "exec" };
+                            tracing::info!(container = %c.short_id(), "Container marked for {what} enforcement.");
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, container = %c.short_id(), "Marking the container for exec enforcement failed.")
+                            tracing::warn!(error = %e, container = %c.short_id(), "Marking the container for enforcement failed.")
                         }
                     }
                 }
@@ -748,7 +822,9 @@ impl Agent {
             if let Err(e) = self.probe.set_enforce(pidns, flags) {
                 tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
             }
-            self.marked.insert(c.id.clone(), Marked { mark, pidns });
+            let files = want_files && mark.is_some();
+            self.marked
+                .insert(c.id.clone(), Marked { mark, files, pidns });
         }
         let gone: Vec<String> = self
             .marked

@@ -32,6 +32,8 @@ mod cgroup;
 pub mod cri;
 mod resolver;
 mod runtime;
+#[cfg(target_os = "linux")]
+mod watch;
 
 pub use cgroup::{
     best_cgroup_path, cgroup_paths_by_preference, container_id_from_cgroup,
@@ -42,6 +44,8 @@ pub use resolver::{ContainerResolver, ScanError};
 pub use runtime::{
     load_container, overlay_upperdir, split_image, LoadContainerError, RuntimeRoots,
 };
+#[cfg(target_os = "linux")]
+pub use watch::StateWatch;
 
 /// The runtime that created a container, as far as it can be told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

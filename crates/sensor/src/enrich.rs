@@ -191,6 +191,43 @@ impl Enricher {
                 f.put_fmt(|| format!("proc.apid[{n}]"), || Value::Int(a.pid.into()));
             }
         }
+        // Session and process group (as seen from the process's own pid namespace), and the
+        // names of their leaders: the ancestor whose pid is the id, else the eldest ancestor
+        // still in the same session / group.
+        if let Some(p) = proc.as_deref().filter(|p| p.sid != 0 || p.vpgid != 0) {
+            f.put("proc.sid", || Value::Int(p.sid.into()));
+            f.put("proc.vpgid", || Value::Int(p.vpgid.into()));
+            f.put("proc.is_sid_leader", || Value::Bool(p.sid == p.vpid));
+            f.put("proc.is_vpgid_leader", || Value::Bool(p.vpgid == p.vpid));
+            let leader = |id: u32, of: fn(&ProcInfo) -> u32| -> Option<&ProcInfo> {
+                if p.vpid == id {
+                    return Some(p);
+                }
+                let mut eldest = None;
+                for a in ancestors
+                    .iter()
+                    .filter(|a| a.pidns == p.pidns || a.pidns == 0)
+                {
+                    if a.vpid == id {
+                        return Some(a);
+                    }
+                    if of(a) == id {
+                        eldest = Some(&**a);
+                    } else {
+                        break;
+                    }
+                }
+                eldest
+            };
+            if let Some(l) = leader(p.sid, |a| a.sid) {
+                f.put("proc.sname", || Value::Str(l.name.clone()));
+            }
+            if let Some(l) = leader(p.vpgid, |a| a.vpgid) {
+                f.put("proc.vpgid.name", || Value::Str(l.name.clone()));
+                f.put("proc.vpgid.exe", || Value::Str(l.exe.clone()));
+                f.put("proc.vpgid.exepath", || Value::Str(l.exepath.clone()));
+            }
+        }
         // User and group, resolved inside the container's root.
         // The container's init outlives short processes (a `cat` has often exited by the time
         // its events are read), so names are resolved in the init's root.
@@ -455,7 +492,10 @@ fn syscall_fields(f: &mut Fields<'_>, raw: &RawEvent, proc: Option<&ProcInfo>) {
             f.put("evt.is_open_write", || {
                 Value::Bool(syscalls::open_is_write(flags))
             });
-            f.put("evt.is_open_exec", || Value::Bool(false));
+            // Falco: a file created with an execute permission bit.
+            f.put("evt.is_open_exec", || {
+                Value::Bool(flags & 0o100 != 0 && mode & 0o111 != 0)
+            });
             let mut items = vec![("fd", res.clone())];
             if raw.syscall == 257 || raw.syscall == 437 {
                 items.push(("dirfd", Value::Int(dirfd as i64 as i32 as i64)));

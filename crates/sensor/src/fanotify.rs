@@ -1,4 +1,5 @@
-//! Pre-exec enforcement with fanotify permission events (`FAN_OPEN_EXEC_PERM`).
+//! Pre-exec (and pre-open) enforcement with fanotify permission events (`FAN_OPEN_EXEC_PERM`,
+//! and `FAN_OPEN_PERM` on containers marked with [`ExecGuard::mark_container_files`]).
 //!
 //! On kernels that refuse BPF LSM, fanotify is the one way found to stop an exec *before* the new
 //! image runs: the kernel opens the file with exec intent, asks the group, and a `FAN_DENY` makes
@@ -41,12 +42,21 @@
 //!
 //! The guard never opens or executes a file on a marked mount itself (that would wait on its own
 //! group): it only reads the event fd's link in `/proc/self/fd`, `statx`es the fd and opens mount
-//! points `O_PATH`.
+//! points `O_PATH`. Other threads of the sensor may open files inside a container marked for
+//! opens (user names are read from the container's `/etc/passwd`): the reader answers events of
+//! its own process at once with `FAN_ALLOW`, without asking the decider (counted as `own`).
+//!
+//! Open events carry no open flags. [`open_intent`] recovers them from the opening thread, which
+//! is blocked inside its `open`/`openat`/`openat2` call while the event waits: its
+//! `/proc/<pid>/task/<tid>/syscall` shows the call's number and arguments.
 
 mod event;
+mod intent;
 mod marks;
 mod sys;
 mod threads;
+
+pub use intent::{open_intent, OpenIntent};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -87,9 +97,22 @@ impl std::fmt::Display for MarkId {
     }
 }
 
-/// One exec waiting for a verdict.
+/// What the task waiting for a verdict is doing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Executing the file (`FAN_OPEN_EXEC_PERM`).
+    Exec,
+    /// Opening it (`FAN_OPEN_PERM`, only on mounts marked with
+    /// [`ExecGuard::mark_container_files`]). Whether for writing is not in the event: ask
+    /// [`open_intent`] while the event is pending.
+    Open,
+}
+
+/// One exec (or open) waiting for a verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecRequest {
+    /// Exec or open.
+    pub access: Access,
     /// Host pid (thread group id) of the task calling `execve`. At this point it still runs its
     /// old image: `/proc/<pid>/comm` is the caller, not the new program.
     pub pid: u32,
@@ -188,6 +211,9 @@ pub struct GuardCounters {
     pub released: u64,
     /// Queue overflows reported by the kernel (`FAN_Q_OVERFLOW`; events were lost).
     pub overflows: u64,
+    /// Events caused by the sensor's own process (e.g. reading a container's `/etc/passwd`),
+    /// allowed by the reader at once.
+    pub own: u64,
     /// Anything else that went wrong: unparsable buffers, failed responses, decider panics,
     /// failed readlink/statx of the event fd, failed reads of the group (`EMFILE` there means
     /// the kernel could not give us the event and denied the exec itself). Details go to the
@@ -270,6 +296,7 @@ struct Counters {
     queue_full: AtomicU64,
     released: AtomicU64,
     overflows: AtomicU64,
+    own: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -289,6 +316,7 @@ impl Counters {
             queue_full: g(&self.queue_full),
             released: g(&self.released),
             overflows: g(&self.overflows),
+            own: g(&self.own),
             errors: g(&self.errors),
         }
     }
@@ -309,6 +337,8 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// Bumped by the reader on every pass of its loop (at least every 500 ms while it lives).
+    heartbeat: AtomicU64,
     /// Wakes the watchdog (new first pending event, or shutdown).
     wake_watchdog: Condvar,
     stop: AtomicBool,
@@ -375,6 +405,24 @@ impl Shared {
     }
 }
 
+/// Whether a guard's reader is alive: [`Liveness::beats`] grows at least every 500 ms while
+/// the reader loops; a frozen process (stopped, deadlocked) stops it.
+#[derive(Clone)]
+pub struct Liveness(Arc<Shared>);
+
+impl Liveness {
+    /// The reader's loop count so far.
+    pub fn beats(&self) -> u64 {
+        self.0.heartbeat.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Liveness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Liveness").field(&self.beats()).finish()
+    }
+}
+
 /// A running exec guard: one fanotify group, its reader, workers and watchdog. Dropping it is
 /// the same as [`ExecGuard::shutdown`].
 pub struct ExecGuard {
@@ -424,6 +472,7 @@ impl ExecGuard {
                 group: Some(group),
                 pending: BTreeMap::new(),
             }),
+            heartbeat: AtomicU64::new(0),
             wake_watchdog: Condvar::new(),
             stop: AtomicBool::new(false),
             counters: Counters::default(),
@@ -476,9 +525,22 @@ impl ExecGuard {
     /// [`ExecGuard::mark_container`].
     pub fn mark_mount(&self, path: &Path) -> Result<MarkId, GuardError> {
         let group = self.group_fd()?;
-        self.shared
-            .marks
-            .add(group.as_fd(), vec![marks::Target::Path(path.to_path_buf())])
+        self.shared.marks.add(
+            group.as_fd(),
+            vec![marks::Target::Path(path.to_path_buf())],
+            marks::EXEC,
+        )
+    }
+
+    /// Like [`ExecGuard::mark_mount`], and every open of a file on that mount waits for a
+    /// verdict too ([`Access::Open`]).
+    pub fn mark_mount_files(&self, path: &Path) -> Result<MarkId, GuardError> {
+        let group = self.group_fd()?;
+        self.shared.marks.add(
+            group.as_fd(),
+            vec![marks::Target::Path(path.to_path_buf())],
+            marks::EXEC_AND_OPEN,
+        )
     }
 
     /// Marks the root mount of the container whose init has host pid `init_pid` (through
@@ -490,6 +552,28 @@ impl ExecGuard {
         &self,
         init_pid: u32,
         extra_mounts: &[PathBuf],
+    ) -> Result<MarkId, GuardError> {
+        self.mark_container_mask(init_pid, extra_mounts, marks::EXEC)
+    }
+
+    /// Like [`ExecGuard::mark_container`], and every open of a file on those mounts waits for a
+    /// verdict too ([`Access::Open`]): what blocking file reads and writes needs. It costs a
+    /// round trip to the guard per open in the container, so mark only containers that enforce
+    /// file controls, and leave device mounts out (the kernel opens each event's file for the
+    /// guard; a device that refuses that open gets the application's open denied).
+    pub fn mark_container_files(
+        &self,
+        init_pid: u32,
+        extra_mounts: &[PathBuf],
+    ) -> Result<MarkId, GuardError> {
+        self.mark_container_mask(init_pid, extra_mounts, marks::EXEC_AND_OPEN)
+    }
+
+    fn mark_container_mask(
+        &self,
+        init_pid: u32,
+        extra_mounts: &[PathBuf],
+        mask: u64,
     ) -> Result<MarkId, GuardError> {
         if let Some(rel) = extra_mounts.iter().find(|m| !m.is_absolute()) {
             return Err(GuardError::RelativeMount(rel.clone()));
@@ -503,7 +587,7 @@ impl ExecGuard {
             pid: init_pid,
             dest: Some(m.clone()),
         }));
-        self.shared.marks.add(group.as_fd(), targets)
+        self.shared.marks.add(group.as_fd(), targets, mask)
     }
 
     /// Removes the marks behind `id` (`FAN_MARK_REMOVE`). A mount that is gone (container
@@ -511,6 +595,12 @@ impl ExecGuard {
     pub fn unmark(&self, id: MarkId) -> Result<(), GuardError> {
         let group = self.group_fd()?;
         self.shared.marks.remove(group.as_fd(), id)
+    }
+
+    /// A handle telling whether the reader thread still runs its loop (for a supervisor
+    /// outside the process, see [`crate::supervisor`]).
+    pub fn liveness(&self) -> Liveness {
+        Liveness(self.shared.clone())
     }
 
     /// The counters so far.

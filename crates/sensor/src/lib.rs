@@ -14,6 +14,8 @@
 //! - [`drift`]: whether an executed file comes from the container's overlay upper layer;
 //! - [`fanotify`]: exec enforcement with fanotify permission events, with a watchdog that answers
 //!   events the policy did not answer in time (fail-open by default, counted);
+//! - [`supervisor`]: a child process that kills a frozen sensor so the kernel releases the
+//!   execs waiting on its fanotify group (fail-open);
 //! - [`netblock`]: outbound-connection enforcement (`blockedOutbound`) with cgroup
 //!   connect/sendmsg programs (`bpf/netblock.bpf.o`), keyed per container by cgroup v2 id.
 #![cfg_attr(not(target_os = "linux"), allow(unused))]
@@ -30,6 +32,8 @@ pub mod fanotify;
 #[cfg(target_os = "linux")]
 pub mod netblock;
 pub mod proctable;
+#[cfg(target_os = "linux")]
+pub mod supervisor;
 #[cfg(target_os = "linux")]
 mod sys;
 pub mod syscalls;

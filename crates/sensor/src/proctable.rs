@@ -50,6 +50,10 @@ pub struct ProcInfo {
     pub exe_ino: u64,
     /// Only the name is known (an ancestor seen in an exec's parent chain).
     pub partial: bool,
+    /// Session id in the process's own pid namespace (0 = not visible there or unknown).
+    pub sid: u32,
+    /// Process group id in the process's own pid namespace (0 = not visible there or unknown).
+    pub vpgid: u32,
 }
 
 impl ProcInfo {
@@ -183,6 +187,8 @@ impl ProcTable {
             tainted: ev.has(flags::TAINT) || inherited_taint,
             exe_ino: ev.args[0],
             partial: false,
+            sid: u32::try_from(ev.args[4]).unwrap_or(0),
+            vpgid: u32::try_from(ev.args[5]).unwrap_or(0),
         })
     }
 
@@ -279,6 +285,31 @@ pub fn normalize(path: &str) -> String {
     s
 }
 
+/// The innermost-namespace ids of a `/proc/<pid>/status` text (`NSpid`, `NSsid`, `NSpgid`: one
+/// number per nested pid namespace, the last one the process's own).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct NsIds {
+    pid: u32,
+    sid: u32,
+    pgid: u32,
+}
+
+fn ns_ids(status: &str) -> NsIds {
+    let last = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|rest| rest.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    NsIds {
+        pid: last("NSpid:"),
+        sid: last("NSsid:"),
+        pgid: last("NSpgid:"),
+    }
+}
+
 fn read_proc(dir: &Path, pid: u32) -> Option<ProcInfo> {
     let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
     // pid (comm) state ppid pgrp session tty_nr ...: comm may hold spaces and parentheses.
@@ -306,10 +337,15 @@ fn read_proc(dir: &Path, pid: u32) -> Option<ProcInfo> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(u32::MAX);
+    let ns = std::fs::read_to_string(dir.join("status"))
+        .map(|st| ns_ids(&st))
+        .unwrap_or_default();
     Some(ProcInfo {
         pid,
         ppid,
-        vpid: 0,
+        vpid: ns.pid,
+        sid: ns.sid,
+        vpgid: ns.pgid,
         exe: argv.first().cloned().unwrap_or_else(|| name.clone()),
         args: argv.iter().skip(1).cloned().collect(),
         name,
@@ -435,5 +471,28 @@ mod tests {
         let p = t.lookup(me, 0).unwrap();
         assert!(!p.name.is_empty());
         assert!(p.exepath.starts_with('/'));
+    }
+
+    #[test]
+    fn namespace_ids_come_from_the_innermost_column() {
+        let st = "Name:\tsh\nNSpid:\t4242\t7\nNSpgid:\t4242\t7\nNSsid:\t4100\t1\n";
+        assert_eq!(
+            ns_ids(st),
+            NsIds {
+                pid: 7,
+                sid: 1,
+                pgid: 7
+            }
+        );
+        assert_eq!(ns_ids("garbage"), NsIds::default());
+    }
+
+    #[test]
+    fn own_process_has_its_session_from_proc() {
+        let me = std::process::id();
+        let dir = Path::new("/proc").join(me.to_string());
+        let p = read_proc(&dir, me).expect("own /proc entry");
+        assert_eq!(p.vpid, me, "the test runs in the host pid namespace");
+        assert!(p.sid > 0 && p.vpgid > 0, "{p:?}");
     }
 }

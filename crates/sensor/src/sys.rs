@@ -59,3 +59,41 @@ pub(crate) fn openat2(
     // SAFETY: openat2 just returned this descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// `inotify_init1(IN_NONBLOCK | IN_CLOEXEC)`.
+#[allow(unsafe_code)]
+pub(crate) fn inotify_init() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer flags; the result is checked before use.
+    let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `inotify_add_watch(fd, path, mask)`: the watch descriptor.
+#[allow(unsafe_code)]
+pub(crate) fn inotify_add_watch(fd: RawFd, path: &CStr, mask: u32) -> io::Result<i32> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let wd = unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) };
+    if wd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(wd)
+}
+
+/// A non-blocking `read` of an inotify descriptor into `buf` (0 when nothing is queued).
+#[allow(unsafe_code)]
+pub(crate) fn read_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    usize::try_from(n).map_err(|_| io::Error::other("negative read"))
+}

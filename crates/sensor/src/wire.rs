@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 /// Must equal `WIRE_VERSION` in `bpf/sensor.bpf.c`.
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
 
 /// Size of the fixed header (`struct event_hdr`).
 pub const HDR: usize = 176;

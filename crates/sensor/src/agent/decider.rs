@@ -15,7 +15,7 @@ use super::workload;
 use crate::container::ContainerInfo;
 use crate::drift;
 use crate::ebpf::TaintMap;
-use crate::fanotify::{ExecDecider, ExecRequest, Verdict};
+use crate::fanotify::{open_intent, Access, ExecDecider, ExecRequest, OpenIntent, Verdict};
 use crate::proctable::absolute;
 
 /// Decides fanotify exec permission events from the runtime policies.
@@ -33,7 +33,8 @@ fn proc_text(pid: u32, what: &str) -> Option<String> {
 }
 
 impl PolicyDecider {
-    fn context_event(
+    /// The event a blocked exec is reported with.
+    fn exec_event(
         &self,
         req: &ExecRequest,
         c: &ContainerInfo,
@@ -41,21 +42,46 @@ impl PolicyDecider {
         upper: bool,
         session: bool,
     ) -> Event {
-        let wall = crate::enrich::wall_ns();
-        let mut ev = Event::new(EventSource::Syscall, wall);
+        let mut ev = Self::process_event(req, c, "execve");
         let f = &mut ev.fields;
-        f.insert("evt.type".into(), Value::Str("execve".into()));
-        f.insert("evt.dir".into(), Value::Str(">".into()));
-        f.insert("proc.pid".into(), Value::Int(req.pid.into()));
         f.insert("proc.exepath".into(), Value::Str(asked.to_string()));
         f.insert("proc.name".into(), Value::Str(basename(asked).to_string()));
-        f.insert("fd.name".into(), Value::Str(req.path.clone()));
         f.insert("proc.is_exe_upper_layer".into(), Value::Bool(upper));
         f.insert("proc.exec_session".into(), Value::Bool(session));
         // The caller, before the exec (its image is still the old one).
         if let Some(comm) = proc_text(req.pid, "comm") {
             f.insert("proc.pname".into(), Value::Str(comm.trim().to_string()));
         }
+        ev
+    }
+
+    /// The event a blocked open is reported with.
+    fn open_event(req: &ExecRequest, c: &ContainerInfo, write: bool, session: bool) -> Event {
+        let mut ev = Self::process_event(req, c, "openat");
+        let f = &mut ev.fields;
+        f.insert("evt.is_open_write".into(), Value::Bool(write));
+        f.insert("evt.is_open_read".into(), Value::Bool(!write));
+        f.insert("fd.typechar".into(), Value::Str("f".into()));
+        f.insert("proc.exec_session".into(), Value::Bool(session));
+        if let Some(comm) = proc_text(req.pid, "comm") {
+            f.insert("proc.name".into(), Value::Str(comm.trim().to_string()));
+        }
+        if let Some(cmd) = proc_text(req.pid, "cmdline") {
+            let cmd = cmd.trim_end_matches('\0').replace('\0', " ");
+            f.insert("proc.cmdline".into(), Value::Str(cmd));
+        }
+        ev
+    }
+
+    /// What both kinds of event carry: type, pid, file, uid, parent and the container.
+    fn process_event(req: &ExecRequest, c: &ContainerInfo, evt_type: &str) -> Event {
+        let wall = crate::enrich::wall_ns();
+        let mut ev = Event::new(EventSource::Syscall, wall);
+        let f = &mut ev.fields;
+        f.insert("evt.type".into(), Value::Str(evt_type.into()));
+        f.insert("evt.dir".into(), Value::Str(">".into()));
+        f.insert("proc.pid".into(), Value::Int(req.pid.into()));
+        f.insert("fd.name".into(), Value::Str(req.path.clone()));
         if let Some(status) = proc_text(req.pid, "status") {
             for line in status.lines() {
                 if let Some(rest) = line.strip_prefix("Uid:") {
@@ -85,6 +111,100 @@ fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
+/// Whether fd `fd` of `pid` is an IPv4/IPv6 TCP or UDP socket (a reverse shell's stdio).
+fn fd_is_net_socket(pid: u32, fd: u32) -> bool {
+    let Ok(link) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
+        return false;
+    };
+    let link = link.to_string_lossy();
+    let Some(ino) = link
+        .strip_prefix("socket:[")
+        .and_then(|r| r.strip_suffix(']'))
+    else {
+        return false;
+    };
+    // The socket tables of the process's network namespace list each socket's inode (10th
+    // column); a socket in none of them is a unix or netlink socket.
+    ["tcp", "tcp6", "udp", "udp6"].iter().any(|t| {
+        proc_text(pid, &format!("net/{t}")).is_some_and(|table| {
+            table
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(9) == Some(ino))
+        })
+    })
+}
+
+impl PolicyDecider {
+    /// Reports the decisions of a blocked exec or open.
+    fn report(&self, decisions: &[mamori_policy::runtime::Decision], base: &Event, how: &str) {
+        for d in decisions {
+            let mut d = d.clone();
+            if d.status == Status::Block {
+                d.message.push_str(how);
+            }
+            if self
+                .tx
+                .try_send(decision_alert(&d, base, &self.hostname))
+                .is_err()
+            {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// An open in a container marked for opens: blocked files are refused for any open, and
+    /// read-only paths for opens that write, create or truncate (or whose mode cannot be read).
+    fn decide_open(&self, req: &ExecRequest, c: &ContainerInfo) -> Verdict {
+        if req.path.is_empty() {
+            return Verdict::Allow;
+        }
+        let w = workload(c);
+        let wl = w.as_workload();
+        let now = time::OffsetDateTime::now_utc();
+        let blocks =
+            |d: &Vec<mamori_policy::runtime::Decision>| d.iter().any(|d| d.status == Status::Block);
+        let read = Activity::Open {
+            path: &req.path,
+            write: false,
+        };
+        let as_read = self.policies.evaluate(&wl, &read, now);
+        let (decisions, write, how) = if blocks(&as_read) {
+            (
+                as_read,
+                false,
+                " (blocked before open: Operation not permitted)",
+            )
+        } else {
+            let write = Activity::Open {
+                path: &req.path,
+                write: true,
+            };
+            let as_write = self.policies.evaluate(&wl, &write, now);
+            if !blocks(&as_write) {
+                return Verdict::Allow;
+            }
+            match open_intent(req.pid) {
+                OpenIntent::Read => return Verdict::Allow,
+                OpenIntent::Write => (
+                    as_write,
+                    true,
+                    " (blocked before open: Operation not permitted)",
+                ),
+                OpenIntent::Unknown => (
+                    as_write,
+                    true,
+                    " (blocked before open: Operation not permitted; the open mode could not be read, so it was treated as a write)",
+                ),
+            }
+        };
+        let session = self.taint.is_tainted(req.pid);
+        let base = Self::open_event(req, c, write, session);
+        self.report(&decisions, &base, how);
+        Verdict::Deny
+    }
+}
+
 impl ExecDecider for PolicyDecider {
     fn decide(&self, req: &ExecRequest) -> Verdict {
         let c = {
@@ -92,6 +212,9 @@ impl ExecDecider for PolicyDecider {
             m.get(&req.mark.get()).cloned()
         };
         let Some(c) = c else { return Verdict::Allow };
+        if req.access == Access::Open {
+            return self.decide_open(req, &c);
+        }
         let session = self.taint.is_tainted(req.pid);
         // The name the exec asked for (a busybox applet resolves to /bin/busybox).
         let asked = self
@@ -119,7 +242,7 @@ impl ExecDecider for PolicyDecider {
             is_exec_session: session,
             is_upper_layer: upper,
             is_fileless: false,
-            stdio_is_socket: false,
+            stdio_is_socket: fd_is_net_socket(req.pid, 0) || fd_is_net_socket(req.pid, 1),
         };
         let decisions =
             self.policies
@@ -128,21 +251,12 @@ impl ExecDecider for PolicyDecider {
             // Allowed: detect-only decisions are reported from the exec event itself.
             return Verdict::Allow;
         }
-        let base = self.context_event(req, &c, &asked, upper, session);
-        for d in &decisions {
-            let mut d = d.clone();
-            if d.status == Status::Block {
-                d.message
-                    .push_str(" (blocked before exec: Operation not permitted)");
-            }
-            if self
-                .tx
-                .try_send(decision_alert(&d, &base, &self.hostname))
-                .is_err()
-            {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        let base = self.exec_event(req, &c, &asked, upper, session);
+        self.report(
+            &decisions,
+            &base,
+            " (blocked before exec: Operation not permitted)",
+        );
         Verdict::Deny
     }
 }

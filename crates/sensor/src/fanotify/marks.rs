@@ -102,6 +102,10 @@ pub(crate) struct Marks {
 }
 
 const ADD: libc::c_uint = libc::FAN_MARK_ADD | libc::FAN_MARK_MOUNT;
+/// The mark mask for exec enforcement.
+pub(crate) const EXEC: u64 = libc::FAN_OPEN_EXEC_PERM;
+/// The mark mask for exec and open enforcement.
+pub(crate) const EXEC_AND_OPEN: u64 = libc::FAN_OPEN_EXEC_PERM | libc::FAN_OPEN_PERM;
 const REMOVE: libc::c_uint = libc::FAN_MARK_REMOVE | libc::FAN_MARK_MOUNT;
 
 fn proc_fd_path(fd: &OwnedFd) -> PathBuf {
@@ -120,13 +124,14 @@ impl Marks {
         &self,
         group: BorrowedFd<'_>,
         targets: Vec<Target>,
+        mask: u64,
     ) -> Result<MarkId, GuardError> {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = MarkId(inner.next_id);
         let mut done: Vec<Marked> = Vec::new();
         for target in targets {
-            match mark_one(group, &target) {
+            match mark_one(group, &target, mask) {
                 Ok(fid) => {
                     let key = key_of(&fid);
                     let m = inner.mounts.entry(key).or_insert(MountRef {
@@ -185,7 +190,7 @@ impl Marks {
 }
 
 /// Opens, identifies and marks one target.
-fn mark_one(group: BorrowedFd<'_>, target: &Target) -> Result<sys::FileId, GuardError> {
+fn mark_one(group: BorrowedFd<'_>, target: &Target, mask: u64) -> Result<sys::FileId, GuardError> {
     let fd = target.open()?;
     let mark_err = |source: io::Error| GuardError::Mark {
         path: target.display(),
@@ -202,7 +207,7 @@ fn mark_one(group: BorrowedFd<'_>, target: &Target) -> Result<sys::FileId, Guard
             return Err(GuardError::HostRoot { pid: *pid });
         }
     }
-    sys::fanotify_mark(group, ADD, libc::FAN_OPEN_EXEC_PERM, &proc_fd_path(&fd)).map_err(|e| {
+    sys::fanotify_mark(group, ADD, mask, &proc_fd_path(&fd)).map_err(|e| {
         match e.raw_os_error() {
             Some(libc::EPERM) => GuardError::NotPermitted,
             _ => mark_err(e),
@@ -249,7 +254,9 @@ fn release(
         Ok(_) => return Ok(()),
         Err(e) => return Err(unmark_err(e)),
     }
-    match sys::fanotify_mark(group, REMOVE, libc::FAN_OPEN_EXEC_PERM, &proc_fd_path(&fd)) {
+    // Every bit this guard ever sets: a mount shared by two ids keeps the union of their masks
+    // until the last one goes.
+    match sys::fanotify_mark(group, REMOVE, EXEC_AND_OPEN, &proc_fd_path(&fd)) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
         Err(e) => Err(unmark_err(e)),

@@ -7,12 +7,14 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// `fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE |
-/// O_CLOEXEC)`.
+/// `fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_NONBLOCK |
+/// O_LARGEFILE | O_CLOEXEC)`. `O_NONBLOCK` matters for open events: the kernel opens each
+/// event's file for us, and a FIFO opened for reading without it would wait for a writer.
 #[allow(unsafe_code)]
 pub(crate) fn fanotify_init() -> io::Result<OwnedFd> {
     let flags = libc::FAN_CLASS_CONTENT | libc::FAN_CLOEXEC | libc::FAN_NONBLOCK;
-    let event_f_flags = (libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC) as libc::c_uint;
+    let event_f_flags =
+        (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_LARGEFILE | libc::O_CLOEXEC) as libc::c_uint;
     // SAFETY: plain syscall with integer arguments; the result is checked before use.
     let fd = unsafe { libc::fanotify_init(flags, event_f_flags) };
     if fd < 0 {

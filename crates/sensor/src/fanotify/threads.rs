@@ -8,13 +8,14 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{bump, event, sys, Answer, ExecDecider, ExecRequest, Pending, Shared, Verdict};
+use super::{bump, event, sys, Access, Answer, ExecDecider, ExecRequest, Pending, Shared, Verdict};
 
 /// A job for a worker.
 pub(super) struct Job {
     seq: u64,
     fd: Arc<OwnedFd>,
     pid: i32,
+    mask: u64,
 }
 
 pub(super) fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: SyncSender<Job>) {
@@ -23,6 +24,7 @@ pub(super) fn reader_loop(shared: &Shared, group: OwnedFd, wake: OwnedFd, jobs: 
     let mut buf = vec![0u8; 16 * 1024];
     let mut next_seq: u64 = 1;
     while !shared.stop.load(Ordering::SeqCst) {
+        shared.heartbeat.fetch_add(1, Ordering::Relaxed);
         match sys::poll2(group.as_fd(), wake.as_fd(), 500) {
             Ok((_, true)) => break,
             Ok((false, false)) => continue,
@@ -88,6 +90,17 @@ fn dispatch(shared: &Shared, jobs: &SyncSender<Job>, ev: event::RawEvent, next_s
         return;
     }
     bump(&shared.counters.events);
+    if u32::try_from(ev.pid).ok() == Some(std::process::id()) {
+        // One of our own threads opening a file in a container marked for opens (user names
+        // from its /etc/passwd): never ask the decider about ourselves.
+        let pending = Pending {
+            fd,
+            since: Instant::now(),
+        };
+        bump(&shared.counters.own);
+        shared.write_response(&shared.lock(), &pending, Verdict::Allow);
+        return;
+    }
     let seq = *next_seq;
     *next_seq += 1;
     {
@@ -108,6 +121,7 @@ fn dispatch(shared: &Shared, jobs: &SyncSender<Job>, ev: event::RawEvent, next_s
         seq,
         fd,
         pid: ev.pid,
+        mask: ev.mask,
     };
     match jobs.try_send(job) {
         Ok(()) => {}
@@ -194,7 +208,13 @@ fn describe(shared: &Shared, job: &Job) -> ExecRequest {
     if unlinked {
         path_exact = false;
     }
+    let access = if job.mask & libc::FAN_OPEN_EXEC_PERM != 0 {
+        Access::Exec
+    } else {
+        Access::Open
+    };
     ExecRequest {
+        access,
         pid: u32::try_from(job.pid).unwrap_or(0),
         path,
         dev,
