@@ -776,6 +776,17 @@ impl Agent {
             let has_mark = entry.is_some_and(|m| m.mark.is_some());
             let has_files = entry.is_some_and(|m| m.files);
             if entry.is_some() && has_mark == want_mark && has_files == want_files {
+                // Same marks; but the container's details may have been completed since (pod
+                // labels from a CRI runtime that was down at first sight): the decider must see
+                // the current ones.
+                if let Some(id) = entry.and_then(|m| m.mark) {
+                    let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(old) = marks.get_mut(&id.get()) {
+                        if !Arc::ptr_eq(old, &c) {
+                            *old = c.clone();
+                        }
+                    }
+                }
                 continue;
             }
             // The marks change (a policy came into force, or went): drop the old ones first.
