@@ -9,4 +9,6 @@ rm -rf cdk.out
 # No telemetry, no version check: the synth must not need the network.
 CDK_DISABLE_VERSION_CHECK=1 CDK_CLI_NOTICES=false node app.js
 rm -rf cdk.out/asset.*
+# CDK records stack traces with absolute paths in its metadata: make them relative.
+sed -i "s|$(pwd)/|./|g" cdk.out/*.json
 ls -l cdk.out
