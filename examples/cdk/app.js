@@ -116,6 +116,25 @@ cluster.addNodegroupCapacity('Nodes', {
   },
 });
 
+// A manifest applied through the cluster (Custom::AWSCDK-EKS-KubernetesResource): a privileged
+// pod with a literal password, in the default namespace.
+cluster.addManifest('Web', {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web', namespace: 'default' },
+  spec: {
+    containers: [{
+      name: 'web',
+      image: 'nginx:latest',
+      securityContext: { privileged: true },
+      env: [
+        { name: 'DB_PASSWORD', value: 'Sup3r-S3cret-P4ss' },
+        { name: 'DB_HOST', value: db.dbInstanceEndpointAddress },
+      ],
+    }],
+  },
+});
+
 // The same cluster settings through the native resource (what aws-eks-v2 emits).
 new eks.CfnCluster(k8s, 'NativeCluster', {
   roleArn: cluster.role.roleArn,

@@ -153,6 +153,11 @@ pub(super) fn check(c: &Ctx<'_>, out: &mut Vec<Finding>) {
 /// The text an `Fn::Join` / `Fn::Sub` builds, with every non-literal part replaced by a space
 /// (CDK renders any string holding a token this way).
 fn rendered(n: &Node) -> Option<String> {
+    rendered_with(n, " ")
+}
+
+/// [`rendered`] with `token` in place of each non-literal part.
+pub(super) fn rendered_with(n: &Node, token: &str) -> Option<String> {
     let [(k, v)] = n.entries() else { return None };
     match k.as_str()? {
         "Fn::Join" => {
@@ -165,7 +170,7 @@ fn rendered(n: &Node) -> Option<String> {
                 .iter()
                 .map(|p| match literal(p) {
                     Some(s) => s.to_string(),
-                    None => rendered(p).unwrap_or_else(|| " ".to_string()),
+                    None => rendered_with(p, token).unwrap_or_else(|| token.to_string()),
                 })
                 .collect();
             Some(parts.join(delim))
