@@ -9,6 +9,8 @@
 //! - [`scan_paths`]: walks files and directories, detects each file's kind, runs every check;
 //! - [`scan_source`] / [`scan_sources`]: the same for in-memory files (tests, fuzzing, editors);
 //! - [`Settings`] / [`Limits`]: which checks run, severity floor, input bounds;
+//! - [`read_hadolint_config`] → [`DockerfileSettings`]: a `.hadolint.yaml` (ignored rules,
+//!   severity overrides, trusted registries, label schema, failure threshold);
 //! - [`ScanReport`]: findings plus per-file [`Diagnostic`]s (unreadable or invalid input never
 //!   aborts a scan);
 //! - [`yaml::read_yaml`], [`json::read_json`], [`dockerfile::parse`]: the readers;
