@@ -86,6 +86,19 @@ const SENSITIVE_PARTS: &[&str] = &[
     "username",
 ];
 
+/// An image reference without registry, tag and digest, as hadolint compares stage names.
+fn image_name(image: &str) -> &str {
+    let name = image.split('@').next().unwrap_or(image);
+    let name = match name.rsplit_once(':') {
+        Some((n, tag)) if !tag.contains('/') => n,
+        _ => name,
+    };
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) => rest,
+        _ => name,
+    }
+}
+
 fn is_archive(name: &str) -> bool {
     ARCHIVES.iter().any(|e| name.ends_with(e))
 }
@@ -155,11 +168,12 @@ impl<'s> StageRules<'s> {
         if let Some(a) = alias {
             self.aliases.push(a.to_string());
         }
+        let name = image_name(image);
         for (_, t) in &mut self.labels {
-            t.from(image, alias, line, true);
+            t.from(name, alias, line, true);
         }
-        self.health.from(image, alias, line, false);
-        self.current = alias.unwrap_or(image).to_string();
+        self.health.from(name, alias, line, false);
+        self.current = alias.unwrap_or(name).to_string();
         // hadolint restarts DL3010 at every FROM, so only the last stage is reported.
         self.archives.clear();
     }
@@ -169,12 +183,7 @@ impl<'s> StageRules<'s> {
         if trusted.is_empty() || image == "scratch" {
             return;
         }
-        let name = image.split(['@']).next().unwrap_or(image);
-        let bare = match name.rsplit_once(':') {
-            Some((n, tag)) if !tag.contains('/') => n,
-            _ => name,
-        };
-        if self.aliases.iter().any(|a| a == bare) {
+        if self.aliases.iter().any(|a| a == image_name(image)) {
             return;
         }
         // As in hadolint's parser, the first path part is a registry when it has a dot or a port.
@@ -319,5 +328,20 @@ pub(super) fn sensitive_names(c: &mut Ctx<'_>, ins: &Instruction) {
             ins.line,
             format!("potentially sensitive data in {} {n}", ins.keyword),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_name;
+
+    #[test]
+    fn image_names_drop_registry_tag_and_digest() {
+        assert_eq!(image_name("alpine:3.19"), "alpine");
+        assert_eq!(image_name("docker.io/library/alpine:3"), "library/alpine");
+        assert_eq!(image_name("localhost:5000/x:1"), "x");
+        assert_eq!(image_name("ubuntu@sha256:abc"), "ubuntu");
+        assert_eq!(image_name("base"), "base");
+        assert_eq!(image_name("team/app"), "team/app");
     }
 }
