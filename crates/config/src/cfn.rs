@@ -3,6 +3,7 @@
 //! Intrinsic functions (`!Ref`, `{"Fn::GetAtt": …}`) are values whose content is unknown
 //! statically: checks only judge literal values, and say so when they cannot.
 
+mod cdk;
 mod resources;
 
 use mamori_core::Finding;
@@ -92,6 +93,9 @@ pub fn check_template(
             params: doc.get("Parameters"),
         };
         resources::check(&ctx, &mut found);
+        if ty == "Custom::AWSCDK-EKS-KubernetesResource" {
+            cdk::manifests(path, id, ctx.props, &mut found);
+        }
         let skip = skipped_ids(res);
         out.extend(found.into_iter().filter(|f| !skip.contains(&f.rule_id)));
     }

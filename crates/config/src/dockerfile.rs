@@ -2,13 +2,16 @@
 //! Dockerfile checks.
 
 mod checks;
+mod labels;
 mod run_rules;
 pub mod shell;
+mod stage_rules;
 
 use mamori_core::Finding;
 
+use crate::hadolint::DockerfileSettings;
 use crate::node::Pos;
-use crate::suppress::{parse_ignore, Suppression};
+use crate::suppress::{parse_pragma, Suppression};
 use crate::{Limits, ReadError};
 
 /// A heredoc attached to an instruction (`RUN <<EOF … EOF`).
@@ -66,6 +69,8 @@ pub struct Dockerfile {
     pub suppressions: Vec<Suppression>,
     /// `# hadolint shell=powershell` (or `mamori:shell=powershell`) pragma present.
     pub powershell_pragma: bool,
+    /// Lines of `# hadolint ignore=` pragmas (DL1001).
+    pub hadolint_pragma_lines: Vec<u32>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -172,7 +177,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
         }
         i += 1;
     }
-    let mut pending_ignores: Vec<Vec<String>> = Vec::new();
+    let mut pending_ignores: Vec<(Vec<String>, bool)> = Vec::new();
     while i < lines.len() {
         let raw = lines[i];
         let trimmed = raw.trim();
@@ -181,8 +186,21 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
             continue;
         }
         if trimmed.starts_with('#') {
-            if let Some(ids) = parse_ignore(trimmed) {
-                pending_ignores.push(ids);
+            if let Some(p) = parse_pragma(trimmed) {
+                // hadolint's DL1001 flags `ignore=` pragmas, not `global ignore=`.
+                if p.hadolint && !p.global {
+                    df.hadolint_pragma_lines.push(line_no(i));
+                }
+                if p.global {
+                    df.suppressions.push(Suppression {
+                        first: 1,
+                        last: u32::MAX,
+                        ids: p.ids,
+                        hadolint: true,
+                    });
+                } else {
+                    pending_ignores.push((p.ids, p.hadolint));
+                }
             }
             if trimmed.contains("shell=powershell") {
                 df.powershell_pragma = true;
@@ -257,11 +275,12 @@ pub fn parse(text: &str) -> Result<Dockerfile, ReadError> {
         let (flags, args) = split_flags(&keyword, rest);
         let exec = exec_form(&args);
         let line = line_no(start);
-        for ids in pending_ignores.drain(..) {
+        for (ids, hadolint) in pending_ignores.drain(..) {
             df.suppressions.push(Suppression {
                 first: line,
                 last: line,
                 ids,
+                hadolint,
             });
         }
         df.instructions.push(Instruction {
@@ -281,11 +300,19 @@ pub fn is_keyword(kw: &str) -> bool {
     KEYWORDS.contains(&kw)
 }
 
-/// Parses and checks one Dockerfile; returns the findings and its inline suppressions.
-pub fn check(path: &str, text: &str) -> (Vec<Finding>, Vec<Suppression>) {
+/// Parses and checks one Dockerfile; returns the findings and its inline suppressions
+/// (without hadolint's pragmas when `settings.disable_ignore_pragma` is set).
+pub fn check(
+    path: &str,
+    text: &str,
+    settings: &DockerfileSettings,
+) -> (Vec<Finding>, Vec<Suppression>) {
     match parse(text) {
-        Ok(df) => {
-            let findings = checks::run(path, &df);
+        Ok(mut df) => {
+            let findings = checks::run(path, &df, settings);
+            if settings.disable_ignore_pragma {
+                df.suppressions.retain(|s| !s.hadolint);
+            }
             (findings, df.suppressions)
         }
         Err(e) => (

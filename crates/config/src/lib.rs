@@ -9,6 +9,8 @@
 //! - [`scan_paths`]: walks files and directories, detects each file's kind, runs every check;
 //! - [`scan_source`] / [`scan_sources`]: the same for in-memory files (tests, fuzzing, editors);
 //! - [`Settings`] / [`Limits`]: which checks run, severity floor, input bounds;
+//! - [`read_hadolint_config`] → [`DockerfileSettings`]: a `.hadolint.yaml` (ignored rules,
+//!   severity overrides, trusted registries, label schema, failure threshold);
 //! - [`ScanReport`]: findings plus per-file [`Diagnostic`]s (unreadable or invalid input never
 //!   aborts a scan);
 //! - [`yaml::read_yaml`], [`json::read_json`], [`dockerfile::parse`]: the readers;
@@ -28,6 +30,7 @@ pub mod cfn;
 pub mod config_file;
 pub mod detect;
 pub mod dockerfile;
+pub mod hadolint;
 pub mod json;
 pub mod k8s;
 pub mod node;
@@ -43,6 +46,7 @@ use mamori_core::{Finding, Severity};
 
 pub use config_file::{apply_config_file, ConfigFileError};
 pub use detect::FileKind;
+pub use hadolint::{read_hadolint_config, DockerfileSettings};
 pub use node::{Node, Pos, Value};
 pub use scan::{scan_paths, scan_source, scan_sources};
 
@@ -81,12 +85,17 @@ pub struct Settings {
     pub skip: BTreeSet<String>,
     /// Findings below this severity are dropped.
     pub min_severity: Option<Severity>,
+    /// Dockerfile rule settings (a `.hadolint.yaml`).
+    pub dockerfile: DockerfileSettings,
 }
 
 impl Settings {
     /// Whether a finding passes the id and severity filters.
     pub fn keeps(&self, f: &Finding) -> bool {
-        (self.only.is_empty() || self.only.contains(&f.rule_id))
+        let off = rules::OFF_BY_DEFAULT.contains(&f.rule_id.as_str())
+            && !self.only.contains(&f.rule_id)
+            && !self.dockerfile.severity_overrides.contains_key(&f.rule_id);
+        !off && (self.only.is_empty() || self.only.contains(&f.rule_id))
             && !self.skip.contains(&f.rule_id)
             && self.min_severity.is_none_or(|s| f.severity >= s)
     }
@@ -188,6 +197,9 @@ pub struct ScanReport {
     pub files: FileCounts,
     /// Findings removed by inline suppressions.
     pub suppressed: usize,
+    /// Findings that fail the run: all of them, except Dockerfile findings below a
+    /// `.hadolint.yaml` `failure-threshold` or under `no-fail`.
+    pub failing: usize,
 }
 
 /// Errors that stop a scan before it starts.

@@ -27,7 +27,7 @@ pub struct Rule {
 }
 
 use Area::{Container as C, Host as H, Image as I, Orchestrator as O};
-use Severity::{High as HI, Low as LO, Medium as ME};
+use Severity::{High as HI, Info as INF, Low as LO, Medium as ME};
 
 // A table row: one argument per column reads better than a builder here.
 #[allow(clippy::too_many_arguments)]
@@ -62,6 +62,7 @@ pub const RULES: &[Rule] = &[
     // --- Dockerfile: hadolint-compatible ids and default severities (error=high, warning=medium,
     // info=low, style=info).
     r("DL1000", "Dockerfile cannot be parsed", HI, I, CFG, &[], &["DL1000"], "Fix the Dockerfile syntax."),
+    r("DL1001", "Please refrain from using inline ignore pragmas", INF, I, CFG, &[], &["DL1001"], "Fix the finding instead of ignoring it inline (off by default, as in hadolint)."),
     r("DL3000", "Use absolute WORKDIR", HI, I, CFG, &[], &["DL3000"], "Use an absolute path in WORKDIR."),
     r("DL3001", "Command makes no sense in a container", LO, I, CFG, &[], &["DL3001"], "Remove interactive or host-administration commands from RUN."),
     r("DL3002", "Last USER should not be root", ME, I, CFG, &["CIS Docker 4.1"], &["DL3002", "CKV_DOCKER_8"], "Switch to a non-root USER at the end of the final stage."),
@@ -71,6 +72,7 @@ pub const RULES: &[Rule] = &[
     r("DL3007", "Using latest is prone to errors", ME, I, &["3.1.1", "3.1.5"], &[], &["DL3007", "CKV_DOCKER_7"], "Pin the base image to a release tag or digest."),
     r("DL3008", "Pin versions in apt-get install", ME, I, PIN, &[], &["DL3008"], "Use apt-get install <package>=<version>."),
     r("DL3009", "Delete the apt-get lists after installing something", LO, I, CFG, DOCKER_UPD, &["DL3009"], "Add rm -rf /var/lib/apt/lists/* to the same RUN."),
+    r("DL3010", "Use ADD for extracting archives into an image", LO, I, CFG, &[], &["DL3010"], "ADD a local archive to extract it instead of COPY followed by tar/unzip."),
     r("DL3011", "Valid UNIX ports range from 0 to 65535", HI, I, CFG, &[], &["DL3011"], "Use a port between 0 and 65535."),
     r("DL3012", "Multiple HEALTHCHECK instructions", HI, I, CFG, &[], &["DL3012"], "Keep one HEALTHCHECK per stage."),
     r("DL3013", "Pin versions in pip", ME, I, PIN, &[], &["DL3013"], "Use pip install <package>==<version>."),
@@ -85,12 +87,17 @@ pub const RULES: &[Rule] = &[
     r("DL3023", "COPY --from cannot reference its own FROM alias", HI, I, CFG, &[], &["DL3023"], "Copy from another stage."),
     r("DL3024", "FROM aliases (stage names) must be unique", HI, I, CFG, &[], &["DL3024"], "Rename the duplicate stage."),
     r("DL3025", "Use arguments JSON notation for CMD and ENTRYPOINT arguments", ME, I, CFG, &[], &["DL3025"], "Write CMD [\"executable\", \"arg\"]."),
+    r("DL3026", "Use only an allowed registry in the FROM image", HI, I, &["3.1.5", "3.2.2"], &["CIS Docker 4.2"], &["DL3026"], "Pull base images only from the registries listed in trustedRegistries."),
     r("DL3027", "Do not use apt as it is meant to be an end-user tool", ME, I, CFG, &[], &["DL3027"], "Use apt-get or apt-cache."),
     r("DL3028", "Pin versions in gem install", ME, I, PIN, &[], &["DL3028"], "Use gem install <gem>:<version>."),
     r("DL3029", "Do not use --platform flag with FROM", ME, I, CFG, &[], &["DL3029"], "Let the builder choose the platform."),
     r("DL3030", "Use the -y switch with yum install", ME, I, CFG, &[], &["DL3030"], "Use yum install -y."),
     r("DL3032", "yum clean all missing after yum command", ME, I, CFG, &[], &["DL3032"], "Add yum clean all."),
     r("DL3033", "Specify version with yum install", ME, I, PIN, &[], &["DL3033"], "Use yum install <package>-<version>."),
+    r("DL3034", "Non-interactive switch missing from zypper command", ME, I, CFG, &[], &["DL3034"], "Use zypper install -y."),
+    r("DL3035", "Do not use zypper dist-upgrade", ME, I, CFG, &[], &["DL3035"], "Pin the base image instead of upgrading the distribution in the build."),
+    r("DL3036", "zypper clean missing after zypper use", ME, I, CFG, &[], &["DL3036"], "Add zypper clean after zypper install."),
+    r("DL3037", "Specify version with zypper install", ME, I, PIN, &[], &["DL3037"], "Use zypper install -y <package>=<version>."),
     r("DL3038", "Use the -y switch with dnf install", ME, I, CFG, &[], &["DL3038"], "Use dnf install -y."),
     r("DL3040", "dnf clean all missing after dnf command", ME, I, CFG, &[], &["DL3040"], "Add dnf clean all."),
     r("DL3041", "Specify version with dnf install", ME, I, PIN, &[], &["DL3041"], "Use dnf install <package>-<version>."),
@@ -100,10 +107,24 @@ pub const RULES: &[Rule] = &[
     r("DL3045", "COPY to a relative destination without WORKDIR set", ME, I, CFG, &[], &["DL3045"], "Set WORKDIR or use an absolute destination."),
     r("DL3046", "useradd without flag -l and high UID will result in excessively large image", ME, I, CFG, &[], &["DL3046"], "Use useradd -l."),
     r("DL3047", "Avoid use of wget without progress bar", ME, I, CFG, &[], &["DL3047"], "Use wget --progress=dot:giga, -q or -nv."),
+    r("DL3048", "Invalid label key", INF, I, CFG, &[], &["DL3048"], "Use lower-case reverse-DNS label keys (a-z, 0-9, . and -), not in the com.docker., io.docker. or org.dockerproject. namespaces."),
+    r("DL3049", "Label is missing", LO, I, CFG, &[], &["DL3049"], "Set every label of the label schema in each stage (or inherit it)."),
+    r("DL3050", "Superfluous label(s) present", LO, I, CFG, &[], &["DL3050"], "With strict-labels, set only the labels of the schema."),
+    r("DL3051", "Label is empty", ME, I, CFG, &[], &["DL3051"], "Give the label a value."),
+    r("DL3052", "Label is not a valid URL", ME, I, CFG, &[], &["DL3052"], "Use an absolute URL (scheme:...)."),
+    r("DL3053", "Label is not a valid RFC 3339 time", ME, I, CFG, &[], &["DL3053"], "Use a time like 2024-01-31T12:00:00Z."),
+    r("DL3054", "Label is not a valid SPDX license identifier", ME, I, CFG, &[], &["DL3054"], "Use an SPDX license id such as Apache-2.0."),
+    r("DL3055", "Label is not a valid git hash", ME, I, CFG, &[], &["DL3055"], "Use a 7 or 40 character lower-case hex commit id."),
+    r("DL3056", "Label does not conform to semantic versioning", ME, I, CFG, &[], &["DL3056"], "Use a version like 1.2.3."),
+    r("DL3057", "HEALTHCHECK instruction missing", LO, I, CFG, &[], &["DL3057", "CKV_DOCKER_2"], "Add a HEALTHCHECK to the stage (off by default, as in hadolint)."),
+    r("DL3058", "Label is not a valid e-mail address", ME, I, CFG, &[], &["DL3058"], "Use an RFC 5322 address such as team@example.com."),
     r("DL3059", "Multiple consecutive RUN instructions", LO, I, CFG, &[], &["DL3059"], "Consolidate the RUN instructions."),
     r("DL3060", "yarn cache clean missing after yarn install", LO, I, CFG, &[], &["DL3060"], "Add yarn cache clean."),
     r("DL3061", "Invalid instruction order: Dockerfile must begin with FROM, ARG or comment", HI, I, CFG, &[], &["DL3061"], "Start with FROM or ARG."),
     r("DL3062", "Pin versions in go install", ME, I, PIN, &[], &["DL3062"], "Use go install <package>@<version>."),
+    r("DL3063", "Stage name should not be a reserved word", ME, I, CFG, &[], &["DL3063"], "Rename the stage: scratch and context are reserved."),
+    r("DL3064", "Potentially sensitive data in ARG or ENV", ME, I, &["3.1.4"], &["CIS Docker 4.10"], &["DL3064"], "Pass secrets with RUN --mount=type=secret, never in ENV/ARG."),
+    r("DL3065", "FROM --platform=$TARGETPLATFORM is redundant", ME, I, CFG, &[], &["DL3065"], "Drop the flag: the target platform is the default."),
     r("DL3066", "Non-numeric user-id may not be resolvable by host system", LO, I, CFG, &[], &["DL3066"], "Use a numeric USER uid:gid."),
     r("DL3067", "Do not copy an entire filesystem from another stage", ME, I, CFG, &[], &["DL3067"], "Copy only what is needed."),
     r("DL4000", "MAINTAINER is deprecated", HI, I, CFG, &[], &["DL4000"], "Use LABEL maintainer=..."),
@@ -157,6 +178,10 @@ pub const RULES: &[Rule] = &[
     r("MK-CFN-012", "Secret in plain environment or user data", HI, H, &["3.1.4"], &[], &["CKV_AWS_45", "CKV_AWS_46"], "Reference Secrets Manager or SSM SecureString instead."),
     r("MK-CFN-013", "Secret-like parameter without NoEcho", ME, H, &["3.1.4"], &[], &[], "Set NoEcho: true on the parameter."),
 ];
+
+/// Rules hadolint ships with severity `ignore`: catalogued, but reported only when asked for by
+/// id (`--check`) or given a severity by a `.hadolint.yaml` `override`.
+pub const OFF_BY_DEFAULT: &[&str] = &["DL1001", "DL3057"];
 
 /// Looks a rule up by id.
 pub fn rule(id: &str) -> Option<&'static Rule> {

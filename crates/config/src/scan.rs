@@ -1,6 +1,6 @@
 //! Walking paths, reading files within bounds, dispatching to the checks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use mamori_core::Finding;
@@ -22,6 +22,8 @@ struct Scan<'s> {
     k8s: k8s::Facts,
     suppressions: HashMap<String, Vec<Suppression>>,
     raw: Vec<Finding>,
+    /// Paths of the Dockerfiles scanned (the `.hadolint.yaml` settings apply to their findings).
+    dockerfiles: HashSet<String>,
 }
 
 fn error(path: &str, pos: Option<Pos>, message: impl Into<String>) -> Diagnostic {
@@ -99,7 +101,8 @@ impl Scan<'_> {
         match kind {
             FileKind::Dockerfile => {
                 self.report.files.dockerfile += 1;
-                let (findings, sup) = dockerfile::check(path, text);
+                let (findings, sup) = dockerfile::check(path, text, &self.settings.dockerfile);
+                self.dockerfiles.insert(path.to_string());
                 self.raw.extend(findings);
                 self.suppressions.insert(path.to_string(), sup);
             }
@@ -228,8 +231,18 @@ impl Scan<'_> {
     fn finish(mut self) -> ScanReport {
         self.k8s.finish(&mut self.raw);
         let mut suppressed = 0;
-        for f in self.raw {
+        let hadolint = &self.settings.dockerfile;
+        for mut f in self.raw {
             let path = f.location.path.as_deref().unwrap_or("");
+            let is_dockerfile = self.dockerfiles.contains(path);
+            if is_dockerfile {
+                if hadolint.ignored.contains(&f.rule_id) {
+                    continue;
+                }
+                if let Some(s) = hadolint.severity_overrides.get(&f.rule_id) {
+                    f.severity = *s;
+                }
+            }
             let line = f.location.line.unwrap_or(0);
             let hidden = self
                 .suppressions
@@ -240,6 +253,9 @@ impl Scan<'_> {
                 continue;
             }
             if self.settings.keeps(&f) {
+                if !is_dockerfile || hadolint.fails(f.severity) {
+                    self.report.failing += 1;
+                }
                 self.report.findings.push(f);
             }
         }
@@ -268,6 +284,7 @@ fn new_scan(settings: &Settings) -> Scan<'_> {
         report: ScanReport::default(),
         k8s: k8s::Facts::default(),
         suppressions: HashMap::new(),
+        dockerfiles: HashSet::new(),
         raw: Vec::new(),
     }
 }

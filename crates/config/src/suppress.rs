@@ -14,6 +14,9 @@ pub struct Suppression {
     pub last: u32,
     /// Rule ids (`all` suppresses every rule).
     pub ids: Vec<String>,
+    /// Written as a hadolint pragma (`# hadolint ignore=`), which `.hadolint.yaml`
+    /// `disable-ignore-pragma` turns off.
+    pub hadolint: bool,
 }
 
 impl Suppression {
@@ -25,12 +28,46 @@ impl Suppression {
     }
 }
 
+/// An ignore comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pragma {
+    /// The rule ids.
+    pub ids: Vec<String>,
+    /// `# hadolint ignore=` or `# hadolint global ignore=` rather than `# mamori:ignore=`.
+    pub hadolint: bool,
+    /// `# hadolint global ignore=`: the whole file.
+    pub global: bool,
+}
+
+/// Parses an ignore comment: `# mamori:ignore=ID[,ID] reason`, `# hadolint ignore=ID[,ID]` or
+/// `# hadolint global ignore=ID[,ID]`.
+pub fn parse_pragma(comment: &str) -> Option<Pragma> {
+    let body = comment.trim_start_matches('#').trim();
+    let (rest, hadolint, global) = if let Some(r) = body.strip_prefix("mamori:ignore=") {
+        (r, false, false)
+    } else if let Some(r) = body.strip_prefix("hadolint") {
+        let r = r.trim_start();
+        match r.strip_prefix("global") {
+            Some(g) => (g.trim_start().strip_prefix("ignore=")?, true, true),
+            None => (r.strip_prefix("ignore=")?, true, false),
+        }
+    } else {
+        return None;
+    };
+    let ids = ids_of(rest)?;
+    Some(Pragma {
+        ids,
+        hadolint,
+        global,
+    })
+}
+
 /// Parses the ids of a `mamori:ignore=` (or `hadolint ignore=`) comment body.
 pub fn parse_ignore(comment: &str) -> Option<Vec<String>> {
-    let body = comment.trim_start_matches('#').trim();
-    let rest = body
-        .strip_prefix("mamori:ignore=")
-        .or_else(|| body.strip_prefix("hadolint ignore="))?;
+    parse_pragma(comment).map(|p| p.ids)
+}
+
+fn ids_of(rest: &str) -> Option<Vec<String>> {
     let ids_part = rest.split_whitespace().next().unwrap_or("");
     let ids: Vec<String> = ids_part
         .split(',')
@@ -55,6 +92,7 @@ pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
                     first: doc_start,
                     last: line_no,
                     ids,
+                    hadolint: false,
                 });
             }
             doc_start = line_no;
@@ -76,6 +114,7 @@ pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
                 first: line_no,
                 last: line_no,
                 ids,
+                hadolint: false,
             });
         }
     }
@@ -84,6 +123,7 @@ pub fn yaml_suppressions(text: &str) -> Vec<Suppression> {
             first: doc_start,
             last: u32::MAX,
             ids,
+            hadolint: false,
         });
     }
     out
@@ -114,5 +154,10 @@ mod tests {
             Some(vec!["A".into()])
         );
         assert_eq!(parse_ignore("# nothing"), None);
+        let g = parse_pragma("# hadolint global ignore=DL3003,DL3006").unwrap();
+        assert!(g.global && g.hadolint && g.ids == ["DL3003", "DL3006"]);
+        let m = parse_pragma("# mamori:ignore=DL3003").unwrap();
+        assert!(!m.global && !m.hadolint);
+        assert_eq!(parse_pragma("# hadolint shell=powershell"), None);
     }
 }

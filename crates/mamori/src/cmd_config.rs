@@ -45,7 +45,8 @@ pub struct ScanArgs {
     /// Report only findings at or above this severity (critical, high, medium, low, info).
     #[arg(long, value_name = "S")]
     pub severity: Option<Severity>,
-    /// Exit with this code when findings at or above --severity remain.
+    /// Exit with this code when findings at or above --severity remain (for Dockerfile findings,
+    /// also at or above a `.hadolint.yaml` failure-threshold, and never under its no-fail).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub exit_code: u8,
     /// Never report this rule id (repeatable, or comma-separated).
@@ -60,6 +61,33 @@ pub struct ScanArgs {
     /// Configuration file (YAML: severity, check, skip-check, max-file-size); flags add to it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// hadolint configuration for the Dockerfile rules (ignored, override, trustedRegistries,
+    /// label-schema, strict-labels, failure-threshold, no-fail, disable-ignore-pragma). Without
+    /// it, `.hadolint.yaml` or `.hadolint.yml` in the current directory is read, as hadolint does.
+    #[arg(
+        long = "hadolint-config",
+        value_name = "FILE",
+        conflicts_with = "no_hadolint_config"
+    )]
+    pub hadolint_config: Option<PathBuf>,
+    /// Do not look for a `.hadolint.yaml` in the current directory.
+    #[arg(long = "no-hadolint-config")]
+    pub no_hadolint_config: bool,
+}
+
+/// The `.hadolint.yaml` to read: the flag's file, else the first of hadolint's current-directory
+/// names that exists.
+fn hadolint_config_path(scan: &ScanArgs) -> Option<PathBuf> {
+    if let Some(p) = &scan.hadolint_config {
+        return Some(p.clone());
+    }
+    if scan.no_hadolint_config {
+        return None;
+    }
+    [".hadolint.yaml", ".hadolint.yml"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
 }
 
 /// Runs `mamori config`; `color` colours the table.
@@ -71,6 +99,16 @@ pub fn run(args: ConfigArgs, color: bool) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         mamori_config::apply_config_file(&text, &mut settings)
             .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    }
+    if let Some(path) = hadolint_config_path(&scan) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let (dockerfile, warnings) = mamori_config::read_hadolint_config(&text)
+            .with_context(|| format!("invalid hadolint configuration {}", path.display()))?;
+        for w in warnings {
+            eprintln!("warning: {}:{w}", path.display());
+        }
+        settings.dockerfile = dockerfile;
     }
     settings.only.extend(scan.check.iter().cloned());
     settings.skip.extend(scan.skip_check.iter().cloned());
@@ -91,7 +129,7 @@ pub fn run(args: ConfigArgs, color: bool) -> anyhow::Result<ExitCode> {
             return Err(e);
         }
     }
-    if scan.exit_code != 0 && !report.findings.is_empty() {
+    if scan.exit_code != 0 && report.failing > 0 {
         return Ok(ExitCode::from(scan.exit_code));
     }
     Ok(ExitCode::SUCCESS)

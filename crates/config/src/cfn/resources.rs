@@ -150,8 +150,59 @@ pub(super) fn check(c: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// The text an `Fn::Join` / `Fn::Sub` builds, with every non-literal part replaced by a space
+/// (CDK renders any string holding a token this way).
+fn rendered(n: &Node) -> Option<String> {
+    rendered_with(n, " ")
+}
+
+/// [`rendered`] with `token` in place of each non-literal part.
+pub(super) fn rendered_with(n: &Node, token: &str) -> Option<String> {
+    let [(k, v)] = n.entries() else { return None };
+    match k.as_str()? {
+        "Fn::Join" => {
+            let [delim, parts] = v.items() else {
+                return None;
+            };
+            let delim = literal(delim)?;
+            let parts: Vec<String> = parts
+                .items()
+                .iter()
+                .map(|p| match literal(p) {
+                    Some(s) => s.to_string(),
+                    None => rendered_with(p, token).unwrap_or_else(|| token.to_string()),
+                })
+                .collect();
+            Some(parts.join(delim))
+        }
+        "Fn::Sub" => match &v.value {
+            Value::Seq(items) => items.first().and_then(literal).map(String::from),
+            _ => literal(v).map(String::from),
+        },
+        _ => None,
+    }
+}
+
 fn env_value(c: &Ctx<'_>, name: &str, v: &Node, place: &str, out: &mut Vec<Finding>) {
-    let Some(value) = literal(v) else { return };
+    let Some(value) = literal(v) else {
+        // A built value: only recognisable token formats count, since the parts that are not
+        // literal (a Ref to a secret parameter, say) may be the secret's real source.
+        if let Some(text) = rendered(v) {
+            if let Some(m) = mamori_secrets::scan_text(&text).into_iter().next() {
+                c.add(
+                    out,
+                    "MK-CFN-012",
+                    Some(v),
+                    format!(
+                        "{place} {name} is built (Fn::Join/Fn::Sub) around a {} ({})",
+                        m.kind.describe(),
+                        m.redacted
+                    ),
+                );
+            }
+        }
+        return;
+    };
     if let Some(kind) = mamori_secrets::check_assignment(name, value) {
         c.add(
             out,

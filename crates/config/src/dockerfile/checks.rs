@@ -4,9 +4,12 @@ use std::collections::HashMap;
 
 use mamori_core::Finding;
 
+use super::labels;
 use super::run_rules;
 use super::shell;
+use super::stage_rules::{sensitive_names, StageRules};
 use super::{Dockerfile, Instruction};
+use crate::hadolint::DockerfileSettings;
 use crate::node::Pos;
 use crate::rules::finding;
 
@@ -43,6 +46,13 @@ impl Ctx<'_> {
                 .push(finding(id, self.path, Pos { line, col: 1 }, message.into()));
         }
     }
+
+    /// Adds a finding even when the rule already reported on this line (rules hadolint runs
+    /// once per label, such as DL3049 and DL3051).
+    pub(super) fn add_each(&mut self, id: &str, line: u32, message: impl Into<String>) {
+        self.out
+            .push(finding(id, self.path, Pos { line, col: 1 }, message.into()));
+    }
 }
 
 #[derive(Default)]
@@ -52,7 +62,7 @@ pub(super) struct FileState {
     reported_4001: bool,
 }
 
-fn env_pairs(args: &str) -> Vec<(String, String)> {
+pub(super) fn env_pairs(args: &str) -> Vec<(String, String)> {
     let words = shell_words(args);
     if words.len() >= 2 && !words[0].contains('=') {
         // Legacy `ENV NAME value words`.
@@ -111,11 +121,12 @@ fn raw_words(args: &str) -> Vec<&str> {
 }
 
 /// Runs every check on a parsed Dockerfile.
-pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
+pub(super) fn run(path: &str, df: &Dockerfile, settings: &DockerfileSettings) -> Vec<Finding> {
     let mut c = Ctx {
         path,
         out: Vec::new(),
     };
+    let mut sr = StageRules::new(settings);
     let mut stages: Vec<Stage> = Vec::new();
     let mut aliases: HashMap<String, usize> = HashMap::new();
     let mut file = FileState::default();
@@ -154,6 +165,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                         );
                     }
                 }
+                sr.from(&mut c, ins, image, alias.as_deref());
                 let parent = aliases.get(image).copied();
                 if parent.is_some() {
                     used_aliases.push(image.to_string());
@@ -201,6 +213,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                 // ARG before FROM (global) or an invalid order already reported.
                 if kw == "ARG" {
                     check_secrets(&mut c, ins);
+                    sensitive_names(&mut c, ins);
                 }
                 continue;
             }
@@ -216,6 +229,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                     continue;
                 }
                 let script = shell::parse(&run_rules::run_script(ins));
+                sr.run(&script);
                 let snapshot = st.clone();
                 run_rules::check_run(&mut c, ins, &script, &snapshot, &mut file);
                 if file.curl && file.wget && !file.reported_4001 {
@@ -303,7 +317,12 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                     }
                 }
             }
+            "LABEL" => {
+                labels::check_label(&mut c, ins, settings);
+                sr.label(ins);
+            }
             "HEALTHCHECK" => {
+                sr.healthcheck();
                 st.healthchecks += 1;
                 if st.healthchecks > 1 {
                     c.add("DL3012", ins.line, "multiple HEALTHCHECK instructions");
@@ -352,13 +371,18 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
                     }
                 }
                 check_secrets(&mut c, ins);
+                sensitive_names(&mut c, ins);
             }
-            "ARG" => check_secrets(&mut c, ins),
+            "ARG" => {
+                check_secrets(&mut c, ins);
+                sensitive_names(&mut c, ins);
+            }
             "COPY" | "ADD" => {
                 let words: Vec<String> = match &ins.exec {
                     Some(w) => w.clone(),
                     None => raw_words(&ins.args).into_iter().map(String::from).collect(),
                 };
+                sr.copy(ins, &words);
                 let dest = words.last().cloned().unwrap_or_default();
                 let sources = &words[..words.len().saturating_sub(1)];
                 if kw == "COPY"
@@ -445,6 +469,7 @@ pub(super) fn run(path: &str, df: &Dockerfile) -> Vec<Finding> {
             _ => {}
         }
     }
+    sr.finish(&mut c, &df.hadolint_pragma_lines);
     let last = stages.len().saturating_sub(1);
     for (line, stage) in apt_lists {
         let used_later = stages

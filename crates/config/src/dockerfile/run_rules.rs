@@ -421,6 +421,9 @@ pub(super) fn check_run(
                 }
             }
         }
+        if n == "zypper" {
+            check_zypper(c, line, cmd);
+        }
         if cmd.piped_to_next && (n == "curl" || n == "wget") {
             let idx = script
                 .commands
@@ -463,6 +466,18 @@ pub(super) fn check_run(
             );
         }
     }
+    // DL3036: the first `zypper install` must come before the first `zypper clean`.
+    let zypper_at = |subs: &[&str]| {
+        script
+            .commands
+            .iter()
+            .position(|c| c.name == "zypper" && c.args.iter().any(|a| subs.contains(&a.as_str())))
+    };
+    if let Some(i) = zypper_at(&["install", "in"]) {
+        if zypper_at(&["clean", "cc"]).is_none_or(|j| j < i) {
+            c.add("DL3036", line, "zypper clean missing after zypper use");
+        }
+    }
     if has("yarn", "install")
         && !script
             .named("yarn")
@@ -480,6 +495,50 @@ pub(super) fn check_run(
             line,
             "set the SHELL option -o pipefail before RUN with a pipe in it",
         );
+    }
+}
+
+/// DL3034, DL3035, DL3037 on one `zypper` command (hadolint matches the sub-command anywhere
+/// among the arguments).
+fn check_zypper(c: &mut Ctx<'_>, line: u32, cmd: &Command) {
+    let has_arg = |subs: &[&str]| cmd.args.iter().any(|a| subs.contains(&a.as_str()));
+    if has_arg(&[
+        "install",
+        "in",
+        "remove",
+        "rm",
+        "source-install",
+        "si",
+        "patch",
+    ]) && !cmd.has_any_flag(&["no-confirm", "y", "n", "non-interactive"])
+    {
+        c.add(
+            "DL3034",
+            line,
+            "non-interactive switch missing from zypper command: zypper install -y",
+        );
+    }
+    if has_arg(&["dist-upgrade", "dup"]) {
+        c.add("DL3035", line, "do not use zypper dist-upgrade");
+    }
+    if has_arg(&["install", "in"]) {
+        let unpinned: Vec<&str> = cmd
+            .args
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !a.starts_with('-') && *a != "install" && *a != "in")
+            .filter(|p| !(p.contains(['=', '>', '<']) || p.ends_with(".rpm")))
+            .collect();
+        if !unpinned.is_empty() {
+            c.add(
+                "DL3037",
+                line,
+                format!(
+                    "specify version with zypper install -y <package>=<version>: {}",
+                    unpinned.join(" ")
+                ),
+            );
+        }
     }
 }
 
