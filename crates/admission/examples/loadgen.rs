@@ -91,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for b in bodies.iter() {
             let t = Instant::now();
             let r = review(&engine, b, now)?;
-            let _ = r.response.to_string();
+            let _ = r.body.len();
             lat.push(t.elapsed());
             denied += usize::from(!r.decision.allowed());
         }

@@ -27,13 +27,14 @@
 //!   "name":"p","namespace":"a","userInfo":{"username":"u"},
 //!   "object":{"kind":"Pod","spec":{"hostPID":true,"containers":[{"name":"c"}]}}}}"#;
 //! let r = review(&engine, body, time::OffsetDateTime::now_utc()).unwrap();
-//! assert_eq!(r.response["response"]["allowed"], false);
+//! assert_eq!(r.response()["response"]["allowed"], false);
 //! ```
 
 pub mod client;
 pub mod metrics;
+pub mod namespaces;
 pub mod review;
 pub mod server;
 pub mod tls;
 
-pub use server::{router, AppState, EventSink, Limits, Server};
+pub use server::{router, AppState, AppStateBuilder, EventSink, Limits, Server};
