@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// The same outputs as `mamori runtime --output`.
     #[arg(long = "output", value_name = "OUTPUT", default_value = "stdout")]
     pub outputs: Vec<String>,
+    /// Older spelling: `--events stdout|none` (same as `--output stdout|none`).
+    #[arg(long, value_name = "WHERE", hide = true, value_parser = ["stdout", "none"], conflicts_with = "outputs")]
+    pub events: Option<String>,
     /// Namespace labels (Pod Security namespace labels, namespaceSelector scopes, the opt-out
     /// label): `auto` watches Namespaces through the Kubernetes API when running in a cluster
     /// (or with --kube-api); `off` never does.
@@ -380,7 +383,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics.watch_namespaces(c.clone());
         builder = builder.namespaces(c.clone());
     }
-    let outputs = start_outputs(args.outputs.clone(), policy_name)?;
+    let specs = match &args.events {
+        Some(e) => vec![e.clone()],
+        None => args.outputs.clone(),
+    };
+    let outputs = start_outputs(specs, policy_name)?;
     if let Some((sink, _)) = &outputs {
         builder = builder.sink(sink.clone());
     }
