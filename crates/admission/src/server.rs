@@ -36,7 +36,9 @@ pub struct Limits {
     /// Time allowed for one review, below the webhook's `timeoutSeconds`; past it the server
     /// answers 503 and the API server applies the webhook's `failurePolicy`.
     pub deadline: Duration,
-    /// Reviews evaluated at the same time; further requests wait (within the deadline).
+    /// Reviews evaluated at the same time on the blocking pool (large bodies, policies with
+    /// scan-result rules); further requests wait (within the deadline). Inline reviews are
+    /// bounded by the runtime's worker threads instead.
     pub max_concurrent: usize,
     /// Bodies up to this size are decided inline on the connection's task (a review of a
     /// usual pod takes tens of microseconds; a thread hand-off costs more than that); larger
