@@ -6,7 +6,9 @@
 //! cargo run --release -p mamori-admission --example loadgen -- [SECONDS] [RATE] [CONNECTIONS]
 //! ```
 //! Prints: in-process p50/p99 and req/s (one thread); closed-loop maximum req/s with p50/p99;
-//! open-loop at RATE req/s with p50/p99 measured from each request's scheduled send time.
+//! open-loop at RATE req/s with p50/p99 measured from each request's scheduled send time (so a
+//! stalled server is not hidden) and from the actual send. The server runs on its own 2-worker
+//! runtime; each client connection is an OS thread scheduling with `std::thread::sleep`.
 //! Client and server share the machine's cores.
 
 use std::sync::Arc;
@@ -73,8 +75,125 @@ fn report(name: &str, mut lat: Vec<Duration>, elapsed: Duration, errors: usize) 
     );
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// One client connection on its own OS thread with a single-threaded runtime, so open-loop
+/// sends are scheduled with `std::thread::sleep` (microsecond precision) instead of tokio's
+/// millisecond timer. Returns (latency from the scheduled time, latency from the send, errors).
+#[derive(Clone, Copy)]
+struct Plan {
+    /// Index of the first body sent, and the stride.
+    first: usize,
+    step: usize,
+    start_at: Instant,
+    deadline: Instant,
+    /// Open loop: one send per interval; closed loop: `None`.
+    interval: Option<Duration>,
+}
+
+fn client_thread(
+    connector: Connector,
+    addr: std::net::SocketAddr,
+    bodies: Arc<Vec<Bytes>>,
+    plan: Plan,
+) -> std::thread::JoinHandle<(Vec<Duration>, Vec<Duration>, usize)> {
+    let Plan {
+        first,
+        step,
+        start_at,
+        deadline,
+        interval,
+    } = plan;
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        rt.block_on(async move {
+            let (mut sched_lat, mut send_lat, mut errors, mut i) =
+                (Vec::new(), Vec::new(), 0usize, first);
+            let Ok(mut conn) = connector.connect(addr).await else {
+                return (sched_lat, send_lat, 1);
+            };
+            let mut scheduled = start_at;
+            loop {
+                if interval.is_some() {
+                    let now = Instant::now();
+                    if scheduled > now {
+                        std::thread::sleep(scheduled - now);
+                    }
+                } else {
+                    scheduled = Instant::now();
+                }
+                if scheduled >= deadline {
+                    break;
+                }
+                let sent = Instant::now();
+                match conn
+                    .send("POST", "/validate", bodies[i % bodies.len()].clone())
+                    .await
+                {
+                    Ok((200, _)) => {
+                        sched_lat.push(scheduled.elapsed());
+                        send_lat.push(sent.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+                i += step;
+                if let Some(iv) = interval {
+                    scheduled += iv;
+                }
+            }
+            (sched_lat, send_lat, errors)
+        })
+    })
+}
+
+fn run_clients(
+    name: &str,
+    connector: &Connector,
+    addr: std::net::SocketAddr,
+    bodies: &Arc<Vec<Bytes>>,
+    conns: usize,
+    secs: u64,
+    rate: Option<u64>,
+) {
+    let start = Instant::now() + Duration::from_millis(50);
+    let deadline = start + Duration::from_secs(secs);
+    let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r as f64));
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            // Stagger the connections' schedules evenly over one interval.
+            let offset = interval.map_or(Duration::ZERO, |iv| iv.mul_f64(c as f64 / conns as f64));
+            client_thread(
+                connector.clone(),
+                addr,
+                bodies.clone(),
+                Plan {
+                    first: c,
+                    step: conns,
+                    start_at: start + offset,
+                    deadline,
+                    interval,
+                },
+            )
+        })
+        .collect();
+    let (mut sched, mut sent, mut errors) = (Vec::new(), Vec::new(), 0);
+    for h in handles {
+        let (a, b, e) = h.join().expect("client thread");
+        sched.extend(a);
+        sent.extend(b);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    if rate.is_some() {
+        report(&format!("{name} (from schedule)"), sched, elapsed, errors);
+        report(&format!("{name} (from send)"), sent, elapsed, errors);
+    } else {
+        report(name, sent, elapsed, errors);
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let rate: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5000);
@@ -91,7 +210,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for b in bodies.iter() {
             let t = Instant::now();
             let r = review(&engine, b, now)?;
-            let _ = r.response.to_string();
+            let _ = r.body.len();
             lat.push(t.elapsed());
             denied += usize::from(!r.decision.allowed());
         }
@@ -99,90 +218,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert!(denied > 0 && denied < lat.len(), "both outcomes exercised");
     report("in-process (1 thread)", lat, start.elapsed(), 0);
 
-    // Server on 127.0.0.1 with a self-signed certificate.
+    // Server on 127.0.0.1 with a self-signed certificate, on its own 2-worker runtime.
     let dir = tempfile::tempdir()?;
     let files = write_self_signed(dir.path(), &["mamori.test".to_string()])?;
     let certs = Arc::new(ReloadingCert::new(&files.cert, &files.key)?);
     let state = AppState::new(engine.clone(), Limits::default());
-    let server = Server::bind("127.0.0.1:0".parse()?, certs, router(state.clone())).await?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let server = server_rt.block_on(Server::bind(
+        "127.0.0.1:0".parse()?,
+        certs,
+        router(state.clone()),
+    ))?;
     let addr = server.local_addr()?;
-    tokio::spawn(server.run(std::future::pending()));
+    server_rt.spawn(server.run(std::future::pending()));
     let connector = Connector::new(&files.ca_cert, "mamori.test")?;
 
-    // Closed loop: each connection sends as fast as answers come back.
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..conns {
-        let mut conn = connector.connect(addr).await?;
-        let bodies = bodies.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, c);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                match conn
-                    .send("POST", "/validate", bodies[i % bodies.len()].clone())
-                    .await
-                {
-                    Ok((200, _)) => lat.push(t.elapsed()),
-                    _ => errors += 1,
-                }
-                i += conns;
-            }
-            (lat, errors)
-        }));
-    }
-    let (mut lat, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, e) = t.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    report(
+    run_clients(
         &format!("closed loop ({conns} conns)"),
-        lat,
-        start.elapsed(),
-        errors,
+        &connector,
+        addr,
+        &bodies,
+        conns,
+        secs,
+        None,
     );
-
-    // Open loop at a fixed rate, latency from the scheduled send time.
-    let per_conn = Duration::from_secs_f64(conns as f64 / rate as f64);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..conns {
-        let mut conn = connector.connect(addr).await?;
-        let bodies = bodies.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, c);
-            let first = Instant::now() + per_conn.mul_f64(c as f64 / conns as f64);
-            let mut scheduled = first;
-            while scheduled < deadline {
-                tokio::time::sleep_until(scheduled.into()).await;
-                match conn
-                    .send("POST", "/validate", bodies[i % bodies.len()].clone())
-                    .await
-                {
-                    Ok((200, _)) => lat.push(scheduled.elapsed()),
-                    _ => errors += 1,
-                }
-                i += conns;
-                scheduled += per_conn;
-            }
-            (lat, errors)
-        }));
-    }
-    let (mut lat, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, e) = t.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    report(
+    run_clients(
         &format!("open loop @{rate}/s ({conns} conns)"),
-        lat,
-        start.elapsed(),
-        errors,
+        &connector,
+        addr,
+        &bodies,
+        conns,
+        secs,
+        Some(rate),
     );
     println!(
         "server counted {} requests",

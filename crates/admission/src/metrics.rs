@@ -4,7 +4,12 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use mamori_policy::DecisionKind;
+
+use crate::namespaces::{NamespaceCache, WatchStats};
+use crate::tls::ReloadingCert;
 
 /// Histogram bucket upper bounds in seconds.
 pub const BUCKETS: [f64; 14] = [
@@ -20,14 +25,34 @@ const DECISIONS: [DecisionKind; 5] = [
     DecisionKind::Bypassed,
 ];
 
-/// Counters shared by all request handlers.
-#[derive(Debug, Default)]
+/// A value read when `/metrics` is scraped.
+pub type Probe = Box<dyn Fn() -> f64 + Send + Sync>;
+
+struct Extra {
+    name: String,
+    help: String,
+    kind: &'static str,
+    probe: Probe,
+}
+
+/// Counters shared by all request handlers, plus gauges and counters other parts register
+/// (certificate expiry and reloads, namespace watch, scan cache).
+#[derive(Default)]
 pub struct Metrics {
     requests: [AtomicU64; CODES.len() + 1],
     decisions: [AtomicU64; DECISIONS.len()],
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
+    extra: std::sync::Mutex<Vec<Extra>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Metrics {
@@ -50,6 +75,106 @@ impl Metrics {
     pub fn observe_decision(&self, kind: DecisionKind) {
         if let Some(i) = DECISIONS.iter().position(|k| *k == kind) {
             self.decisions[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Registers a gauge read at each scrape (`name` must be a valid metric name).
+    pub fn gauge(&self, name: &str, help: &str, probe: Probe) {
+        self.register(name, help, "gauge", probe);
+    }
+
+    /// Registers a counter read at each scrape.
+    pub fn counter(&self, name: &str, help: &str, probe: Probe) {
+        self.register(name, help, "counter", probe);
+    }
+
+    fn register(&self, name: &str, help: &str, kind: &'static str, probe: Probe) {
+        let mut x = self.extra.lock().unwrap_or_else(|p| p.into_inner());
+        x.retain(|e| e.name != name);
+        x.push(Extra {
+            name: name.to_string(),
+            help: help.to_string(),
+            kind,
+            probe,
+        });
+    }
+
+    /// Registers the serving certificate's expiry and reload counters (rotation monitoring:
+    /// alert when `mamori_admission_certificate_expiry_seconds` drops below a few weeks, or
+    /// when reload errors grow).
+    pub fn watch_certificate(&self, certs: Arc<ReloadingCert>) {
+        let c = certs.clone();
+        self.gauge(
+            "mamori_admission_certificate_not_after_seconds",
+            "notAfter of the serving certificate (seconds since the epoch).",
+            Box::new(move || c.not_after() as f64),
+        );
+        let c = certs.clone();
+        self.gauge(
+            "mamori_admission_certificate_expiry_seconds",
+            "Seconds until the serving certificate expires (negative once expired).",
+            Box::new(move || {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                (c.not_after() - now) as f64
+            }),
+        );
+        let c = certs.clone();
+        self.counter(
+            "mamori_admission_certificate_reloads_total",
+            "Serving certificate reloads after the files changed (rotations).",
+            Box::new(move || c.reloads() as f64),
+        );
+        self.counter(
+            "mamori_admission_certificate_reload_errors_total",
+            "Failed serving certificate reloads (the previous certificate is kept).",
+            Box::new(move || certs.reload_errors() as f64),
+        );
+    }
+
+    /// Registers the namespace watch's state and counters.
+    pub fn watch_namespaces(&self, cache: Arc<NamespaceCache>) {
+        let c = cache.clone();
+        self.gauge(
+            "mamori_admission_namespace_labels_synced",
+            "1 once the namespace list has been loaded, else 0.",
+            Box::new(move || f64::from(u8::from(c.is_synced()))),
+        );
+        let c = cache.clone();
+        self.gauge(
+            "mamori_admission_namespaces",
+            "Namespaces whose labels are known.",
+            Box::new(move || c.len() as f64),
+        );
+        type Pick = fn(&WatchStats) -> &AtomicU64;
+        let counters: [(&str, &str, Pick); 4] = [
+            (
+                "mamori_admission_namespace_lists_total",
+                "Namespace lists (first list and relists).",
+                |s| &s.lists,
+            ),
+            (
+                "mamori_admission_namespace_watches_total",
+                "Namespace watch requests (resumes included).",
+                |s| &s.watches,
+            ),
+            (
+                "mamori_admission_namespace_events_total",
+                "Namespace watch events applied.",
+                |s| &s.events,
+            ),
+            (
+                "mamori_admission_namespace_watch_errors_total",
+                "Failed namespace list/watch requests.",
+                |s| &s.errors,
+            ),
+        ];
+        for (name, help, pick) in counters {
+            let c = cache.clone();
+            self.counter(
+                name,
+                help,
+                Box::new(move || pick(c.stats()).load(Ordering::Relaxed) as f64),
+            );
         }
     }
 
@@ -110,6 +235,12 @@ impl Metrics {
         let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         let _ = writeln!(s, "mamori_admission_request_duration_seconds_sum {sum}");
         let _ = writeln!(s, "mamori_admission_request_duration_seconds_count {count}");
+        let extra = self.extra.lock().unwrap_or_else(|p| p.into_inner());
+        for e in extra.iter() {
+            let _ = writeln!(s, "# HELP {} {}", e.name, e.help);
+            let _ = writeln!(s, "# TYPE {} {}", e.name, e.kind);
+            let _ = writeln!(s, "{} {}", e.name, (e.probe)());
+        }
         s
     }
 }
@@ -137,5 +268,10 @@ mod tests {
         assert!(t.contains("mamori_admission_requests_total{code=\"400\"} 1\n"));
         assert!(t.contains("mamori_admission_decisions_total{decision=\"denied\"} 1\n"));
         assert_eq!(m.total_requests(), 2);
+        m.gauge("x_seconds", "An x.", Box::new(|| 1.5));
+        m.gauge("x_seconds", "An x, replaced.", Box::new(|| 2.0));
+        let t = m.render();
+        assert!(t.contains("# TYPE x_seconds gauge\nx_seconds 2\n"), "{t}");
+        assert_eq!(t.matches("x_seconds").count(), 3, "{t}");
     }
 }

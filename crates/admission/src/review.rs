@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use mamori_policy::{Decision, Engine, Operation, Request, UserInfo};
+
+use crate::namespaces::NamespaceLabels;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -110,21 +112,47 @@ pub struct Status {
     pub message: String,
 }
 
-/// A decided review: the decision and the full response document.
+/// A decided review: the decision and the encoded response document.
 #[derive(Debug, Clone)]
 pub struct Reviewed {
     /// The engine's decision.
     pub decision: Decision,
-    /// The AdmissionReview response document to send.
-    pub response: Value,
+    /// The AdmissionReview response document to send (JSON).
+    pub body: Vec<u8>,
+}
+
+impl Reviewed {
+    /// The response document as a JSON value (tests, tools).
+    pub fn response(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// The whole response document.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'a str,
+    kind: &'static str,
+    response: ReviewResponse,
 }
 
 /// Longest warning sent (the API server may truncate warnings over 256 characters).
 const MAX_WARNING: usize = 1024;
 
 /// Decodes an AdmissionReview from `body`, decides it with `engine` at `now` and builds the
-/// response.
+/// response. Namespace labels are unknown (see [`review_with`]).
 pub fn review(engine: &Engine, body: &[u8], now: OffsetDateTime) -> Result<Reviewed, ReviewError> {
+    review_with(engine, body, now, None)
+}
+
+/// Same as [`review`], with namespace labels looked up in `namespaces` (when given).
+pub fn review_with(
+    engine: &Engine,
+    body: &[u8],
+    now: OffsetDateTime,
+    namespaces: Option<&dyn NamespaceLabels>,
+) -> Result<Reviewed, ReviewError> {
     let input: ReviewIn =
         serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
     if input.kind != "AdmissionReview"
@@ -152,17 +180,22 @@ pub fn review(engine: &Engine, body: &[u8], now: OffsetDateTime) -> Result<Revie
     };
     let object = req.object.filter(|v| !v.is_null());
     let old_object = req.old_object.filter(|v| !v.is_null());
+    let namespace = req.namespace.as_deref().unwrap_or("");
+    let ns_labels = match namespaces {
+        Some(n) if !namespace.is_empty() => n.labels(namespace),
+        _ => None,
+    };
     let r = Request {
         operation,
         kind: &req.kind.kind,
         resource: &req.resource.resource,
         sub_resource: req.sub_resource.as_deref().unwrap_or(""),
-        namespace: req.namespace.as_deref().unwrap_or(""),
+        namespace,
         name: req.name.as_deref().unwrap_or(""),
         user: &user,
         object: object.as_ref(),
         old_object: old_object.as_ref(),
-        namespace_labels: None,
+        namespace_labels: ns_labels.as_deref(),
     };
     let decision = engine.evaluate(&r, now);
     let status = (!decision.allowed()).then(|| Status {
@@ -185,12 +218,14 @@ pub fn review(engine: &Engine, body: &[u8], now: OffsetDateTime) -> Result<Revie
             .collect(),
         audit_annotations: decision.audit_annotations.clone(),
     };
-    let response = serde_json::json!({
-        "apiVersion": input.api_version,
-        "kind": "AdmissionReview",
-        "response": response,
-    });
-    Ok(Reviewed { decision, response })
+    let out = ReviewOut {
+        api_version: &input.api_version,
+        kind: "AdmissionReview",
+        response,
+    };
+    // Serializing strings, bools and maps of strings cannot fail.
+    let body = serde_json::to_vec(&out).unwrap_or_default();
+    Ok(Reviewed { decision, body })
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -231,14 +266,15 @@ mod tests {
         let pod = serde_json::json!({"kind": "Pod", "metadata": {"name": "web"},
             "spec": {"containers": [{"name": "web", "image": "x"}]}});
         let r = review(&engine(), &body(pod), OffsetDateTime::UNIX_EPOCH).unwrap();
-        let resp = &r.response["response"];
+        let full = r.response();
+        let resp = &full["response"];
         assert_eq!(resp["uid"], "u-1");
         assert_eq!(resp["allowed"], false);
         assert_eq!(resp["status"]["code"], 403);
         assert_eq!(resp["status"]["reason"], "Forbidden");
         let msg = resp["status"]["message"].as_str().unwrap();
         assert!(msg.starts_with("pods \"web\" is forbidden: violates PodSecurity \"restricted:v1.33\": allowPrivilegeEscalation != false"), "{msg}");
-        assert_eq!(r.response["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(full["apiVersion"], "admission.k8s.io/v1");
         assert_eq!(resp["auditAnnotations"]["decision"], "denied");
     }
 
@@ -279,10 +315,10 @@ mod tests {
         ));
         // A decodable review whose pod has wrong field types: denied with 400 (failurePolicy deny).
         let pod = serde_json::json!({"kind": "Pod", "spec": {"hostNetwork": "yes"}});
-        let r = review(&e, &body(pod), now).unwrap();
-        assert_eq!(r.response["response"]["allowed"], false);
-        assert_eq!(r.response["response"]["status"]["code"], 400);
-        assert_eq!(r.response["response"]["status"]["reason"], "BadRequest");
+        let r = review(&e, &body(pod), now).unwrap().response();
+        assert_eq!(r["response"]["allowed"], false);
+        assert_eq!(r["response"]["status"]["code"], 400);
+        assert_eq!(r["response"]["status"]["reason"], "BadRequest");
     }
 
     #[test]

@@ -7,23 +7,25 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use mamori_core::event::Event;
-use mamori_policy::Engine;
+use mamori_policy::document::RuleKind;
+use mamori_policy::{Decision, Engine};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;
-use crate::review::{review, ReviewError};
+use crate::namespaces::NamespaceLabels;
+use crate::review::{review_with, ReviewError, Reviewed};
 use crate::tls::ReloadingCert;
 
-/// Receives every decision as an event (the binary forwards them to its outputs).
+/// Receives every decision (the binary forwards them to its outputs as events).
 pub trait EventSink: Send + Sync {
-    /// Called once per decided review, off the request path's critical section.
-    fn emit(&self, event: Event);
+    /// Called once per decided review, after the response is built; `time_ns` is the decision
+    /// time (nanoseconds since the epoch). Must not block: queue and return.
+    fn emit(&self, decision: Decision, time_ns: u64);
 }
 
 /// Server limits and behaviour.
@@ -34,8 +36,14 @@ pub struct Limits {
     /// Time allowed for one review, below the webhook's `timeoutSeconds`; past it the server
     /// answers 503 and the API server applies the webhook's `failurePolicy`.
     pub deadline: Duration,
-    /// Reviews evaluated at the same time; further requests wait (within the deadline).
+    /// Reviews evaluated at the same time on the blocking pool (large bodies, policies with
+    /// scan-result rules); further requests wait (within the deadline). Inline reviews are
+    /// bounded by the runtime's worker threads instead.
     pub max_concurrent: usize,
+    /// Bodies up to this size are decided inline on the connection's task (a review of a
+    /// usual pod takes tens of microseconds; a thread hand-off costs more than that); larger
+    /// ones, and every review when the engine may wait for a scan, go to the blocking pool.
+    pub inline_max_body: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +52,7 @@ impl Default for Limits {
             max_body: 3 * 1024 * 1024,
             deadline: Duration::from_secs(4),
             max_concurrent: 64,
+            inline_max_body: 64 * 1024,
         }
     }
 }
@@ -56,19 +65,74 @@ pub struct AppState {
     limits: Limits,
     ready: AtomicBool,
     sink: Option<Arc<dyn EventSink>>,
+    namespaces: Option<Arc<dyn NamespaceLabels>>,
+    engine_may_block: bool,
+}
+
+/// Builds an [`AppState`].
+pub struct AppStateBuilder {
+    engine: Arc<Engine>,
+    limits: Limits,
+    sink: Option<Arc<dyn EventSink>>,
+    namespaces: Option<Arc<dyn NamespaceLabels>>,
+    metrics: Metrics,
+}
+
+impl AppStateBuilder {
+    /// Sends every decision to `sink`.
+    pub fn sink(mut self, sink: Arc<dyn EventSink>) -> AppStateBuilder {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Looks namespace labels up in `namespaces`.
+    pub fn namespaces(mut self, namespaces: Arc<dyn NamespaceLabels>) -> AppStateBuilder {
+        self.namespaces = Some(namespaces);
+        self
+    }
+
+    /// Uses `metrics` (e.g. with extra gauges registered).
+    pub fn metrics(mut self, metrics: Metrics) -> AppStateBuilder {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The state, ready immediately.
+    pub fn build(self) -> Arc<AppState> {
+        let engine_may_block = self
+            .engine
+            .policy()
+            .rules
+            .iter()
+            .any(|r| matches!(r.kind, RuleKind::ScanResult(_)));
+        Arc::new(AppState {
+            engine: self.engine,
+            metrics: self.metrics,
+            permits: Arc::new(Semaphore::new(self.limits.max_concurrent.max(1))),
+            limits: self.limits,
+            ready: AtomicBool::new(true),
+            sink: self.sink,
+            namespaces: self.namespaces,
+            engine_may_block,
+        })
+    }
 }
 
 impl AppState {
+    /// A builder for `engine` with `limits`.
+    pub fn builder(engine: Arc<Engine>, limits: Limits) -> AppStateBuilder {
+        AppStateBuilder {
+            engine,
+            limits,
+            sink: None,
+            namespaces: None,
+            metrics: Metrics::default(),
+        }
+    }
+
     /// State for `engine` with `limits`; ready immediately.
     pub fn new(engine: Arc<Engine>, limits: Limits) -> Arc<AppState> {
-        Arc::new(AppState {
-            engine,
-            metrics: Metrics::default(),
-            permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
-            limits,
-            ready: AtomicBool::new(true),
-            sink: None,
-        })
+        AppState::builder(engine, limits).build()
     }
 
     /// Same as [`AppState::new`] with an event sink for decisions.
@@ -77,14 +141,7 @@ impl AppState {
         limits: Limits,
         sink: Arc<dyn EventSink>,
     ) -> Arc<AppState> {
-        Arc::new(AppState {
-            engine,
-            metrics: Metrics::default(),
-            permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
-            limits,
-            ready: AtomicBool::new(true),
-            sink: Some(sink),
-        })
+        AppState::builder(engine, limits).sink(sink).build()
     }
 
     /// The metrics.
@@ -140,21 +197,33 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 async fn validate(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = Instant::now();
     let deadline = s.limits.deadline;
-    let (code, response) = match tokio::time::timeout(deadline, decide(&s, body)).await {
-        Ok(r) => r,
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json_error(
+    let (code, response) = if body.len() <= s.limits.inline_max_body && !s.engine_may_block {
+        decide_inline(&s, &body)
+    } else {
+        match tokio::time::timeout(deadline, decide_blocking(&s, body)).await {
+            Ok(r) => r,
+            Err(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "review not decided within the deadline",
+                json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "review not decided within the deadline",
+                ),
             ),
-        ),
+        }
     };
     s.metrics.observe_request(code.as_u16(), start.elapsed());
     response
 }
 
-async fn decide(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
+/// Decides on the current task: no thread hand-off. The concurrency bound is not needed here:
+/// the work is bounded by the body size and runs on the runtime's few worker threads.
+fn decide_inline(s: &Arc<AppState>, body: &[u8]) -> (StatusCode, Response) {
+    let now = time::OffsetDateTime::now_utc();
+    let r = review_with(&s.engine, body, now, s.namespaces.as_deref());
+    answer(s, r)
+}
+
+async fn decide_blocking(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
     // The permit moves into the blocking task, so work abandoned at the deadline still counts
     // against the bound until it finishes.
     let Ok(permit) = s.permits.clone().acquire_owned().await else {
@@ -163,48 +232,16 @@ async fn decide(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
             json_error(StatusCode::SERVICE_UNAVAILABLE, "server shutting down"),
         );
     };
-    let engine = s.engine.clone();
+    let state = s.clone();
     let now = time::OffsetDateTime::now_utc();
     let joined = tokio::task::spawn_blocking(move || {
-        let r = review(&engine, &body, now);
+        let r = review_with(&state.engine, &body, now, state.namespaces.as_deref());
         drop(permit);
         r
     })
     .await;
     match joined {
-        Ok(Ok(r)) => {
-            s.metrics.observe_decision(r.decision.kind);
-            tracing::debug!(
-                decision = r.decision.kind.as_str(),
-                kind = %r.decision.object_kind,
-                namespace = %r.decision.namespace,
-                name = %r.decision.name,
-                "admission review decided"
-            );
-            if let Some(sink) = &s.sink {
-                let ns = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-                    .unwrap_or(0);
-                sink.emit(r.decision.to_event(ns));
-            }
-            let body = r.response.to_string();
-            (
-                StatusCode::OK,
-                ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            )
-        }
-        Ok(Err(e)) => {
-            let msg = e.to_string();
-            tracing::info!(error = %msg, "bad admission review");
-            let code = match e {
-                ReviewError::Malformed(_)
-                | ReviewError::Unsupported(_)
-                | ReviewError::NoRequest
-                | ReviewError::Operation(_) => StatusCode::BAD_REQUEST,
-            };
-            (code, json_error(code, &msg))
-        }
+        Ok(r) => answer(s, r),
         Err(e) => {
             tracing::error!(error = %e, "policy evaluation failed");
             (
@@ -214,6 +251,49 @@ async fn decide(s: &Arc<AppState>, body: Bytes) -> (StatusCode, Response) {
                     "policy evaluation failed",
                 ),
             )
+        }
+    }
+}
+
+fn answer(s: &AppState, r: Result<Reviewed, ReviewError>) -> (StatusCode, Response) {
+    match r {
+        Ok(r) => {
+            s.metrics.observe_decision(r.decision.kind);
+            tracing::debug!(
+                decision = r.decision.kind.as_str(),
+                kind = %r.decision.object_kind,
+                namespace = %r.decision.namespace,
+                name = %r.decision.name,
+                "admission review decided"
+            );
+            let response = (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                r.body,
+            )
+                .into_response();
+            if let Some(sink) = &s.sink {
+                let ns = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                    .unwrap_or(0);
+                sink.emit(r.decision, ns);
+            }
+            (StatusCode::OK, response)
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            tracing::info!(error = %msg, "bad admission review");
+            let code = match e {
+                ReviewError::Malformed(_)
+                | ReviewError::Unsupported(_)
+                | ReviewError::NoRequest
+                | ReviewError::Operation(_) => StatusCode::BAD_REQUEST,
+            };
+            (code, json_error(code, &msg))
         }
     }
 }

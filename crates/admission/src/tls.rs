@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -72,6 +73,9 @@ pub struct ReloadingCert {
     key: PathBuf,
     current: RwLock<Arc<CertifiedKey>>,
     seen: Mutex<Vec<Option<SystemTime>>>,
+    not_after: AtomicI64,
+    reloads: AtomicU64,
+    reload_errors: AtomicU64,
 }
 
 impl fmt::Debug for ReloadingCert {
@@ -87,12 +91,31 @@ impl ReloadingCert {
     /// Loads the files once (errors are fatal here, unlike later reloads).
     pub fn new(cert: &Path, key: &Path) -> Result<ReloadingCert, TlsError> {
         let ck = load_certified_key(cert, key)?;
+        let not_after = ck.cert.first().and_then(|c| not_after(c)).unwrap_or(0);
         Ok(ReloadingCert {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             current: RwLock::new(Arc::new(ck)),
             seen: Mutex::new(mtimes(&[cert, key])),
+            not_after: AtomicI64::new(not_after),
+            reloads: AtomicU64::new(0),
+            reload_errors: AtomicU64::new(0),
         })
+    }
+
+    /// `notAfter` of the served leaf certificate (seconds since the epoch; 0 if unreadable).
+    pub fn not_after(&self) -> i64 {
+        self.not_after.load(Ordering::Relaxed)
+    }
+
+    /// Successful reloads so far (certificate rotations picked up).
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Failed reloads so far (the previous certificate was kept).
+    pub fn reload_errors(&self) -> u64 {
+        self.reload_errors.load(Ordering::Relaxed)
     }
 
     /// Reloads when either file's modification time changed. Returns whether a new certificate
@@ -105,9 +128,18 @@ impl ReloadingCert {
                 return Ok(false);
             }
         }
-        let ck = load_certified_key(&self.cert, &self.key)?;
+        let ck = match load_certified_key(&self.cert, &self.key) {
+            Ok(ck) => ck,
+            Err(e) => {
+                self.reload_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let na = ck.cert.first().and_then(|c| not_after(c)).unwrap_or(0);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        self.not_after.store(na, Ordering::Relaxed);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -124,6 +156,66 @@ impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current())
     }
+}
+
+/// One DER element: (tag, content, rest).
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// `notAfter` of an X.509 certificate in seconds since the epoch (UTCTime or GeneralizedTime).
+pub fn not_after(cert: &[u8]) -> Option<i64> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, mut tbs, _) = der(certificate)?;
+    // [0] version (optional), serialNumber, signature, issuer, validity.
+    let (tag, _, rest) = der(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+        let (_, _, rest) = der(tbs)?;
+        tbs = rest;
+    } else {
+        tbs = rest;
+    }
+    let (_, _, rest) = der(tbs)?; // signature algorithm
+    let (_, _, rest) = der(rest)?; // issuer
+    let (_, validity, _) = der(rest)?;
+    let (_, _, rest) = der(validity)?; // notBefore
+    let (tag, t, _) = der(rest)?;
+    let t = std::str::from_utf8(t).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i32 = t.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, t.get(2..)?)
+        }
+        0x18 => (t.get(..4)?.parse().ok()?, t.get(4..)?),
+        _ => return None,
+    };
+    let num = |r: std::ops::Range<usize>| -> Option<u8> { rest.get(r)?.parse().ok() };
+    let month = time::Month::try_from(num(0..2)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, num(2..4)?).ok()?;
+    let clock = time::Time::from_hms(num(4..6)?, num(6..8)?, num(8..10)?).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// Files written by [`write_self_signed`].
@@ -169,6 +261,9 @@ pub fn write_self_signed(dir: &Path, dns_names: &[String]) -> Result<SelfSignedF
     ca.distinguished_name
         .push(DnType::CommonName, "mamori admission CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let now = time::OffsetDateTime::now_utc();
+    ca.not_before = now - time::Duration::hours(1);
+    ca.not_after = now + time::Duration::days(3650);
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca, ca_key);
 
@@ -180,6 +275,8 @@ pub fn write_self_signed(dir: &Path, dns_names: &[String]) -> Result<SelfSignedF
     );
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.not_before = now - time::Duration::hours(1);
+    leaf.not_after = now + time::Duration::days(365);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
 
     write(&files.ca_cert, &ca_cert.pem())?;
@@ -207,6 +304,10 @@ mod tests {
         std::fs::copy(&g.key, &f.key).unwrap();
         let changed = r.reload_if_changed().unwrap();
         assert!(changed);
+        assert_eq!(r.reloads(), 1);
+        // The leaf is valid for a year (within a minute of the test's clock).
+        let year = time::OffsetDateTime::now_utc().unix_timestamp() + 365 * 86400;
+        assert!((r.not_after() - year).abs() < 120, "{}", r.not_after());
         assert_ne!(r.current().cert[0], first);
         // A broken file is an error and the old certificate stays.
         std::fs::write(&f.key, "garbage").unwrap();
@@ -214,6 +315,28 @@ mod tests {
         std::fs::write(&f.cert, "garbage").unwrap();
         assert!(r.reload_if_changed().is_err());
         assert!(!r.current().cert.is_empty());
+        assert_eq!(r.reload_errors(), 1);
+    }
+
+    #[test]
+    fn der_time_parsing_handles_both_forms_and_garbage() {
+        assert_eq!(not_after(b""), None);
+        assert_eq!(not_after(&[0x30, 0x82, 0xff]), None);
+        // A hand-made minimal TBS: version, serial, alg, issuer, validity(UTCTime, GeneralizedTime).
+        let utc = b"250102030405Z";
+        let gen = b"20500102030405Z";
+        let mut validity = vec![0x17, utc.len() as u8];
+        validity.extend_from_slice(utc);
+        validity.extend_from_slice(&[0x18, gen.len() as u8]);
+        validity.extend_from_slice(gen);
+        let mut tbs = vec![0xa0, 3, 2, 1, 2, 2, 1, 1, 0x30, 0, 0x30, 0];
+        tbs.push(0x30);
+        tbs.push(validity.len() as u8);
+        tbs.extend_from_slice(&validity);
+        let mut cert = vec![0x30, (tbs.len() + 2) as u8, 0x30, tbs.len() as u8];
+        cert.extend_from_slice(&tbs);
+        let want = time::macros::datetime!(2050-01-02 03:04:05 UTC).unix_timestamp();
+        assert_eq!(not_after(&cert), Some(want));
     }
 
     #[test]

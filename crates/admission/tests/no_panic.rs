@@ -62,6 +62,6 @@ proptest! {
                 "object": object.clone(), "oldObject": object}});
         let r = review(&engine(), body.to_string().as_bytes(), time::OffsetDateTime::UNIX_EPOCH);
         let r = r.expect("a well-formed review is always answered");
-        prop_assert_eq!(&r.response["response"]["uid"], "x");
+        prop_assert_eq!(&r.response()["response"]["uid"], "x");
     }
 }

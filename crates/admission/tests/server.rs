@@ -10,7 +10,7 @@ use mamori_admission::client::Connector;
 use mamori_admission::tls::{write_self_signed, ReloadingCert};
 use mamori_admission::{router, AppState, EventSink, Limits, Server};
 use mamori_core::event::Event;
-use mamori_policy::{Engine, Policy};
+use mamori_policy::{Decision, Engine, Policy};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -63,8 +63,8 @@ async fn get(app: &axum::Router, path: &str) -> (StatusCode, String) {
 struct Collect(Mutex<Vec<Event>>);
 
 impl EventSink for Collect {
-    fn emit(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
+    fn emit(&self, decision: Decision, time_ns: u64) {
+        self.0.lock().unwrap().push(decision.to_event(time_ns));
     }
 }
 

@@ -101,7 +101,7 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn build_outputs(specs: &[String]) -> anyhow::Result<Fanout> {
+pub(crate) fn build_outputs(specs: &[String]) -> anyhow::Result<Fanout> {
     let mut f = Fanout::new();
     let default = vec!["stdout".to_string()];
     let specs = if specs.is_empty() { &default } else { specs };

@@ -5,6 +5,5 @@ app.kubernetes.io/name: {{ include "mamori.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- define "mamori.bypass" -}}
-{{- $ns := append .Values.bypassNamespaces .Release.Namespace | uniq -}}
-{{- toJson $ns -}}
+{{- toJson (append .Values.bypassNamespaces .Release.Namespace) -}}
 {{- end -}}
