@@ -28,6 +28,7 @@ pub mod auth;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod ratelimit;
 pub mod reports;
 pub mod server;
 pub mod store;
