@@ -164,7 +164,35 @@ fn read_response(r: &mut BufReader<TcpStream>) -> u16 {
     status
 }
 
+/// Whether the command line's filter (the first argument that is not a flag) can select a bench
+/// of `group`: building the 1M-event store takes a while, skip it when only ingest is wanted.
+fn wanted(group: &str) -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a.starts_with("--") {
+            // Flags with a value.
+            if matches!(
+                a.as_str(),
+                "--warm-up-time"
+                    | "--measurement-time"
+                    | "--sample-size"
+                    | "--save-baseline"
+                    | "--baseline"
+                    | "--profile-time"
+            ) {
+                args.next();
+            }
+            continue;
+        }
+        return group.contains(&a) || a.contains(group);
+    }
+    true
+}
+
 fn queries(c: &mut Criterion) {
+    if !wanted("query_") {
+        return;
+    }
     let n: usize = std::env::var("MAMORI_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -206,10 +206,10 @@ async fn authorize(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
-                "a {} token may not {}; this needs one of: {}",
+                "a token with role {} may not {}; this needs a token with role {}",
                 role.as_str(),
                 need.as_str(),
-                Role::allowed_for(need).join(", ")
+                Role::allowed_for(need).join(" or ")
             ),
         ));
     }

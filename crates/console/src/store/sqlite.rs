@@ -27,6 +27,10 @@ use crate::reports::{IncomingReport, StoredReport};
 /// How many events (by id) one page of a substring search examines at most, by default.
 pub const SCAN_WINDOW: i64 = 200_000;
 
+/// Page cache of the writer connection, KiB: the hot index pages of a large store stay in memory
+/// instead of being read back for every insert.
+const WRITER_CACHE_KIB: u32 = 65_536;
+
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 4;
 
@@ -107,9 +111,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX finding_risks_report ON finding_risks(report_id);",
     // v4: named tokens (several per role: one per node or webhook); the built-in ones are named
     // after their role.
+    // Runtime alerts carry no status: a partial index keeps them out of it (a `status = ?` filter
+    // implies `status IS NOT NULL`, so the planner still uses it).
     "ALTER TABLE tokens ADD COLUMN name TEXT;
      UPDATE tokens SET name = role;
-     CREATE UNIQUE INDEX tokens_name ON tokens(name);",
+     CREATE UNIQUE INDEX tokens_name ON tokens(name);
+     DROP INDEX events_status;
+     CREATE INDEX events_status ON events(status) WHERE status IS NOT NULL;",
 ];
 
 /// When SQLite syncs to disk (`PRAGMA synchronous` in WAL mode).
@@ -199,8 +207,21 @@ impl SqliteStore {
         reader
             .execute_batch("PRAGMA busy_timeout=2000;")
             .map_err(open_err)?;
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint={}; PRAGMA cache_size=-{WRITER_CACHE_KIB};",
+                group::WRITER_AUTOCHECKPOINT_PAGES
+            ))
+            .map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        checkpointer
+            .execute_batch(&format!(
+                "PRAGMA synchronous={}; PRAGMA busy_timeout=2000; PRAGMA wal_autocheckpoint=0;",
+                options.synchronous.pragma()
+            ))
+            .map_err(open_err)?;
         let writer = Arc::new(Mutex::new(writer));
-        let group = group::GroupWriter::start(writer.clone())?;
+        let group = group::GroupWriter::start(writer.clone(), checkpointer)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer,

@@ -6,6 +6,10 @@
 //! caller's 2xx therefore still follows its own commit, while concurrent requests share the sync
 //! that dominates the cost of a commit. If a group fails, its batches are retried one by one, so
 //! that one batch cannot fail the others.
+//!
+//! Checkpoints (copying the WAL back into the database file) are done by a second thread with its
+//! own connection, shortly after commits, so the writer does not stop for them; the writer's own
+//! automatic checkpoint stays as a safety net at [`WRITER_AUTOCHECKPOINT_PAGES`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -23,6 +27,14 @@ pub const MAX_GROUP_ROWS: usize = 20_000;
 
 /// How many batches may wait for the writer before callers block (back-pressure).
 const QUEUE: usize = 256;
+
+/// WAL size (pages) at which the writer checkpoints by itself, if the checkpoint thread fell
+/// behind.
+pub(super) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
+/// Pause of the checkpoint thread between two checkpoints, so that pages changed by many
+/// commits are copied once.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One event, with its JSON columns already serialised by the caller's thread.
 pub(super) struct Row {
@@ -74,25 +86,40 @@ pub(super) struct GroupStats {
     pub(super) rows: AtomicU64,
 }
 
-/// The writer thread and the queue to it.
+/// The writer thread and the queue to it, and the checkpoint thread.
 pub(super) struct GroupWriter {
     queue: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
     pub(super) stats: Arc<GroupStats>,
 }
 
 impl GroupWriter {
-    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Result<GroupWriter, StoreError> {
+    /// Starts the writer on `conn` and the checkpoint thread on `checkpoint_conn` (a second
+    /// read-write connection to the same database).
+    pub(super) fn start(
+        conn: Arc<Mutex<Connection>>,
+        checkpoint_conn: Connection,
+    ) -> Result<GroupWriter, StoreError> {
+        let spawn_err =
+            |e: std::io::Error| StoreError::Other(format!("cannot start the store writer: {e}"));
         let (tx, rx) = sync_channel::<Job>(QUEUE);
+        // Capacity 1: commits that happen while a checkpoint is pending are one request.
+        let (ckpt_tx, ckpt_rx) = sync_channel::<()>(1);
+        let checkpointer = std::thread::Builder::new()
+            .name("mamori-store-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &ckpt_rx))
+            .map_err(spawn_err)?;
         let stats = Arc::new(GroupStats::default());
         let s = stats.clone();
         let thread = std::thread::Builder::new()
             .name("mamori-store-writer".into())
-            .spawn(move || run(&conn, &rx, &s))
-            .map_err(|e| StoreError::Other(format!("cannot start the store writer: {e}")))?;
+            .spawn(move || run(&conn, &rx, &s, &ckpt_tx))
+            .map_err(spawn_err)?;
         Ok(GroupWriter {
             queue: Some(tx),
             thread: Some(thread),
+            checkpointer: Some(checkpointer),
             stats,
         })
     }
@@ -114,10 +141,29 @@ impl Drop for GroupWriter {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // The writer held the checkpoint queue's sender: it is closed now.
+        if let Some(t) = self.checkpointer.take() {
+            let _ = t.join();
+        }
     }
 }
 
-fn run(conn: &Mutex<Connection>, rx: &Receiver<Job>, stats: &GroupStats) {
+fn checkpoint_loop(conn: &Connection, rx: &Receiver<()>) {
+    while rx.recv().is_ok() {
+        // PASSIVE: copy what no reader still needs, never wait for the writer or readers.
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(%error, "Checkpoint failed; the writer's own checkpoint remains.");
+        }
+        std::thread::sleep(CHECKPOINT_PAUSE);
+    }
+}
+
+fn run(
+    conn: &Mutex<Connection>,
+    rx: &Receiver<Job>,
+    stats: &GroupStats,
+    checkpoint: &SyncSender<()>,
+) {
     while let Ok(first) = rx.recv() {
         let mut n = first.rows.len();
         let mut jobs = vec![first];
@@ -151,6 +197,7 @@ fn run(conn: &Mutex<Connection>, rx: &Receiver<Job>, stats: &GroupStats) {
                 for (j, ids) in jobs.into_iter().zip(ids) {
                     let _ = j.reply.send(Ok(ids));
                 }
+                let _ = checkpoint.try_send(());
             }
             Err(_) if jobs.len() > 1 => {
                 // Find out whose batch failed: each on its own.
