@@ -321,11 +321,15 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_by_name() {
-        let mut c = RateLimitConfig::default();
-        c.events_per_sec = -1.0;
+        let c = RateLimitConfig {
+            events_per_sec: -1.0,
+            ..RateLimitConfig::default()
+        };
         assert!(c.validate().unwrap_err().contains("events_per_sec"));
-        let mut c = RateLimitConfig::default();
-        c.request_burst = 0.0;
+        let c = RateLimitConfig {
+            request_burst: 0.0,
+            ..RateLimitConfig::default()
+        };
         assert!(c.validate().unwrap_err().contains("request_burst"));
         assert!(RateLimitConfig::default().validate().is_ok());
         assert!(RateLimitConfig::unlimited().validate().is_ok());

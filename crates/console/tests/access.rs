@@ -254,7 +254,7 @@ async fn an_ingest_token_over_its_event_rate_gets_429_and_nothing_is_stored() {
     });
     let node = new_token(&h, "node-1", "ingest").await;
     // Five events: more than the burst, accepted once, and the token is then in debt.
-    let batch = vec![ALERT; 5].join("\n");
+    let batch = [ALERT; 5].join("\n");
     let (status, body, _) = call(&h, "POST", "/api/v1/events", &node, &batch).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body, headers) = call(&h, "POST", "/api/v1/events", &node, ALERT).await;

@@ -305,6 +305,7 @@ fn a_version_3_store_is_migrated_and_keeps_its_tokens() {
            rule TEXT NOT NULL, priority INTEGER NOT NULL, output TEXT NOT NULL, hostname TEXT NOT NULL,
            tags TEXT NOT NULL, namespace TEXT, pod TEXT, container TEXT, image TEXT, status TEXT,
            fields TEXT NOT NULL);
+         CREATE INDEX events_status ON events(status);
          CREATE TABLE alarms (name TEXT PRIMARY KEY, definition TEXT NOT NULL, state TEXT NOT NULL,
            state_since_ns INTEGER NOT NULL, last_value REAL, last_evaluated_ns INTEGER, acknowledged_ns INTEGER);
          CREATE TABLE alarm_history (id INTEGER PRIMARY KEY, alarm TEXT NOT NULL, time_ns INTEGER NOT NULL,
