@@ -1,7 +1,9 @@
 //! The HTTP API and the dashboard routes.
 //!
-//! Every `/api` route and `/metrics` need `Authorization: Bearer TOKEN`; ingest needs the admin
-//! token. `/healthz` and `/readyz` are open for probes, and so are the dashboard's static files,
+//! Every `/api` route and `/metrics` need `Authorization: Bearer TOKEN`: reading needs an admin or
+//! read-only token, posting events and reports an admin or ingest token, changing alarms and
+//! tokens (`/api/v1/tokens`) the admin token. Each token is rate limited (requests, and events
+//! for ingest): over the limit the answer is 429 with `Retry-After`. `/healthz` and `/readyz` are open for probes, and so are the dashboard's static files,
 //! which hold no data (the page asks for a token and sends it as a header, so there is no cookie
 //! for a cross-site request to ride on).
 
