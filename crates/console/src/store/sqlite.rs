@@ -1,6 +1,6 @@
 //! SQLite implementation of [`EventStore`]: WAL journal, schema versioned with
 //! `PRAGMA user_version`, event inserts through one writer thread that commits the batches of
-//! concurrent callers together ([`group`]).
+//! concurrent callers together (module `group`).
 //!
 //! Durability is chosen with [`Synchronous`]: `full` (the default) syncs the WAL at every commit,
 //! so an acknowledged event survives a power loss; `normal` syncs only at checkpoints, so an
