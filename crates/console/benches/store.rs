@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mamori_console::ingest::decode_body;
 use mamori_console::model::{EventFilter, GroupBy};
+use mamori_console::ratelimit::RateLimitConfig;
 use mamori_console::server::{Console, ConsoleConfig};
-use mamori_console::store::{EventStore, SqliteStore};
+use mamori_console::store::{EventStore, SqliteStore, StoreOptions, Synchronous};
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const RULES: [&str; 6] = [
@@ -50,41 +51,92 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| decode_body(body.as_bytes(), 0))
     });
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
-    g.bench_function("decode_and_store", |b| {
-        b.iter(|| {
-            let d = decode_body(body.as_bytes(), 0);
-            store.insert(&d.events).expect("insert")
-        })
-    });
+    for (name, sync) in [
+        ("decode_and_store_full", Synchronous::Full),
+        ("decode_and_store_normal", Synchronous::Normal),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open_with(
+            &dir.path().join("events.db"),
+            StoreOptions { synchronous: sync },
+        )
+        .expect("store");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let d = decode_body(body.as_bytes(), 0);
+                store.insert(&d.events).expect("insert")
+            })
+        });
+    }
 
-    // HTTP over loopback with keep-alive, against a real server.
-    let dir2 = tempfile::tempdir().expect("tempdir");
-    let mut cfg = ConsoleConfig::new(dir2.path().to_path_buf());
-    cfg.listen = "127.0.0.1:0".parse().expect("addr");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let console = Console::open(cfg, Some(TOKEN)).expect("console");
-    let (listener, addr) = rt.block_on(console.bind()).expect("bind");
-    rt.spawn(console.serve(listener, std::future::pending()));
-    let mut conn = TcpStream::connect(addr).expect("connect");
-    conn.set_nodelay(true).expect("nodelay");
-    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-    g.bench_function("http_post_loopback", |b| {
-        b.iter(|| {
-            write!(
-                conn,
-                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .expect("write");
-            read_response(&mut reader)
-        })
-    });
+    // HTTP over loopback with keep-alive, against a real server: one client, then several
+    // clients at once (their batches share commits).
+    for sync in [Synchronous::Full, Synchronous::Normal] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = ConsoleConfig::new(dir.path().to_path_buf());
+        cfg.listen = "127.0.0.1:0".parse().expect("addr");
+        cfg.synchronous = sync;
+        // The bench measures the store, not the limiter.
+        cfg.rate_limit = RateLimitConfig::unlimited();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let console = Console::open(cfg, Some(TOKEN)).expect("console");
+        let (listener, addr) = rt.block_on(console.bind()).expect("bind");
+        rt.spawn(console.serve(listener, std::future::pending()));
+        let tag = match sync {
+            Synchronous::Full => "full",
+            Synchronous::Normal => "normal",
+        };
+        for clients in [1usize, 4, 8] {
+            let mut conns: Vec<Client> = (0..clients).map(|_| Client::connect(addr)).collect();
+            g.throughput(Throughput::Elements(500 * clients as u64));
+            g.bench_function(format!("http_post_loopback_{tag}_{clients}_clients"), |b| {
+                b.iter_custom(|iters| {
+                    let started = Instant::now();
+                    std::thread::scope(|s| {
+                        for conn in conns.iter_mut() {
+                            let body = &body;
+                            s.spawn(move || {
+                                for _ in 0..iters {
+                                    conn.post(body);
+                                }
+                            });
+                        }
+                    });
+                    started.elapsed()
+                })
+            });
+        }
+        drop(rt);
+    }
     g.finish();
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Client {
+    conn: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(addr: std::net::SocketAddr) -> Client {
+        let conn = TcpStream::connect(addr).expect("connect");
+        conn.set_nodelay(true).expect("nodelay");
+        let reader = BufReader::new(conn.try_clone().expect("clone"));
+        Client { conn, reader }
+    }
+
+    fn post(&mut self, body: &str) -> u16 {
+        write!(
+            self.conn,
+            "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        read_response(&mut self.reader)
+    }
 }
 
 fn read_response(r: &mut BufReader<TcpStream>) -> u16 {
@@ -112,7 +164,35 @@ fn read_response(r: &mut BufReader<TcpStream>) -> u16 {
     status
 }
 
+/// Whether the command line's filter (the first argument that is not a flag) can select a bench
+/// of `group`: building the 1M-event store takes a while, skip it when only ingest is wanted.
+fn wanted(group: &str) -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a.starts_with("--") {
+            // Flags with a value.
+            if matches!(
+                a.as_str(),
+                "--warm-up-time"
+                    | "--measurement-time"
+                    | "--sample-size"
+                    | "--save-baseline"
+                    | "--baseline"
+                    | "--profile-time"
+            ) {
+                args.next();
+            }
+            continue;
+        }
+        return group.contains(&a) || a.contains(group);
+    }
+    true
+}
+
 fn queries(c: &mut Criterion) {
+    if !wanted("query_") {
+        return;
+    }
     let n: usize = std::env::var("MAMORI_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,7 +1,9 @@
 //! The HTTP API and the dashboard routes.
 //!
-//! Every `/api` route and `/metrics` need `Authorization: Bearer TOKEN`; ingest needs the admin
-//! token. `/healthz` and `/readyz` are open for probes, and so are the dashboard's static files,
+//! Every `/api` route and `/metrics` need `Authorization: Bearer TOKEN`: reading needs an admin or
+//! read-only token, posting events and reports an admin or ingest token, changing alarms and
+//! tokens (`/api/v1/tokens`) the admin token. Each token is rate limited (requests, and events
+//! for ingest): over the limit the answer is 429 with `Retry-After`. `/healthz` and `/readyz` are open for probes, and so are the dashboard's static files,
 //! which hold no data (the page asks for a token and sends it as a header, so there is no cookie
 //! for a cross-site request to ride on).
 
@@ -19,10 +21,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::alarms::AlarmConfig;
-use crate::auth::{role_of, Role};
+use crate::auth::{create_token, hash_token, Permission, Role};
 use crate::ingest::decode_body;
 use crate::metrics::Metrics;
 use crate::model::{EventFilter, GroupBy};
+use crate::ratelimit::{RateLimiter, Refused};
 use crate::reports::decode_report;
 use crate::store::{EventStore, StoreError};
 use crate::timeparse::parse_time_param;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// Counters and histograms for `/metrics`.
     pub metrics: Metrics,
+    /// Rate limits per token.
+    pub limiter: RateLimiter,
 }
 
 /// Limits of the API.
@@ -73,6 +78,8 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
         )
         .route("/api/v1/alarms/{name}/history", get(alarm_history))
         .route("/api/v1/alarms/{name}/ack", post(ack_alarm))
+        .route("/api/v1/tokens", get(list_tokens).post(post_token))
+        .route("/api/v1/tokens/{name}", axum::routing::delete(delete_token))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -100,12 +107,43 @@ async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// An API error as JSON: `{"error": "..."}` with a status code.
-struct ApiError(StatusCode, String);
+/// An API error as JSON: `{"error": "..."}` with a status code (and `Retry-After` for 429).
+struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    fn rate_limited(r: Refused) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "rate limit of this token ({}) exceeded; retry after {} s",
+                r.limit.as_str(),
+                r.retry_after_secs
+            ),
+            retry_after_secs: Some(r.retry_after_secs),
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        let mut res = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
     }
 }
 
@@ -116,7 +154,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(code, e.to_string())
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -126,7 +164,7 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| {
-            ApiError(
+            ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("store task failed: {e}"),
             )
@@ -134,29 +172,54 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// Who is calling: the token's role, and the key its rate limits are kept under.
+struct Caller {
+    key: String,
+}
+
+/// Checks the bearer token against `need` and the token's request rate.
 async fn authorize(
     state: &Arc<AppState>,
     headers: &HeaderMap,
-    need: Role,
-) -> Result<Role, ApiError> {
+    need: Permission,
+) -> Result<Caller, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing bearer token".into()))?
-        .to_string();
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    let key = hash_token(token);
     let store = state.store.clone();
-    let role = blocking(move || role_of(store.as_ref(), &token)).await?;
-    match role {
-        None => Err(ApiError(StatusCode::UNAUTHORIZED, "unknown token".into())),
-        Some(r) if r < need => Err(ApiError(
+    let k = key.clone();
+    let role = blocking(move || store.token_role(&k)).await?;
+    let role = match role.as_deref().map(Role::parse) {
+        None => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown token")),
+        Some(None) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token has an unknown role",
+            ))
+        }
+        Some(Some(r)) => r,
+    };
+    if !role.allows(need) {
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            format!("this needs the {} token", need.as_str()),
-        )),
-        Some(r) => Ok(r),
+            format!(
+                "a token with role {} may not {}; this needs a token with role {}",
+                role.as_str(),
+                need.as_str(),
+                Role::allowed_for(need).join(" or ")
+            ),
+        ));
     }
+    if let Err(r) = state.limiter.admit_request(&key, Instant::now()) {
+        state.metrics.record_rate_limited(r.limit);
+        return Err(ApiError::rate_limited(r));
+    }
+    Ok(Caller { key })
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
@@ -169,8 +232,10 @@ async fn metrics(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
-    let body = state.metrics.render();
+    authorize(&state, &headers, Permission::Read).await?;
+    let store = state.store.clone();
+    let alarms = blocking(move || store.alarms()).await?;
+    let body = state.metrics.render(&alarms);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
@@ -180,40 +245,57 @@ async fn ingest(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    authorize(&state, &headers, Role::Admin).await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
-    let decoded = decode_body(&body, now);
-    state.metrics.record_rejected(decoded.rejected.len() as u64);
-    if decoded.events.is_empty() {
-        let status = if decoded.rejected.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        return Ok((
-            status,
-            Json(json!({ "accepted": 0, "rejected": decoded.rejected })),
-        )
-            .into_response());
+    let caller = authorize(&state, &headers, Permission::Ingest).await?;
+    if let Err(r) = state.limiter.check_events(&caller.key, Instant::now()) {
+        state.metrics.record_rate_limited(r.limit);
+        return Err(ApiError::rate_limited(r));
     }
     let store = state.store.clone();
-    let events = decoded.events;
-    let n = events.len() as u64;
-    let result = blocking(move || store.insert(&events)).await;
-    match result {
+    // Decoding is CPU work of a few ms per batch: keep it off the async workers, together with
+    // the insert.
+    let (rejected, stored) = tokio::task::spawn_blocking(move || {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+        let decoded = decode_body(&body, now);
+        let n = decoded.events.len() as u64;
+        let stored = if decoded.events.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.insert(&decoded.events)
+        };
+        (decoded.rejected, stored.map_err(|e| (n, e)))
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ingest task failed: {e}"),
+        )
+    })?;
+    state.metrics.record_rejected(rejected.len() as u64);
+    match stored {
+        Ok(ids) if ids.is_empty() => {
+            let status = if rejected.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Ok((status, Json(json!({ "accepted": 0, "rejected": rejected }))).into_response())
+        }
         Ok(ids) => {
+            let n = ids.len() as u64;
+            state.limiter.charge_events(&caller.key, n, Instant::now());
             state.metrics.record_ingested(n, started.elapsed());
             Ok(Json(json!({
                 "accepted": ids.len(),
                 "first_id": ids.first(),
                 "last_id": ids.last(),
-                "rejected": decoded.rejected,
+                "rejected": rejected,
             }))
             .into_response())
         }
-        Err(e) => {
+        Err((n, e)) => {
             state.metrics.record_dropped(n);
-            Err(e)
+            Err(e.into())
         }
     }
 }
@@ -248,7 +330,7 @@ impl EventQuery {
                 .filter(|s| !s.is_empty())
                 .map(|s| {
                     parse_time_param(s, now)
-                        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{name}: {e}")))
+                        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("{name}: {e}")))
                 })
                 .transpose()
         };
@@ -276,9 +358,9 @@ async fn list_events(
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let q = query
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
         .0;
     let filter = q.filter()?;
     let (before, limit) = (q.before, q.limit.unwrap_or(50));
@@ -293,11 +375,14 @@ async fn get_event(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let store = state.store.clone();
     match blocking(move || store.get(id)).await? {
         Some(ev) => Ok(Json(ev).into_response()),
-        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no event {id}"))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no event {id}"),
+        )),
     }
 }
 
@@ -307,9 +392,9 @@ async fn aggregate(
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let q = query
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
         .0;
     let filter = q.filter()?;
     let group = match q.by.as_deref().unwrap_or("rule") {
@@ -320,7 +405,7 @@ async fn aggregate(
         "status" => GroupBy::Status,
         "time" => GroupBy::Time,
         other => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 format!("by={other:?}: expected rule, priority, namespace, source, status or time"),
             ))
@@ -346,7 +431,7 @@ async fn list_alarms(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.alarms()).await?).into_response())
 }
@@ -357,15 +442,15 @@ async fn put_alarm(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Admin).await?;
+    authorize(&state, &headers, Permission::Manage).await?;
     let cfg: AlarmConfig = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("invalid alarm definition: {e}"),
         )
     })?;
     if cfg.name != name {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!(
                 "the definition's name {:?} differs from the URL's {name:?}",
@@ -383,13 +468,13 @@ async fn delete_alarm(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Admin).await?;
+    authorize(&state, &headers, Permission::Manage).await?;
     let store = state.store.clone();
     let n = name.clone();
     if blocking(move || store.delete_alarm(&n)).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError(
+        Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no alarm {name:?}"),
         ))
@@ -401,7 +486,7 @@ async fn alarm_history(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.alarm_history(&name, 100)).await?).into_response())
 }
@@ -411,14 +496,14 @@ async fn ack_alarm(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Admin).await?;
+    authorize(&state, &headers, Permission::Manage).await?;
     let store = state.store.clone();
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
     let n = name.clone();
     if blocking(move || store.acknowledge_alarm(&n, now)).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError(
+        Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no alarm {name:?}"),
         ))
@@ -430,9 +515,9 @@ async fn post_report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::Admin).await?;
+    authorize(&state, &headers, Permission::Ingest).await?;
     let report = decode_report(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid report: {e}")))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid report: {e}")))?;
     let n = report.findings.len();
     let store = state.store.clone();
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
@@ -444,7 +529,7 @@ async fn list_reports(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.reports(100)).await?).into_response())
 }
@@ -462,9 +547,9 @@ async fn list_findings(
     headers: HeaderMap,
     query: Result<Query<FindingQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let q = query
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
         .0;
     let store = state.store.clone();
     let findings = blocking(move || {
@@ -482,8 +567,95 @@ async fn compliance(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Role::ReadOnly).await?;
+    authorize(&state, &headers, Permission::Read).await?;
     let store = state.store.clone();
     let counts = blocking(move || store.findings_by_risk()).await?;
     Ok(Json(crate::reports::compliance(&counts)).into_response())
+}
+
+async fn list_tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Manage).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.tokens()).await?).into_response())
+}
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenRequest {
+    name: String,
+    role: String,
+    /// Replace (rotate) a token of the same name instead of refusing.
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn post_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Manage).await?;
+    let req: NewTokenRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid token request: {e}"),
+        )
+    })?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown role {:?}: expected admin, read-only or ingest",
+                req.role
+            ),
+        )
+    })?;
+    let store = state.store.clone();
+    let name = req.name.clone();
+    let token = blocking(move || {
+        if !req.replace && store.has_token(&req.name)? {
+            return Ok(None);
+        }
+        create_token(store.as_ref(), &req.name, role).map(Some)
+    })
+    .await?;
+    match token {
+        Some(token) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "name": name, "role": role.as_str(), "token": token })),
+        )
+            .into_response()),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("a token named {name:?} exists; send \"replace\": true to rotate it"),
+        )),
+    }
+}
+
+async fn delete_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Permission::Manage).await?;
+    if name == Role::Admin.as_str() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the built-in admin token cannot be deleted (rotate it with POST /api/v1/tokens and \"replace\": true)",
+        ));
+    }
+    let store = state.store.clone();
+    let n = name.clone();
+    if blocking(move || store.delete_token(&n)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no token {name:?}"),
+        ))
+    }
 }

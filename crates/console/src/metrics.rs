@@ -4,6 +4,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::alarms::{AlarmState, AlarmStatus};
+use crate::ratelimit::Limit;
+
 const BUCKETS_MS: [f64; 10] = [0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
 
 /// A fixed-bucket latency histogram.
@@ -54,6 +57,8 @@ pub struct Metrics {
     ingested: AtomicU64,
     rejected: AtomicU64,
     dropped: AtomicU64,
+    limited_requests: AtomicU64,
+    limited_events: AtomicU64,
     ingest_latency: Histogram,
     query_latency: Histogram,
 }
@@ -75,6 +80,15 @@ impl Metrics {
         self.dropped.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts a request refused by a rate limit.
+    pub fn record_rate_limited(&self, limit: Limit) {
+        match limit {
+            Limit::Requests => &self.limited_requests,
+            Limit::Events => &self.limited_events,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the latency of a query.
     pub fn record_query(&self, took: Duration) {
         self.query_latency.observe(took);
@@ -85,8 +99,9 @@ impl Metrics {
         self.ingested.load(Ordering::Relaxed)
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition, with the current state of each alarm (one series per
+    /// alarm and state, 1 for the current one, as `kube-state-metrics` does for phases).
+    pub fn render(&self, alarms: &[AlarmStatus]) -> String {
         let mut out = String::new();
         for (name, help, v) in [
             (
@@ -111,10 +126,63 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             );
         }
+        let name = "mamori_console_rate_limited_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests refused by a per-token rate limit.\n# TYPE {name} counter"
+        );
+        for (limit, v) in [
+            (Limit::Requests, &self.limited_requests),
+            (Limit::Events, &self.limited_events),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{limit=\"{}\"}} {}",
+                limit.as_str(),
+                v.load(Ordering::Relaxed)
+            );
+        }
+        let name = "mamori_console_alarm_state";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Alarm state: 1 for the current state.\n# TYPE {name} gauge"
+        );
+        for a in alarms {
+            for st in [
+                AlarmState::Ok,
+                AlarmState::Alarm,
+                AlarmState::InsufficientData,
+            ] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{alarm=\"{}\",state=\"{}\"}} {}",
+                    escape_label(&a.config.name),
+                    st.as_str(),
+                    u8::from(a.state == st)
+                );
+            }
+        }
         self.ingest_latency
             .render("mamori_console_ingest_seconds", &mut out);
         self.query_latency
             .render("mamori_console_query_seconds", &mut out);
         out
+    }
+}
+
+/// Escapes a Prometheus label value (backslash, quote, newline).
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -11,9 +11,10 @@ use serde::Deserialize;
 
 use crate::alarms::{evaluate_due, run_actions, AlarmConfig, Notification};
 use crate::api::{router, AppState, Limits};
-use crate::auth::{ensure_tokens, NewTokens};
+use crate::auth::{ensure_tokens, NewTokens, OperatorTokens};
 use crate::metrics::Metrics;
-use crate::store::{EventStore, SqliteStore, StoreError};
+use crate::ratelimit::{RateLimitConfig, RateLimiter};
+use crate::store::{EventStore, SqliteStore, StoreError, StoreOptions, Synchronous};
 
 /// Settings of the console (the `console` section of `mamori.yaml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +40,13 @@ pub struct ConsoleConfig {
     /// The console's public URL, for links in alarm notifications.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Rate limits per token.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// When the store syncs to disk: `full` (default; acknowledged events survive a power loss)
+    /// or `normal` (they survive a crash of the console, not a power loss; faster on slow disks).
+    #[serde(default)]
+    pub synchronous: Synchronous,
 }
 
 fn default_listen() -> SocketAddr {
@@ -60,6 +68,8 @@ impl ConsoleConfig {
             max_body_bytes: default_max_body(),
             alarms: Vec::new(),
             public_url: None,
+            rate_limit: RateLimitConfig::default(),
+            synchronous: Synchronous::default(),
         }
     }
 }
@@ -102,18 +112,40 @@ impl Console {
     /// Opens the store in `config.data_dir` and makes sure tokens exist; `admin_token` (from
     /// `MAMORI_ADMIN_TOKEN`) replaces the stored admin token.
     pub fn open(config: ConsoleConfig, admin_token: Option<&str>) -> Result<Console, ConsoleError> {
+        let tokens = OperatorTokens {
+            admin: admin_token.map(str::to_string),
+            ingest: None,
+        };
+        Console::open_with_tokens(config, &tokens)
+    }
+
+    /// Opens the store like [`Console::open`], with every token the operator chose.
+    pub fn open_with_tokens(
+        config: ConsoleConfig,
+        tokens: &OperatorTokens,
+    ) -> Result<Console, ConsoleError> {
+        config
+            .rate_limit
+            .validate()
+            .map_err(|e| ConsoleError::Store(StoreError::Invalid(e)))?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ConsoleError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = SqliteStore::open(&config.data_dir.join("events.db"))?;
-        let new_tokens = ensure_tokens(&store, admin_token)?;
+        let store = SqliteStore::open_with(
+            &config.data_dir.join("events.db"),
+            StoreOptions {
+                synchronous: config.synchronous,
+            },
+        )?;
+        let new_tokens = ensure_tokens(&store, tokens)?;
         for alarm in &config.alarms {
             store.upsert_alarm(alarm)?;
         }
         let state = Arc::new(AppState {
             store: Arc::new(store),
             metrics: Metrics::default(),
+            limiter: RateLimiter::new(config.rate_limit),
         });
         Ok(Console {
             config,

@@ -5,9 +5,10 @@
 
 pub mod sqlite;
 
-pub use sqlite::{SqliteStore, SCAN_WINDOW};
+pub use sqlite::{IngestStats, SqliteStore, StoreOptions, Synchronous, SCAN_WINDOW};
 
 use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
+use crate::auth::TokenInfo;
 use crate::model::{Bucket, EventFilter, GroupBy, Page, StoredEvent};
 use crate::reports::{IncomingReport, StoredReport};
 
@@ -63,12 +64,16 @@ pub trait EventStore: Send + Sync + 'static {
         max_age_ns: Option<i64>,
         max_rows: Option<u64>,
     ) -> Result<u64, StoreError>;
-    /// Stores a token hash with a role, replacing any token of that role.
-    fn put_token(&self, role: &str, hash: &str) -> Result<(), StoreError>;
+    /// Stores a token hash under a unique name with a role, replacing any token of that name.
+    fn put_token(&self, name: &str, role: &str, hash: &str) -> Result<(), StoreError>;
     /// The role of a token hash, if it is known.
     fn token_role(&self, hash: &str) -> Result<Option<String>, StoreError>;
-    /// Whether a token of this role exists.
-    fn has_token(&self, role: &str) -> Result<bool, StoreError>;
+    /// Whether a token of this name exists.
+    fn has_token(&self, name: &str) -> Result<bool, StoreError>;
+    /// Every token (name, role, creation time; never the hash), by name.
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Deletes the token of this name; whether it existed.
+    fn delete_token(&self, name: &str) -> Result<bool, StoreError>;
     /// Creates or replaces an alarm definition (its state is kept when it exists).
     fn upsert_alarm(&self, alarm: &AlarmConfig) -> Result<(), StoreError>;
     /// Deletes an alarm and its history; whether it existed.

@@ -214,25 +214,169 @@ fn foreign_and_future_databases_are_refused() {
 
 #[test]
 fn tokens_are_stored_by_hash_and_role() {
+    use mamori_console::auth::{ensure_tokens, role_of, OperatorTokens, Role};
     let (_d, s) = store();
-    let new = mamori_console::auth::ensure_tokens(&s, None).expect("tokens");
+    let new = ensure_tokens(&s, &OperatorTokens::default()).expect("tokens");
     let admin = new.admin.expect("admin generated");
     let ro = new.read_only.expect("read-only generated");
+    let ingest = new.ingest.expect("ingest generated");
     assert_eq!(admin.len(), 64);
-    use mamori_console::auth::{role_of, Role};
     assert_eq!(role_of(&s, &admin).expect("role"), Some(Role::Admin));
     assert_eq!(role_of(&s, &ro).expect("role"), Some(Role::ReadOnly));
+    assert_eq!(role_of(&s, &ingest).expect("role"), Some(Role::Ingest));
     assert_eq!(role_of(&s, "nope").expect("role"), None);
-    // A second start generates nothing new; an operator token replaces the admin token.
-    let again = mamori_console::auth::ensure_tokens(&s, None).expect("tokens");
+    // Only hashes are kept.
+    let c = rusqlite::Connection::open(s.path()).expect("sqlite");
+    let secrets: i64 = c
+        .query_row(
+            "SELECT count(*) FROM tokens WHERE hash IN (?1, ?2, ?3)",
+            [&admin, &ro, &ingest],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(secrets, 0);
+    // A second start generates nothing new; operator tokens replace the built-in ones.
+    let again = ensure_tokens(&s, &OperatorTokens::default()).expect("tokens");
     assert_eq!(again, Default::default());
-    mamori_console::auth::ensure_tokens(&s, Some("operator-chosen-token-1234")).expect("tokens");
+    let op = OperatorTokens {
+        admin: Some("operator-chosen-token-1234".into()),
+        ingest: Some("operator-ingest-token-5678".into()),
+    };
+    ensure_tokens(&s, &op).expect("tokens");
     assert_eq!(role_of(&s, &admin).expect("role"), None);
+    assert_eq!(role_of(&s, &ingest).expect("role"), None);
     assert_eq!(
         role_of(&s, "operator-chosen-token-1234").expect("role"),
         Some(Role::Admin)
     );
-    assert!(mamori_console::auth::ensure_tokens(&s, Some("short")).is_err());
+    assert_eq!(
+        role_of(&s, "operator-ingest-token-5678").expect("role"),
+        Some(Role::Ingest)
+    );
+    let short = OperatorTokens {
+        admin: Some("short".into()),
+        ingest: None,
+    };
+    assert!(ensure_tokens(&s, &short).is_err());
+}
+
+#[test]
+fn named_tokens_are_created_listed_rotated_and_deleted() {
+    use mamori_console::auth::{create_token, role_of, Role};
+    let (_d, s) = store();
+    let a = create_token(&s, "node-1", Role::Ingest).expect("create");
+    let b = create_token(&s, "node-2", Role::Ingest).expect("create");
+    assert_ne!(a, b);
+    assert_eq!(role_of(&s, &a).expect("role"), Some(Role::Ingest));
+    let names: Vec<_> = s
+        .tokens()
+        .expect("list")
+        .into_iter()
+        .map(|t| (t.name, t.role))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("node-1".to_string(), "ingest".to_string()),
+            ("node-2".to_string(), "ingest".to_string())
+        ]
+    );
+    // Rotating a name invalidates its old secret only.
+    let a2 = create_token(&s, "node-1", Role::Ingest).expect("rotate");
+    assert_eq!(role_of(&s, &a).expect("role"), None);
+    assert_eq!(role_of(&s, &a2).expect("role"), Some(Role::Ingest));
+    assert_eq!(role_of(&s, &b).expect("role"), Some(Role::Ingest));
+    assert!(s.delete_token("node-2").expect("delete"));
+    assert!(!s.delete_token("node-2").expect("delete"));
+    assert_eq!(role_of(&s, &b).expect("role"), None);
+    assert!(create_token(&s, "bad name", Role::Ingest).is_err());
+}
+
+#[test]
+fn a_version_3_store_is_migrated_and_keeps_its_tokens() {
+    use mamori_console::auth::{hash_token, role_of, Role};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    // The v1..v3 schema's token table, as an older console left it.
+    let c = rusqlite::Connection::open(&path).expect("sqlite");
+    c.execute_batch(
+        "CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, created_ns INTEGER NOT NULL);
+         CREATE TABLE events (id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, source TEXT NOT NULL,
+           rule TEXT NOT NULL, priority INTEGER NOT NULL, output TEXT NOT NULL, hostname TEXT NOT NULL,
+           tags TEXT NOT NULL, namespace TEXT, pod TEXT, container TEXT, image TEXT, status TEXT,
+           fields TEXT NOT NULL);
+         CREATE INDEX events_status ON events(status);
+         CREATE TABLE alarms (name TEXT PRIMARY KEY, definition TEXT NOT NULL, state TEXT NOT NULL,
+           state_since_ns INTEGER NOT NULL, last_value REAL, last_evaluated_ns INTEGER, acknowledged_ns INTEGER);
+         CREATE TABLE alarm_history (id INTEGER PRIMARY KEY, alarm TEXT NOT NULL, time_ns INTEGER NOT NULL,
+           from_state TEXT NOT NULL, to_state TEXT NOT NULL, value REAL, reason TEXT NOT NULL);
+         CREATE TABLE reports (id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, tool TEXT NOT NULL,
+           targets TEXT NOT NULL, counts TEXT NOT NULL, current INTEGER NOT NULL DEFAULT 1);
+         CREATE TABLE findings (id INTEGER PRIMARY KEY, report_id INTEGER NOT NULL, severity TEXT NOT NULL,
+           rule_id TEXT NOT NULL, nist TEXT NOT NULL, body TEXT NOT NULL);
+         CREATE TABLE finding_risks (finding_id INTEGER NOT NULL, report_id INTEGER NOT NULL,
+           risk TEXT NOT NULL, severity TEXT NOT NULL);
+         PRAGMA user_version = 3;",
+    )
+    .expect("old schema");
+    c.execute(
+        "INSERT INTO tokens VALUES (?1, 'admin', 1), (?2, 'read-only', 1)",
+        [
+            hash_token("old-admin-token-0123"),
+            hash_token("old-ro-token-0123"),
+        ],
+    )
+    .expect("tokens");
+    drop(c);
+    let s = SqliteStore::open(&path).expect("migrates");
+    assert_eq!(
+        role_of(&s, "old-admin-token-0123").expect("role"),
+        Some(Role::Admin)
+    );
+    assert!(s.has_token("read-only").expect("by name"));
+    assert!(!s.has_token("ingest").expect("by name"));
+}
+
+#[test]
+fn concurrent_inserts_each_get_their_own_ids() {
+    let (_d, s) = store();
+    let s = std::sync::Arc::new(s);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for b in 0..20 {
+                    let batch: Vec<_> = (0..50)
+                        .map(|i| {
+                            ev(
+                                t * 10_000 + b * 100 + i,
+                                &format!("rule-{t}"),
+                                "notice",
+                                None,
+                            )
+                        })
+                        .collect();
+                    let ids = s.insert(&batch).expect("insert");
+                    assert_eq!(ids.len(), 50);
+                    mine.extend(ids);
+                }
+                (t, mine)
+            })
+        })
+        .collect();
+    for h in threads {
+        let (t, ids) = h.join().expect("thread");
+        // Every id a caller got back holds that caller's event.
+        for id in ids.iter().step_by(97) {
+            let e = s.get(*id).expect("get").expect("stored");
+            assert_eq!(e.rule, format!("rule-{t}"));
+        }
+    }
+    let all = s.count(&EventFilter::default()).expect("count");
+    assert_eq!(all, 8 * 20 * 50);
+    let st = s.ingest_stats();
+    assert_eq!((st.batches, st.events), (160, 8000));
 }
 
 #[test]

@@ -69,7 +69,7 @@ pub enum Command {
     /// Start the console (event store, APIs, dashboard) and the node agent on embedded defaults.
     Up(crate::cmd_console::UpArgs),
     /// Start only the console: event store, ingest and query APIs, dashboard.
-    Console(crate::cmd_console::ConsoleArgs),
+    Console(crate::cmd_console::ConsoleCommand),
     /// Work with runtime rules files (Falco's rules language).
     Rules(crate::cmd_rules::RulesArgs),
     /// Evaluate runtime events against rules and write Falco-compatible alerts.

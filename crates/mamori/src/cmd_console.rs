@@ -5,20 +5,65 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
+use mamori_console::auth::{create_token, OperatorTokens, Role};
 use mamori_console::server::{Console, ConsoleConfig};
+use mamori_console::store::{EventStore, SqliteStore, StoreOptions};
+
+/// `mamori console`: serve, or manage the store's API tokens.
+#[derive(Debug, Args)]
+pub struct ConsoleCommand {
+    /// Console settings.
+    #[command(flatten)]
+    pub args: ConsoleArgs,
+    /// Manage tokens instead of serving.
+    #[command(subcommand)]
+    pub action: Option<ConsoleAction>,
+}
+
+/// What `mamori console` does besides serving.
+#[derive(Debug, Subcommand)]
+pub enum ConsoleAction {
+    /// API tokens of the console's store (works while the console runs).
+    #[command(subcommand)]
+    Token(TokenAction),
+}
+
+/// `mamori console token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// Unique name, e.g. the node or webhook it is for (letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// What it may do: admin (everything), read-only (query), ingest (post events and
+        /// reports, read nothing).
+        #[arg(long, value_parser = ["admin", "read-only", "ingest"])]
+        role: String,
+        /// Replace (rotate) an existing token of that name.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List tokens (name, role, creation time; never the secret).
+    List,
+    /// Delete a token; requests with it are refused from then on.
+    Delete {
+        /// Its name.
+        name: String,
+    },
+}
 
 /// Flags of `mamori console`.
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
     /// Settings file (`mamori.yaml`: console section with alarms); flags win over it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:7777].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Folder for the event store (default: $XDG_DATA_HOME/mamori, else ~/.local/share/mamori).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
     /// Delete events older than this many days (0 keeps them forever) [default: 30].
     #[arg(long, value_name = "DAYS")]
@@ -81,17 +126,28 @@ fn config(args: &ConsoleArgs) -> anyhow::Result<ConsoleConfig> {
     }
     cfg.public_url = section.public_url;
     cfg.alarms = section.alarms;
+    if let Some(limits) = section.rate_limit {
+        cfg.rate_limit = limits;
+    }
+    if let Some(sync) = section.synchronous {
+        cfg.synchronous = sync;
+    }
     Ok(cfg)
+}
+
+fn env_token(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|t| !t.is_empty())
 }
 
 /// Opens the console and prints where it is and any tokens generated now.
 fn open(args: &ConsoleArgs) -> anyhow::Result<Console> {
     let cfg = config(args)?;
     let data = cfg.data_dir.clone();
-    let admin = std::env::var("MAMORI_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    let console = Console::open(cfg, admin.as_deref())
+    let operator = OperatorTokens {
+        admin: env_token("MAMORI_ADMIN_TOKEN"),
+        ingest: env_token("MAMORI_INGEST_TOKEN"),
+    };
+    let console = Console::open_with_tokens(cfg, &operator)
         .with_context(|| format!("cannot open the console store in {}", data.display()))?;
     println!("mamori console: data in {}", data.display());
     if let Some(t) = &console.new_tokens.admin {
@@ -100,7 +156,69 @@ fn open(args: &ConsoleArgs) -> anyhow::Result<Console> {
     if let Some(t) = &console.new_tokens.read_only {
         println!("read-only token (shown once, stored hashed): {t}");
     }
+    if let Some(t) = &console.new_tokens.ingest {
+        println!("ingest token for sensors and webhooks (may post, cannot read; shown once): {t}");
+    }
     Ok(console)
+}
+
+/// `mamori console token …`: works on the store directly, so it needs no token itself (whoever
+/// can write the data folder owns the console anyway).
+fn run_token(args: &ConsoleArgs, action: TokenAction) -> anyhow::Result<ExitCode> {
+    let cfg = config(args)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data folder {}", cfg.data_dir.display()))?;
+    let path = cfg.data_dir.join("events.db");
+    let store = SqliteStore::open_with(
+        &path,
+        StoreOptions {
+            synchronous: cfg.synchronous,
+        },
+    )
+    .with_context(|| format!("cannot open the console store {}", path.display()))?;
+    match action {
+        TokenAction::Create {
+            name,
+            role,
+            replace,
+        } => {
+            let role = Role::parse(&role).context("unknown role")?;
+            if !replace && store.has_token(&name)? {
+                anyhow::bail!("a token named {name:?} exists; pass --replace to rotate it");
+            }
+            let token = create_token(&store, &name, role)?;
+            println!("{token}");
+            eprintln!(
+                "created {} token {name:?} (shown once, stored hashed)",
+                role.as_str()
+            );
+        }
+        TokenAction::List => {
+            for t in store.tokens()? {
+                let created =
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.created_ns))
+                        .ok()
+                        .and_then(|d| {
+                            d.format(&time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .unwrap_or_default();
+                println!("{:<24} {:<10} {created}", t.name, t.role);
+            }
+        }
+        TokenAction::Delete { name } => {
+            if name == Role::Admin.as_str() {
+                anyhow::bail!(
+                    "the built-in admin token cannot be deleted; rotate it with `token create admin --role admin --replace`"
+                );
+            }
+            if !store.delete_token(&name)? {
+                anyhow::bail!("no token named {name:?}");
+            }
+            eprintln!("deleted token {name:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -130,7 +248,11 @@ async fn shutdown_signal() {
 }
 
 /// `mamori console`.
-pub fn run_console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+pub fn run_console(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
+    let args = cmd.args;
+    if let Some(ConsoleAction::Token(action)) = cmd.action {
+        return run_token(&args, action);
+    }
     let console = open(&args)?;
     runtime()?.block_on(async move {
         let (listener, addr) = console.bind().await?;

@@ -5,6 +5,8 @@
 //!   listen: 127.0.0.1:7777
 //!   data_dir: /var/lib/mamori
 //!   retention_days: 30
+//!   synchronous: full          # or normal: faster, not safe against power loss
+//!   rate_limit: {requests_per_sec: 100, request_burst: 200, events_per_sec: 20000, event_burst: 100000}
 //!   alarms:
 //!     - name: mkdir-binary-dirs
 //!       filter: {rule: Mkdir binary dirs}
@@ -21,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mamori_console::alarms::AlarmConfig;
+use mamori_console::ratelimit::RateLimitConfig;
+use mamori_console::store::Synchronous;
 use serde::Deserialize;
 
 /// The whole file. Unknown keys are errors.
@@ -51,6 +55,11 @@ pub struct ConsoleSection {
     /// Alarms, created or updated at start.
     #[serde(default)]
     pub alarms: Vec<AlarmConfig>,
+    /// Rate limits per token (requests and events per second, bursts; 0 turns one off).
+    pub rate_limit: Option<RateLimitConfig>,
+    /// When the store syncs to disk: `full` (default) or `normal` (faster; acknowledged events
+    /// survive a crash of the console but not a power loss).
+    pub synchronous: Option<Synchronous>,
 }
 
 /// Reads and checks `path`; errors name the file, line and column.
@@ -71,6 +80,11 @@ pub fn load(path: &Path) -> anyhow::Result<MamoriConfig> {
             .to_string();
         anyhow::anyhow!("{at}: {first}")
     })?;
+    if let Some(limits) = &cfg.console.rate_limit {
+        limits
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
     for alarm in &cfg.console.alarms {
         alarm
             .validate()
@@ -110,6 +124,27 @@ mod tests {
         let err = load(&p).expect_err("unknown key").to_string();
         assert!(err.contains("mamori.yaml:3:"), "{err}");
         assert!(err.contains("scoep"), "{err}");
+    }
+
+    #[test]
+    fn reads_rate_limits_and_durability() {
+        let (_d, p) = write(
+            "console:\n  synchronous: normal\n  rate_limit:\n    requests_per_sec: 5\n    request_burst: 10\n",
+        );
+        let cfg = load(&p).expect("valid");
+        assert_eq!(cfg.console.synchronous, Some(Synchronous::Normal));
+        let rl = cfg.console.rate_limit.expect("rate limit");
+        assert_eq!((rl.requests_per_sec, rl.request_burst), (5.0, 10.0));
+        // Unset members keep their defaults.
+        assert_eq!(rl.events_per_sec, RateLimitConfig::default().events_per_sec);
+        let (_d, p) = write("console:\n  rate_limit:\n    events_per_sec: -3\n");
+        let err = load(&p).expect_err("negative").to_string();
+        assert!(err.contains("events_per_sec"), "{err}");
+        let (_d, p) = write("console:\n  rate_limit:\n    event_per_sec: 3\n");
+        let err = load(&p).expect_err("typo").to_string();
+        assert!(err.contains("mamori.yaml:3:"), "{err}");
+        let (_d, p) = write("console:\n  synchronous: sometimes\n");
+        assert!(load(&p).is_err());
     }
 
     #[test]

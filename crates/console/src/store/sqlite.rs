@@ -1,14 +1,24 @@
-//! SQLite implementation of [`EventStore`]: WAL journal, `synchronous=FULL` so that an event is on
-//! disk before the ingest call returns, schema versioned with `PRAGMA user_version`.
+//! SQLite implementation of [`EventStore`]: WAL journal, schema versioned with
+//! `PRAGMA user_version`, event inserts through one writer thread that commits the batches of
+//! concurrent callers together (module `group`).
+//!
+//! Durability is chosen with [`Synchronous`]: `full` (the default) syncs the WAL at every commit,
+//! so an acknowledged event survives a power loss; `normal` syncs only at checkpoints, so an
+//! acknowledged event survives the console being killed (the commit is in the OS page cache) but
+//! the last commits before a power loss or kernel crash may be lost.
+
+mod group;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::{EventStore, StoreError};
 use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
+use crate::auth::TokenInfo;
 use crate::model::{
     normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
 };
@@ -17,8 +27,12 @@ use crate::reports::{IncomingReport, StoredReport};
 /// How many events (by id) one page of a substring search examines at most, by default.
 pub const SCAN_WINDOW: i64 = 200_000;
 
+/// Page cache of the writer connection, KiB: the hot index pages of a large store stay in memory
+/// instead of being read back for every insert.
+const WRITER_CACHE_KIB: u32 = 65_536;
+
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -95,14 +109,65 @@ const MIGRATIONS: &[&str] = &[
         severity   TEXT NOT NULL
      );
      CREATE INDEX finding_risks_report ON finding_risks(report_id);",
+    // v4: named tokens (several per role: one per node or webhook); the built-in ones are named
+    // after their role.
+    // Runtime alerts carry no status: a partial index keeps them out of it (a `status = ?` filter
+    // implies `status IS NOT NULL`, so the planner still uses it).
+    "ALTER TABLE tokens ADD COLUMN name TEXT;
+     UPDATE tokens SET name = role;
+     CREATE UNIQUE INDEX tokens_name ON tokens(name);
+     DROP INDEX events_status;
+     CREATE INDEX events_status ON events(status) WHERE status IS NOT NULL;",
 ];
+
+/// When SQLite syncs to disk (`PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Sync the WAL at every commit: an acknowledged event survives a crash of the console and a
+    /// power loss.
+    #[default]
+    Full,
+    /// Sync only at checkpoints: an acknowledged event survives a crash (or SIGKILL) of the
+    /// console, but the commits of the last moments before a power loss or kernel crash may be
+    /// lost. Faster when the disk's sync is slow.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// When to sync to disk.
+    pub synchronous: Synchronous,
+}
+
+/// How well the writer shares commits: totals since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Transactions committed for event inserts.
+    pub commits: u64,
+    /// Insert calls (batches) those transactions held.
+    pub batches: u64,
+    /// Events they held.
+    pub events: u64,
+}
 
 /// The SQLite event store.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     reader: Mutex<Connection>,
     scan_window: i64,
+    group: group::GroupWriter,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -114,18 +179,24 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating if needed) the store at `path`.
+    /// Opens (creating and migrating if needed) the store at `path`, with `synchronous=FULL`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens the store at `path` with `options`.
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
         let mut writer = Connection::open(path).map_err(open_err)?;
         writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=2000;
+            .execute_batch(&format!(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA busy_timeout=2000;
                  PRAGMA foreign_keys=ON;",
-            )
+                options.synchronous.pragma()
+            ))
             .map_err(open_err)?;
         migrate(&mut writer, path)?;
         let reader = Connection::open_with_flags(
@@ -136,12 +207,38 @@ impl SqliteStore {
         reader
             .execute_batch("PRAGMA busy_timeout=2000;")
             .map_err(open_err)?;
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint={}; PRAGMA cache_size=-{WRITER_CACHE_KIB};",
+                group::WRITER_AUTOCHECKPOINT_PAGES
+            ))
+            .map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        checkpointer
+            .execute_batch(&format!(
+                "PRAGMA synchronous={}; PRAGMA busy_timeout=2000; PRAGMA wal_autocheckpoint=0;",
+                options.synchronous.pragma()
+            ))
+            .map_err(open_err)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let group = group::GroupWriter::start(writer.clone(), checkpointer)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer,
             reader: Mutex::new(reader),
             scan_window: SCAN_WINDOW,
+            group,
         })
+    }
+
+    /// How many commits, batches and events the event writer has done.
+    pub fn ingest_stats(&self) -> IngestStats {
+        let s = &self.group.stats;
+        IngestStats {
+            commits: s.commits.load(Ordering::Relaxed),
+            batches: s.batches.load(Ordering::Relaxed),
+            events: s.rows.load(Ordering::Relaxed),
+        }
     }
 
     /// Sets how many events one page of a substring search examines at most.
@@ -321,40 +418,9 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_writer(|conn| {
-            let tx = conn.transaction()?;
-            let mut ids = Vec::with_capacity(events.len());
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO events (time_ns, source, rule, priority, output, hostname, tags,
-                       namespace, pod, container, image, status, fields)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?;
-                for ev in events {
-                    let rank = priority_rank(&ev.priority).unwrap_or(PRIORITIES.len() as i64 - 1);
-                    let tags = serde_json::to_string(&ev.tags).unwrap_or_else(|_| "[]".into());
-                    let fields = serde_json::to_string(&ev.fields).unwrap_or_else(|_| "{}".into());
-                    stmt.execute(params![
-                        ev.time_ns,
-                        ev.source,
-                        ev.rule,
-                        rank,
-                        ev.output,
-                        ev.hostname,
-                        tags,
-                        ev.namespace,
-                        ev.pod,
-                        ev.container,
-                        ev.image,
-                        ev.status,
-                        fields
-                    ])?;
-                    ids.push(tx.last_insert_rowid());
-                }
-            }
-            tx.commit()?;
-            Ok(ids)
-        })
+        // Serialise here, on the caller's thread, so the writer only binds and steps.
+        self.group
+            .insert(events.iter().map(group::Row::from_event).collect())
     }
 
     fn query(
@@ -525,14 +591,14 @@ impl EventStore for SqliteStore {
         })
     }
 
-    fn put_token(&self, role: &str, hash: &str) -> Result<(), StoreError> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+    fn put_token(&self, name: &str, role: &str, hash: &str) -> Result<(), StoreError> {
+        let now = now_ns();
         self.with_writer(|conn| {
             let tx = conn.transaction()?;
-            tx.execute("DELETE FROM tokens WHERE role = ?", [role])?;
+            tx.execute("DELETE FROM tokens WHERE name = ?", [name])?;
             tx.execute(
-                "INSERT OR REPLACE INTO tokens (hash, role, created_ns) VALUES (?, ?, ?)",
-                params![hash, role, now],
+                "INSERT OR REPLACE INTO tokens (hash, role, created_ns, name) VALUES (?, ?, ?, ?)",
+                params![hash, role, now, name],
             )?;
             tx.commit()
         })
@@ -540,20 +606,41 @@ impl EventStore for SqliteStore {
 
     fn token_role(&self, hash: &str) -> Result<Option<String>, StoreError> {
         self.with_reader(|conn| {
-            conn.query_row("SELECT role FROM tokens WHERE hash = ?", [hash], |r| {
-                r.get(0)
-            })
-            .optional()
+            conn.prepare_cached("SELECT role FROM tokens WHERE hash = ?")?
+                .query_row([hash], |r| r.get(0))
+                .optional()
         })
     }
 
-    fn has_token(&self, role: &str) -> Result<bool, StoreError> {
+    fn has_token(&self, name: &str) -> Result<bool, StoreError> {
         self.with_reader(|conn| {
-            conn.query_row("SELECT count(*) FROM tokens WHERE role = ?", [role], |r| {
+            conn.query_row("SELECT count(*) FROM tokens WHERE name = ?", [name], |r| {
                 r.get::<_, i64>(0)
             })
         })
         .map(|n| n > 0)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT name, role, created_ns FROM tokens ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(TokenInfo {
+                    name: r.get(0)?,
+                    role: r.get(1)?,
+                    created_ns: r.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn delete_token(&self, name: &str) -> Result<bool, StoreError> {
+        self.with_writer(|conn| {
+            conn.execute("DELETE FROM tokens WHERE name = ?", [name])
+                .map(|n| n > 0)
+        })
     }
 
     fn upsert_alarm(&self, alarm: &AlarmConfig) -> Result<(), StoreError> {
