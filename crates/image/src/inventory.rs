@@ -168,7 +168,12 @@ struct Collector<'a> {
     /// (path, layer index, match) of every secret read, in reading order.
     secrets: Vec<(String, usize, SecretMatch)>,
     dropped_secrets: usize,
+    /// Reused buffer for executables read into memory.
+    binary_buf: Vec<u8>,
 }
+
+/// Largest executable buffer kept for reuse between files.
+const BINARY_BUF_KEEP: usize = 16 << 20;
 
 impl<'a> Collector<'a> {
     fn new(opts: &'a ScanOptions) -> Self {
@@ -183,6 +188,7 @@ impl<'a> Collector<'a> {
             secret_files_scanned: 0,
             secrets: Vec::new(),
             dropped_secrets: 0,
+            binary_buf: Vec::new(),
         }
     }
 
@@ -313,17 +319,32 @@ impl<'a> Collector<'a> {
                 if e.size < 1024 {
                     return none();
                 }
-                let scanned = if want_secrets {
-                    golang::scan_reader(&e.path, &mut &head[..], self.opts.limits.max_file_bytes)
+                if want_secrets {
+                    mamori_catalog::binary::scan(&e.path, &head)
+                } else if e.size <= self.opts.limits.max_binary_bytes {
+                    // ELF section and program headers need random access: an ELF file is
+                    // held in memory (one at a time); anything else is rejected after 4 bytes.
+                    let mut magic = [0u8; 4];
+                    if content.read_exact(&mut magic).is_err() || &magic != b"\x7fELF" {
+                        return none();
+                    }
+                    let mut bin = std::mem::take(&mut self.binary_buf);
+                    bin.clear();
+                    bin.extend_from_slice(&magic);
+                    content.take(e.size - 4).read_to_end(&mut bin)?;
+                    let found = mamori_catalog::binary::scan(&e.path, &bin);
+                    if bin.capacity() <= BINARY_BUF_KEEP {
+                        self.binary_buf = bin;
+                    }
+                    found
                 } else {
-                    golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes)
-                };
-                match scanned {
-                    Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
-                    Ok(golang::GoBinary::LegacyFormat) => return only(FileData::GoLegacy),
-                    Ok(golang::GoBinary::NotGo) => return none(),
-                    Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
-                    Err(other) => Err(other),
+                    match golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes) {
+                        Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
+                        Ok(golang::GoBinary::LegacyFormat) => return only(FileData::GoLegacy),
+                        Ok(golang::GoBinary::NotGo) => return only(FileData::LargeBinary),
+                        Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
+                        Err(other) => Err(other),
+                    }
                 }
             }
             _ => {
@@ -506,6 +527,7 @@ fn finish(
         })
         .collect();
     let dropped_secrets = c.dropped_secrets;
+    let mut large_binaries = 0usize;
     for (path, node) in c.view.iter() {
         if node.kind == EntryKind::File && (node.mode & 0o6000 != 0 || node.mode & 0o002 != 0) {
             special_files.push(SpecialFile {
@@ -537,10 +559,19 @@ fn finish(
                 "rpm database {path} (BerkeleyDB/NDB) found but not read: only rpmdb.sqlite is read"
             )),
             Some(FileData::GoLegacy) => notices.push(format!(
-                "{path}: Go binary built before Go 1.18; its build information is not read"
+                "{path}: Go binary built before Go 1.18, over the in-memory limit for executables; \
+its build information is not read"
             )),
+            Some(FileData::LargeBinary) => large_binaries += 1,
             _ => {}
         }
+    }
+    if large_binaries > 0 {
+        notices.push(format!(
+            "{large_binaries} executable(s) over {} bytes were searched only for Go 1.18+ build \
+information (not for older Go build information or cargo-auditable data)",
+            c.opts.limits.max_binary_bytes
+        ));
     }
     let mut warnings = c.warnings;
     if dropped_secrets > 0 {
