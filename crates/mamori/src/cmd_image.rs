@@ -83,6 +83,10 @@ pub struct SourceArgs {
     /// Registry: seconds to wait for a connection and for response headers.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
+    /// Registry: times a request is sent again after 429/5xx answers or a reset connection
+    /// (exponential backoff, or the server's Retry-After up to 60 s).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
 }
 
 impl SourceArgs {
@@ -103,6 +107,8 @@ impl SourceArgs {
                 insecure: self.insecure,
                 docker_config: self.docker_config.clone(),
                 timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
+                retries: Some(self.retries),
+                ..RegistryOptions::default()
             },
             secrets: false,
         };
