@@ -18,6 +18,7 @@ use crate::glob::Glob;
 use crate::layer::{walk_layer, Entry, EntryKind, Event, Limits};
 use crate::oci::{self, ImageConfig, OpenedImage};
 use crate::os::{self, OsInfo, OS_FILES};
+use crate::progress::{ProgressReader, ProgressSink};
 use crate::registry::{RegistryOptions, RegistryStore};
 use crate::source::{Platform, SourceRef};
 
@@ -38,6 +39,8 @@ pub struct ScanOptions {
     /// [`SECRET_MAX_FILE_BYTES`] (and at most `limits.max_file_bytes`), except `skip_files` /
     /// `skip_dirs`; files with NUL bytes are taken as binary and skipped.
     pub secrets: bool,
+    /// Where to report the progress of layer reads (nothing is reported when absent).
+    pub progress: Option<ProgressSink>,
 }
 
 /// Largest file whose content is searched for secrets.
@@ -485,14 +488,34 @@ fn scan_opened(
         tracing::info!("reading layer {}/{} {name}", i + 1, img.layers.len());
         c.begin_layer(i, &name);
         let raw = store.open(&l.member)?;
-        let stats = walk_layer(
-            raw,
-            &name,
-            l.blob_digest.as_ref(),
-            l.diff_id.as_ref(),
-            &opts.limits,
-            |ev, r| c.event(ev, r),
-        )?;
+        let walked = match &opts.progress {
+            Some(ProgressSink(p)) => {
+                p.layer_started(i, img.layers.len(), &name, l.size);
+                let raw = ProgressReader {
+                    inner: raw,
+                    progress: p.as_ref(),
+                };
+                let walked = walk_layer(
+                    raw,
+                    &name,
+                    l.blob_digest.as_ref(),
+                    l.diff_id.as_ref(),
+                    &opts.limits,
+                    |ev, r| c.event(ev, r),
+                );
+                p.layer_finished();
+                walked
+            }
+            None => walk_layer(
+                raw,
+                &name,
+                l.blob_digest.as_ref(),
+                l.diff_id.as_ref(),
+                &opts.limits,
+                |ev, r| c.event(ev, r),
+            ),
+        };
+        let stats = walked?;
         layers.push(LayerInfo {
             digest: name,
             diff_id: img.config.rootfs.diff_ids.get(i).cloned(),
