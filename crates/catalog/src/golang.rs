@@ -4,23 +4,32 @@
 //! The build-info blob starts with the 14-byte magic `\xff Go buildinf:`, then the pointer size
 //! and a flags byte, padded to 32 bytes. Since Go 1.18 (flag bit 2) two varint-length-prefixed
 //! strings follow inline: the Go version and the module info. Older binaries store pointers into
-//! the data segment instead; they are recognised and reported, not read.
+//! the data segment instead: `runtime.buildVersion` and `runtime.modinfo`, each a Go string
+//! header (pointer, length) resolved through the ELF program headers ([`from_elf`]). A binary
+//! too large to hold in memory is scanned as a stream ([`scan_reader`]), which reads only the
+//! inline format.
 
 use std::io::Read;
 
+use crate::elf::{self, Elf};
 use crate::{CatalogError, CatalogPackage, PkgKind};
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
 const CHUNK: usize = 1 << 20;
 /// Bytes after the magic kept to decode the inline strings.
 const TAIL: usize = 64 * 1024;
+/// Bytes of the data segment searched for the magic (as the Go toolchain does).
+const SEARCH: u64 = 64 * 1024;
+/// Longest version or module-info string read through a legacy pointer.
+const MAX_LEGACY_STRING: u64 = 16 << 20;
 
 /// What a scan of an executable found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GoBinary {
     /// Not a Go binary (no ELF header or no build-info magic).
     NotGo,
-    /// A Go binary in the pre-1.18 pointer format, not read.
+    /// A Go binary in the pre-1.18 pointer format seen in a stream ([`scan_reader`]), which
+    /// cannot follow the pointers; [`from_elf`] reads this format.
     LegacyFormat,
     /// Decoded build information.
     Info(BuildInfo),
@@ -108,15 +117,118 @@ pub fn scan_reader(path: &str, mut r: impl Read, limit: u64) -> Result<GoBinary,
     }
 }
 
-/// Catalogs an executable held in memory.
+/// Catalogs an executable held in memory (ELF with section and program headers, else a plain
+/// search for the Go 1.18+ inline format).
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<CatalogPackage>, CatalogError> {
-    match scan_reader(path, bytes, bytes.len() as u64)? {
+    let found = match Elf::parse(bytes) {
+        Ok(elf) => from_elf(&elf),
+        Err(_) => scan_reader(path, bytes, bytes.len() as u64)?,
+    };
+    match found {
         GoBinary::Info(i) => Ok(i.packages()),
         GoBinary::NotGo | GoBinary::LegacyFormat => Ok(Vec::new()),
     }
 }
 
-/// Decodes a blob that starts with the magic.
+/// Reads the build information of an ELF executable the way the Go toolchain does: from the
+/// `.go.buildinfo` section, else from the first writable, non-executable loadable segment,
+/// looking at its first 64 KiB for the magic on a 16-byte boundary. Both formats are read: the
+/// Go 1.18+ inline strings, and the older one where two pointers (to the `runtime.buildVersion`
+/// and `runtime.modinfo` string headers) follow the 16-byte header and are resolved through the
+/// loadable segments.
+pub fn from_elf(elf: &Elf<'_>) -> GoBinary {
+    let data = if let Some(s) = elf.section(".go.buildinfo") {
+        match elf.read_addr(s.addr, SEARCH) {
+            Some(d) if s.addr != 0 => d,
+            _ => match elf.section_data(s) {
+                Some(d) => &d[..d.len().min(SEARCH as usize)],
+                None => return GoBinary::NotGo,
+            },
+        }
+    } else {
+        let Some(seg) = elf
+            .segments
+            .iter()
+            .find(|p| p.kind == elf::PT_LOAD && p.flags & (elf::PF_X | elf::PF_W) == elf::PF_W)
+        else {
+            return GoBinary::NotGo;
+        };
+        match elf.read_addr(seg.vaddr, SEARCH) {
+            Some(d) => d,
+            None => return GoBinary::NotGo,
+        }
+    };
+    let finder = memchr::memmem::Finder::new(MAGIC);
+    let mut from = 0;
+    let blob = loop {
+        let Some(i) = data.get(from..).and_then(|d| finder.find(d)) else {
+            return GoBinary::NotGo;
+        };
+        let at = from + i;
+        if data.len() - at < 32 {
+            return GoBinary::NotGo;
+        }
+        if at % 16 == 0 {
+            break &data[at..];
+        }
+        from = at + 1;
+    };
+    if blob[15] & 2 != 0 {
+        return decode(blob);
+    }
+    let ptr_size = usize::from(blob[14]);
+    if ptr_size != 4 && ptr_size != 8 {
+        return GoBinary::NotGo;
+    }
+    let big = blob[15] & 1 != 0;
+    let ptr = |b: &[u8]| -> Option<u64> {
+        if ptr_size == 4 {
+            let a: [u8; 4] = b.get(..4)?.try_into().ok()?;
+            Some(u64::from(if big {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            }))
+        } else {
+            let a: [u8; 8] = b.get(..8)?.try_into().ok()?;
+            Some(if big {
+                u64::from_be_bytes(a)
+            } else {
+                u64::from_le_bytes(a)
+            })
+        }
+    };
+    // A Go string header is (data pointer, length), both pointer-sized.
+    let go_string = |addr: u64| -> Option<String> {
+        let hdr = elf.read_addr(addr, 2 * ptr_size as u64)?;
+        let (p, n) = (ptr(hdr)?, ptr(hdr.get(ptr_size..)?)?);
+        if n > MAX_LEGACY_STRING {
+            return None;
+        }
+        let s = elf.read_addr(p, n)?;
+        (s.len() as u64 == n).then(|| String::from_utf8_lossy(s).into_owned())
+    };
+    let version = ptr(&blob[16..]).and_then(go_string).unwrap_or_default();
+    if version.is_empty() {
+        return GoBinary::NotGo;
+    }
+    let modinfo = ptr(&blob[16 + ptr_size..])
+        .and_then(go_string)
+        .unwrap_or_default();
+    build_info(version, unframe(&modinfo))
+}
+
+/// Module information is framed by two 16-byte sentinels; without them Go reports none.
+fn unframe(modinfo: &str) -> &str {
+    let b = modinfo.as_bytes();
+    if b.len() >= 33 && b[b.len() - 17] == b'\n' {
+        modinfo.get(16..b.len() - 16).unwrap_or("")
+    } else {
+        ""
+    }
+}
+
+/// Decodes a blob that starts with the magic, in the Go 1.18+ inline format.
 fn decode(blob: &[u8]) -> GoBinary {
     let Some(flags) = blob.get(15) else {
         return GoBinary::NotGo;
@@ -129,17 +241,12 @@ fn decode(blob: &[u8]) -> GoBinary {
         return GoBinary::NotGo;
     };
     let modinfo = read_string(blob, &mut pos).unwrap_or_default();
-    // Module info is framed by 16-byte sentinels.
-    let modinfo = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo
-            .get(16..modinfo.len() - 16)
-            .unwrap_or("")
-            .to_string()
-    } else {
-        modinfo
-    };
+    build_info(version, unframe(&modinfo))
+}
+
+fn build_info(go_version: String, modinfo: &str) -> GoBinary {
     let mut info = BuildInfo {
-        go_version: version,
+        go_version,
         main: None,
         deps: Vec::new(),
     };
@@ -209,6 +316,43 @@ pub fn synthetic_binary(go_version: &str, modinfo: &str, padding: usize) -> Vec<
     v
 }
 
+/// Builds an ELF64 executable with Go build information in the pre-1.18 pointer format: the
+/// strings in a read-only segment, the header and the two string headers in `.go.buildinfo`
+/// (for tests, fuzz seeds and benchmarks). `ptr_size` 4 or 8.
+#[doc(hidden)]
+pub fn synthetic_legacy_binary(go_version: &str, modinfo: &str, ptr_size: u8) -> Vec<u8> {
+    const RODATA: u64 = 0x40_0000;
+    const DATA: u64 = 0x60_0000;
+    let framed = format!("{}{modinfo}{}", "0".repeat(16), "1".repeat(16));
+    let mut rodata = go_version.as_bytes().to_vec();
+    rodata.resize(rodata.len().div_ceil(16) * 16, 0);
+    let mod_at = RODATA + rodata.len() as u64;
+    rodata.extend_from_slice(framed.as_bytes());
+    let word = |v: u64, out: &mut Vec<u8>| {
+        if ptr_size == 4 {
+            out.extend_from_slice(&(v as u32).to_le_bytes()); // ok: test addresses are small
+        } else {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    };
+    let mut data = MAGIC.to_vec();
+    data.push(ptr_size);
+    data.push(0);
+    word(DATA + 32, &mut data);
+    word(DATA + 48, &mut data);
+    data.resize(32, 0);
+    word(RODATA, &mut data);
+    word(go_version.len() as u64, &mut data);
+    data.resize(48, 0);
+    word(mod_at, &mut data);
+    word(framed.len() as u64, &mut data);
+    data.resize(64, 0);
+    crate::elf::synthetic_elf64(&[
+        (".rodata", RODATA, 4, &rodata),
+        (".go.buildinfo", DATA, 6, &data),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +408,54 @@ dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n";
         bad.resize(4 + 32, 0);
         bad.extend_from_slice(&[0xff; 20]);
         assert!(parse("x", &bad).expect("ok").is_empty());
+    }
+
+    #[test]
+    fn decodes_legacy_pointer_format() {
+        for ptr_size in [8, 4] {
+            let bin = synthetic_legacy_binary("go1.16.15", MODINFO, ptr_size);
+            let pkgs = parse("old", &bin).expect("scans");
+            let got: Vec<_> = pkgs
+                .iter()
+                .map(|p| format!("{}@{}", p.name, p.version))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    "example.com/app@v1.2.3",
+                    "golang.org/x/net@v0.17.0",
+                    "github.com/pkg/errors@v0.9.1",
+                    "stdlib@1.16.15"
+                ],
+                "pointer size {ptr_size}"
+            );
+        }
+        // Without `.go.buildinfo` the first writable segment is searched.
+        let mut bin = synthetic_legacy_binary("go1.13", MODINFO, 8);
+        let at = memchr::memmem::find(&bin, b".go.buildinfo").expect("name");
+        bin[at..at + 13].copy_from_slice(b".data\0\0\0\0\0\0\0\0");
+        assert_eq!(parse("old", &bin).expect("scans").len(), 4);
+    }
+
+    #[test]
+    fn legacy_pointers_out_of_the_file() {
+        let bin = synthetic_legacy_binary("go1.16.15", MODINFO, 8);
+        let elf = Elf::parse(&bin).expect("elf");
+        let s = elf.section(".go.buildinfo").expect("section").clone();
+        let off = usize::try_from(s.offset).expect("small");
+        // Version pointer to an unmapped address: not Go (as the toolchain says).
+        let mut bad = bin.clone();
+        bad[off + 16..off + 24].copy_from_slice(&0xdead_0000u64.to_le_bytes());
+        assert_eq!(from_elf(&Elf::parse(&bad).expect("elf")), GoBinary::NotGo);
+        // A string length far past the segment.
+        let mut bad = bin.clone();
+        bad[off + 40..off + 48].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(from_elf(&Elf::parse(&bad).expect("elf")), GoBinary::NotGo);
+        // Module info pointer broken: the version is still reported.
+        let mut bad = bin;
+        bad[off + 24..off + 32].copy_from_slice(&7u64.to_le_bytes());
+        let pkgs = parse("x", &bad).expect("scans");
+        assert_eq!(pkgs.len(), 1);
+        assert_eq!(pkgs[0].name, "stdlib");
     }
 }

@@ -9,7 +9,9 @@
 //! - [`python`] reads `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`;
 //! - [`npm`] reads `node_modules/**/package.json`, `package-lock.json`;
 //! - [`cargo`] reads `Cargo.lock`;
-//! - [`golang`] reads build information embedded in Go executables (Go 1.18+ format);
+//! - [`binary`] reads ELF executables ([`elf`]): [`golang`] build information embedded in Go
+//!   executables (both the Go 1.18+ inline format and the older pointer format), and
+//!   [`auditable`] crate lists embedded by `cargo auditable` in Rust executables;
 //! - [`java`] reads jar/war/ear archives (`pom.properties`, `MANIFEST.MF`, nested jars);
 //! - [`ruby`] reads `specifications/*.gemspec`;
 //! - [`composer`] reads `composer.lock`, `vendor/composer/installed.json`;
@@ -37,9 +39,12 @@
 //! ```
 
 pub mod apk;
+pub mod auditable;
+pub mod binary;
 pub mod cargo;
 pub mod composer;
 pub mod dpkg;
+pub mod elf;
 pub mod golang;
 pub mod java;
 pub mod npm;
@@ -77,7 +82,7 @@ pub enum FileKind {
     Composer,
     /// A Java archive (jar, war, ear).
     JavaArchive,
-    /// An executable file that may carry Go build information.
+    /// An executable file that may carry Go build information or cargo-auditable data.
     Executable,
 }
 
@@ -134,6 +139,14 @@ pub enum CatalogError {
         /// File path (nested archives as `outer.jar!inner.jar`).
         path: String,
         /// What the zip reader said.
+        reason: String,
+    },
+    /// An executable's embedded package data is malformed.
+    #[error("{path}: {reason}")]
+    Binary {
+        /// File path.
+        path: String,
+        /// What is wrong.
         reason: String,
     },
     /// Reading the input failed.
@@ -223,8 +236,8 @@ fn parent_ends_with(path: &str, suffix: &str) -> bool {
         .is_some_and(|d| d.ends_with(suffix))
 }
 
-/// Catalogs one file whose whole content is in memory. Executables go through
-/// [`golang::scan_reader`] instead; for them and for rpm databases this returns no packages.
+/// Catalogs one file whose whole content is in memory (executables through [`binary::scan`];
+/// an rpm BerkeleyDB/NDB database gives no packages).
 pub fn catalog(
     kind: FileKind,
     path: &str,
@@ -242,7 +255,7 @@ pub fn catalog(
         FileKind::Gemspec => ruby::parse(path, bytes).map(|p| p.into_iter().collect()),
         FileKind::Composer => composer::parse(path, bytes),
         FileKind::JavaArchive => java::parse(path, bytes),
-        FileKind::Executable => golang::parse(path, bytes),
+        FileKind::Executable => binary::scan(path, bytes),
         FileKind::RpmSqlite => rpm::parse_sqlite(path, bytes),
         FileKind::RpmDb => Ok(Vec::new()),
     }

@@ -26,8 +26,11 @@ pub enum FileData {
     Text(Vec<u8>),
     /// An rpm database that is not read.
     RpmDb,
-    /// A Go binary in the pre-1.18 build-info format.
+    /// A Go binary in the pre-1.18 build-info format, too large to be held in memory.
     GoLegacy,
+    /// An executable over the in-memory limit, searched only for Go 1.18+ build information
+    /// (cargo-auditable data and older Go build information need the whole file).
+    LargeBinary,
 }
 
 /// One path of the squashed view.

@@ -18,6 +18,7 @@ use crate::glob::Glob;
 use crate::layer::{walk_layer, Entry, EntryKind, Event, Limits};
 use crate::oci::{self, ImageConfig, OpenedImage};
 use crate::os::{self, OsInfo, OS_FILES};
+use crate::progress::{ProgressReader, ProgressSink};
 use crate::registry::{RegistryOptions, RegistryStore};
 use crate::source::{Platform, SourceRef};
 
@@ -38,6 +39,8 @@ pub struct ScanOptions {
     /// [`SECRET_MAX_FILE_BYTES`] (and at most `limits.max_file_bytes`), except `skip_files` /
     /// `skip_dirs`; files with NUL bytes are taken as binary and skipped.
     pub secrets: bool,
+    /// Where to report the progress of layer reads (nothing is reported when absent).
+    pub progress: Option<ProgressSink>,
 }
 
 /// Largest file whose content is searched for secrets.
@@ -168,7 +171,12 @@ struct Collector<'a> {
     /// (path, layer index, match) of every secret read, in reading order.
     secrets: Vec<(String, usize, SecretMatch)>,
     dropped_secrets: usize,
+    /// Reused buffer for executables read into memory.
+    binary_buf: Vec<u8>,
 }
+
+/// Largest executable buffer kept for reuse between files.
+const BINARY_BUF_KEEP: usize = 16 << 20;
 
 impl<'a> Collector<'a> {
     fn new(opts: &'a ScanOptions) -> Self {
@@ -183,6 +191,7 @@ impl<'a> Collector<'a> {
             secret_files_scanned: 0,
             secrets: Vec::new(),
             dropped_secrets: 0,
+            binary_buf: Vec::new(),
         }
     }
 
@@ -313,17 +322,32 @@ impl<'a> Collector<'a> {
                 if e.size < 1024 {
                     return none();
                 }
-                let scanned = if want_secrets {
-                    golang::scan_reader(&e.path, &mut &head[..], self.opts.limits.max_file_bytes)
+                if want_secrets {
+                    mamori_catalog::binary::scan(&e.path, &head)
+                } else if e.size <= self.opts.limits.max_binary_bytes {
+                    // ELF section and program headers need random access: an ELF file is
+                    // held in memory (one at a time); anything else is rejected after 4 bytes.
+                    let mut magic = [0u8; 4];
+                    if content.read_exact(&mut magic).is_err() || &magic != b"\x7fELF" {
+                        return none();
+                    }
+                    let mut bin = std::mem::take(&mut self.binary_buf);
+                    bin.clear();
+                    bin.extend_from_slice(&magic);
+                    content.take(e.size - 4).read_to_end(&mut bin)?;
+                    let found = mamori_catalog::binary::scan(&e.path, &bin);
+                    if bin.capacity() <= BINARY_BUF_KEEP {
+                        self.binary_buf = bin;
+                    }
+                    found
                 } else {
-                    golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes)
-                };
-                match scanned {
-                    Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
-                    Ok(golang::GoBinary::LegacyFormat) => return only(FileData::GoLegacy),
-                    Ok(golang::GoBinary::NotGo) => return none(),
-                    Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
-                    Err(other) => Err(other),
+                    match golang::scan_reader(&e.path, content, self.opts.limits.max_file_bytes) {
+                        Ok(golang::GoBinary::Info(info)) => Ok(info.packages()),
+                        Ok(golang::GoBinary::LegacyFormat) => return only(FileData::GoLegacy),
+                        Ok(golang::GoBinary::NotGo) => return only(FileData::LargeBinary),
+                        Err(mamori_catalog::CatalogError::Io { source, .. }) => return Err(source),
+                        Err(other) => Err(other),
+                    }
                 }
             }
             _ => {
@@ -464,14 +488,34 @@ fn scan_opened(
         tracing::info!("reading layer {}/{} {name}", i + 1, img.layers.len());
         c.begin_layer(i, &name);
         let raw = store.open(&l.member)?;
-        let stats = walk_layer(
-            raw,
-            &name,
-            l.blob_digest.as_ref(),
-            l.diff_id.as_ref(),
-            &opts.limits,
-            |ev, r| c.event(ev, r),
-        )?;
+        let walked = match &opts.progress {
+            Some(ProgressSink(p)) => {
+                p.layer_started(i, img.layers.len(), &name, l.size);
+                let raw = ProgressReader {
+                    inner: raw,
+                    progress: p.as_ref(),
+                };
+                let walked = walk_layer(
+                    raw,
+                    &name,
+                    l.blob_digest.as_ref(),
+                    l.diff_id.as_ref(),
+                    &opts.limits,
+                    |ev, r| c.event(ev, r),
+                );
+                p.layer_finished();
+                walked
+            }
+            None => walk_layer(
+                raw,
+                &name,
+                l.blob_digest.as_ref(),
+                l.diff_id.as_ref(),
+                &opts.limits,
+                |ev, r| c.event(ev, r),
+            ),
+        };
+        let stats = walked?;
         layers.push(LayerInfo {
             digest: name,
             diff_id: img.config.rootfs.diff_ids.get(i).cloned(),
@@ -506,6 +550,7 @@ fn finish(
         })
         .collect();
     let dropped_secrets = c.dropped_secrets;
+    let mut large_binaries = 0usize;
     for (path, node) in c.view.iter() {
         if node.kind == EntryKind::File && (node.mode & 0o6000 != 0 || node.mode & 0o002 != 0) {
             special_files.push(SpecialFile {
@@ -537,10 +582,19 @@ fn finish(
                 "rpm database {path} (BerkeleyDB/NDB) found but not read: only rpmdb.sqlite is read"
             )),
             Some(FileData::GoLegacy) => notices.push(format!(
-                "{path}: Go binary built before Go 1.18; its build information is not read"
+                "{path}: Go binary built before Go 1.18, over the in-memory limit for executables; \
+its build information is not read"
             )),
+            Some(FileData::LargeBinary) => large_binaries += 1,
             _ => {}
         }
+    }
+    if large_binaries > 0 {
+        notices.push(format!(
+            "{large_binaries} executable(s) over {} bytes were searched only for Go 1.18+ build \
+information (not for older Go build information or cargo-auditable data)",
+            c.opts.limits.max_binary_bytes
+        ));
     }
     let mut warnings = c.warnings;
     if dropped_secrets > 0 {

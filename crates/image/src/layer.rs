@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Most layers per image.
     pub max_layers: usize,
+    /// Largest executable held in memory to read its ELF headers (Go build information,
+    /// cargo-auditable data); larger ones are only searched as a stream for Go 1.18+ build
+    /// information, and a notice counts them.
+    pub max_binary_bytes: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +34,7 @@ impl Default for Limits {
             max_layer_entries: 2_000_000,
             max_file_bytes: 256 << 20,
             max_layers: 512,
+            max_binary_bytes: 128 << 20,
         }
     }
 }

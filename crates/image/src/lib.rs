@@ -36,6 +36,7 @@ mod inventory;
 pub mod layer;
 pub mod oci;
 pub mod os;
+pub mod progress;
 mod registry;
 pub mod sbom;
 pub mod source;
@@ -47,5 +48,6 @@ pub use inventory::{
     ScanOptions, SpecialFile, MAX_SECRETS, SECRET_MAX_FILE_BYTES,
 };
 pub use layer::Limits;
+pub use progress::{Progress, ProgressSink};
 pub use registry::RegistryOptions;
 pub use source::{Platform, SourceRef};

@@ -2,19 +2,38 @@
 //!
 //! Authentication: anonymous; HTTP basic; the `WWW-Authenticate: Bearer realm=…,service=…,
 //! scope=…` token flow (with basic credentials at the token endpoint when known). Credentials
-//! come from `~/.docker/config.json` (`auths.<host>.auth`, base64 `user:password`). Plain HTTP
-//! only with `insecure`. Manifests are fetched with OCI and Docker schema 2 media types;
-//! every manifest, config and layer is checked against its digest by the callers.
+//! come from `~/.docker/config.json`: credential helpers (`credHelpers`, `credsStore`) or
+//! `auths` ([`credentials`]). Plain HTTP only with `insecure`. Manifests are fetched with OCI
+//! and Docker schema 2 media types; every manifest, config and layer is checked against its
+//! digest by the callers.
+//!
+//! Retries: a request that gets 429 or 5xx (500, 502, 503, 504), or whose connection is reset,
+//! refused or closed early, is sent again up to [`RegistryOptions::retries`] times (default 3),
+//! after an exponential backoff (250 ms, 500 ms, 1 s, … at most 10 s) or the server's
+//! `Retry-After` (seconds or an HTTP date) when it gives one. A `Retry-After` longer than
+//! [`MAX_RETRY_AFTER`] ends the pull with an error that says so. Timeouts are not retried (a
+//! hanging registry fails within the timeout), and neither is a body cut in the middle of a
+//! layer (the layer's digest check reports it).
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use mamori_core::ImageRef;
 
 use crate::blobs::{BlobStore, Digest};
 use crate::error::OpenError;
+
+mod credentials;
+#[cfg(test)]
+pub(crate) use credentials::{b64_decode, b64_encode};
+
+/// Longest `Retry-After` the client waits for.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Longest backoff between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Media types asked for when fetching a manifest.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -27,8 +46,15 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// Docker config file with credentials (default `~/.docker/config.json`).
     pub docker_config: Option<PathBuf>,
-    /// Time allowed to connect and to receive response headers (default 30 s).
+    /// Time allowed to connect and to receive response headers (default 30 s); also the time
+    /// a credential helper may take.
     pub timeout: Option<Duration>,
+    /// Retries of a request after 429, 5xx or a reset connection (default 3).
+    pub retries: Option<u32>,
+    /// First backoff between tries, doubled each time (default 250 ms).
+    pub retry_base: Option<Duration>,
+    /// Search path for `docker-credential-*` helpers (default `$PATH`).
+    pub helper_path: Option<OsString>,
 }
 
 /// A registry repository as a blob store: `manifests/REF` and `blobs/ALG/HEX` members.
@@ -36,81 +62,16 @@ pub(crate) struct RegistryStore {
     agent: ureq::Agent,
     base: String,
     repo: String,
-    basic: Option<String>,
+    /// Registry host as named in the reference (the key of the docker config).
+    host: String,
+    config: Option<PathBuf>,
+    helper_path: Option<OsString>,
+    timeout: Duration,
+    retries: u32,
+    retry_base: Duration,
+    /// Credentials, looked up when the registry first asks for them.
+    basic: RefCell<Option<Result<Option<String>, String>>>,
     token: RefCell<Option<String>>,
-}
-
-/// Base64 (standard alphabet, padded), enough for basic auth.
-pub(crate) fn b64_encode(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes standard base64 (padding optional); `None` on bad input.
-pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.trim().trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8); // ok: takes the low 8 bits
-        }
-    }
-    Some(out)
-}
-
-/// The `auth` value for `host` in a docker config file, already base64 (`user:pass`).
-pub(crate) fn docker_auth(config: &Path, host: &str) -> Option<String> {
-    let text = std::fs::read(config).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let auths = v.get("auths")?.as_object()?;
-    let hub = host == "docker.io" || host == "registry-1.docker.io";
-    for (k, entry) in auths {
-        let key = k
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let key = key.split('/').next().unwrap_or(key);
-        if key == host || (hub && (key == "index.docker.io" || key == "docker.io")) {
-            if let Some(a) = entry.get("auth").and_then(|a| a.as_str()) {
-                return b64_decode(a)
-                    .filter(|d| d.contains(&b':'))
-                    .map(|_| a.to_string());
-            }
-            let (u, p) = (
-                entry.get("username")?.as_str()?,
-                entry.get("password")?.as_str()?,
-            );
-            return Some(b64_encode(format!("{u}:{p}").as_bytes()));
-        }
-    }
-    None
 }
 
 /// Parses `Bearer realm="…",service="…",scope="…"` into key/value pairs.
@@ -169,14 +130,34 @@ impl RegistryStore {
                     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
                 })
         });
-        let basic = config.and_then(|c| docker_auth(&c, &r.registry));
         RegistryStore {
             agent,
             base: format!("{scheme}://{host}"),
             repo: r.repository.clone(),
-            basic,
+            host: r.registry.clone(),
+            config,
+            helper_path: opts.helper_path.clone(),
+            timeout: t,
+            retries: opts.retries.unwrap_or(3),
+            retry_base: opts.retry_base.unwrap_or(Duration::from_millis(250)),
+            basic: RefCell::new(None),
             token: RefCell::new(None),
         }
+    }
+
+    /// Basic credentials for this registry (running a credential helper the first time).
+    fn basic(&self) -> Result<Option<String>, String> {
+        if let Some(found) = self.basic.borrow().as_ref() {
+            return found.clone();
+        }
+        let found = match &self.config {
+            Some(c) => {
+                credentials::lookup(c, &self.host, self.helper_path.as_deref(), self.timeout)
+            }
+            None => Ok(None),
+        };
+        *self.basic.borrow_mut() = Some(found.clone());
+        found
     }
 
     fn err(&self, url: &str, reason: impl std::fmt::Display) -> OpenError {
@@ -186,16 +167,61 @@ impl RegistryStore {
         }
     }
 
+    /// One GET, sent again after 429/5xx answers and reset connections (see the module
+    /// documentation for the bounds).
     fn send(
         &self,
         url: &str,
         auth: Option<&str>,
     ) -> Result<ureq::http::Response<ureq::Body>, OpenError> {
-        let mut req = self.agent.get(url).header("Accept", ACCEPT);
-        if let Some(a) = auth {
-            req = req.header("Authorization", a);
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self.agent.get(url).header("Accept", ACCEPT);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            let (why, wait) = match req.call() {
+                Ok(resp) if !is_retryable_status(resp.status().as_u16()) => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    if attempt >= self.retries {
+                        return Ok(resp);
+                    }
+                    if let Some(a) = after.filter(|a| *a > MAX_RETRY_AFTER) {
+                        return Err(self.err(
+                            url,
+                            format!(
+                                "HTTP {status} with Retry-After of {} s, longer than the {} s \
+this client waits",
+                                a.as_secs(),
+                                MAX_RETRY_AFTER.as_secs()
+                            ),
+                        ));
+                    }
+                    (format!("HTTP {status}"), after)
+                }
+                Err(e) if is_retryable_error(&e) && attempt < self.retries => (e.to_string(), None),
+                Err(e) if attempt > 0 => {
+                    return Err(self.err(url, format!("{e} (after {attempt} retries)")))
+                }
+                Err(e) => return Err(self.err(url, e)),
+            };
+            let wait = wait.unwrap_or_else(|| backoff(self.retry_base, attempt));
+            attempt += 1;
+            tracing::warn!(
+                url,
+                reason = %why,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "Registry request failed; retrying."
+            );
+            std::thread::sleep(wait);
         }
-        req.call().map_err(|e| self.err(url, e))
     }
 
     /// GET with the auth dance: try with the current credentials, then answer one challenge.
@@ -214,12 +240,13 @@ impl RegistryStore {
             .to_string();
         let auth =
             match parse_challenge(&challenge) {
-                Some((scheme, _)) if scheme == "basic" => match &self.basic {
-                    Some(b) => format!("Basic {b}"),
-                    None => return Err(self.err(
+                Some((scheme, _)) if scheme == "basic" => match self.basic() {
+                    Ok(Some(b)) => format!("Basic {b}"),
+                    Ok(None) => return Err(self.err(
                         &url,
                         "401: registry wants basic credentials; none found in the docker config",
                     )),
+                    Err(e) => return Err(self.err(&url, format!("401, and {e}"))),
                 },
                 Some((scheme, params)) if scheme == "bearer" => self.token_for(&url, &params)?,
                 _ => {
@@ -263,7 +290,10 @@ impl RegistryStore {
             get("scope").map_or_else(|| format!("repository:{}:pull", self.repo), str::to_string);
         q.push(format!("scope={}", pct(&scope)));
         let token_url = format!("{realm}?{}", q.join("&"));
-        let basic = self.basic.as_ref().map(|b| format!("Basic {b}"));
+        let basic = self
+            .basic()
+            .map_err(|e| self.err(url, e))?
+            .map(|b| format!("Basic {b}"));
         let resp = self.send(&token_url, basic.as_deref())?;
         if resp.status().as_u16() != 200 {
             return Err(self.err(
@@ -286,6 +316,44 @@ impl RegistryStore {
             .ok_or_else(|| self.err(&token_url, "token response has no token"))?;
         Ok(format!("Bearer {token}"))
     }
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+fn is_retryable_error(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionReset
+                | K::ConnectionAborted
+                | K::ConnectionRefused
+                | K::BrokenPipe
+                | K::UnexpectedEof
+        ),
+        ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
+}
+
+/// `base`, `2·base`, `4·base`, … at most [`MAX_BACKOFF`].
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_BACKOFF)
+}
+
+/// `Retry-After`: delay seconds, or an HTTP date (IMF-fixdate) relative to now.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when =
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    let left = when - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
 }
 
 impl BlobStore for RegistryStore {
@@ -345,6 +413,29 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_and_backoff() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        let date = soon
+            .format(&time::format_description::well_known::Rfc2822)
+            .expect("formats");
+        let d = parse_retry_after(&date).expect("parses");
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        let b = Duration::from_millis(250);
+        assert_eq!(backoff(b, 0), b);
+        assert_eq!(backoff(b, 2), Duration::from_secs(1));
+        assert_eq!(backoff(b, 30), MAX_BACKOFF);
+    }
+
+    #[test]
     fn docker_config_lookup() {
         let dir = std::env::temp_dir().join(format!("mamori-dc-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -354,15 +445,15 @@ mod tests {
             r#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpwYXNz"},"https://index.docker.io/v1/":{"username":"u","password":"p"}}}"#,
         )
         .expect("write");
+        let find = |host: &str| {
+            credentials::lookup(&f, host, None, Duration::from_secs(1)).expect("no helper")
+        };
+        assert_eq!(find("127.0.0.1:5000").as_deref(), Some("dXNlcjpwYXNz"));
         assert_eq!(
-            docker_auth(&f, "127.0.0.1:5000").as_deref(),
-            Some("dXNlcjpwYXNz")
-        );
-        assert_eq!(
-            docker_auth(&f, "docker.io").as_deref(),
+            find("docker.io").as_deref(),
             Some(b64_encode(b"u:p").as_str())
         );
-        assert_eq!(docker_auth(&f, "ghcr.io"), None);
+        assert_eq!(find("ghcr.io"), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -7,7 +7,9 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mamori_image::{scan, RegistryOptions, ScanOptions, SourceRef};
 use serde_json::json;
@@ -165,6 +167,8 @@ fn opts(config: Option<PathBuf>) -> ScanOptions {
             insecure: true,
             docker_config: config,
             timeout: Some(Duration::from_secs(5)),
+            retry_base: Some(Duration::from_millis(10)),
+            ..RegistryOptions::default()
         },
         ..ScanOptions::default()
     }
@@ -266,4 +270,204 @@ fn hanging_registry_times_out() {
         start.elapsed()
     );
     assert!(err.to_string().contains("registry request"), "{err}");
+}
+
+/// Reads a request's line and headers, returning the path.
+fn read_request(s: &TcpStream) -> String {
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    let _ = r.read_line(&mut line);
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+    }
+    line.split_whitespace().nth(1).unwrap_or("").to_string()
+}
+
+/// A registry whose every request fails three times before it is served: 503 with
+/// `Retry-After: 0`, 429 without it, then a connection closed without an answer. Returns the
+/// port and the count of connections.
+fn serve_flaky(layout: PathBuf, first_retry_after: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            match n % 4 {
+                0 => {
+                    read_request(&s);
+                    let after = if n == 0 { first_retry_after } else { "0" };
+                    respond(
+                        &mut s,
+                        "503 Service Unavailable",
+                        &[("Retry-After", after.to_string())],
+                        b"busy",
+                    );
+                }
+                1 => {
+                    read_request(&s);
+                    respond(&mut s, "429 Too Many Requests", &[], b"slow down");
+                }
+                2 => {
+                    read_request(&s);
+                    drop(s); // closed without an answer
+                }
+                _ => handle(s, &layout, Auth::Anonymous, port, false),
+            }
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn flaky_registry_is_retried_with_backoff_and_retry_after() {
+    let img = image();
+    let (port, count) = serve_flaky(img.path().to_path_buf(), "1");
+    let src: SourceRef = format!("127.0.0.1:{port}/mamori/test:t")
+        .parse()
+        .expect("ref");
+    let start = Instant::now();
+    let inv = scan(&src, &opts(None)).expect("pull after retries");
+    assert_eq!(inv.packages.len(), 2);
+    // Manifest, config and layer: four connections each.
+    assert_eq!(count.load(Ordering::SeqCst), 12);
+    // The first Retry-After (1 s) was honoured.
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // With fewer retries than failures the last answer is the error.
+    let (port, _) = serve_flaky(img.path().to_path_buf(), "0");
+    let src: SourceRef = format!("127.0.0.1:{port}/mamori/test:t")
+        .parse()
+        .expect("ref");
+    let mut o = opts(None);
+    o.registry.retries = Some(1);
+    let err = scan(&src, &o).expect_err("gives up");
+    assert!(err.to_string().contains("HTTP 429"), "{err}");
+    let (port, _) = serve_flaky(img.path().to_path_buf(), "0");
+    let src: SourceRef = format!("127.0.0.1:{port}/mamori/test:t")
+        .parse()
+        .expect("ref");
+    o.registry.retries = Some(0);
+    let err = scan(&src, &o).expect_err("no retries");
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
+}
+
+#[test]
+fn retry_after_beyond_the_bound_fails_at_once() {
+    let img = image();
+    let (port, count) = serve_flaky(img.path().to_path_buf(), "3600");
+    let src: SourceRef = format!("127.0.0.1:{port}/mamori/test:t")
+        .parse()
+        .expect("ref");
+    let start = Instant::now();
+    let err = scan(&src, &opts(None)).expect_err("refuses to wait an hour");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(err.to_string().contains("Retry-After of 3600 s"), "{err}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// Writes `docker-credential-NAME` (a shell script) into `dir`.
+fn helper(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let f = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(&f, format!("#!/bin/sh\n{body}\n")).expect("write");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn docker_credential_helpers() {
+    let Some(_sh) = mamori_testkit::tool("sh") else {
+        return;
+    };
+    let img = image();
+    let bin = tempfile::tempdir().expect("tempdir");
+    let asked = bin.path().join("asked");
+    // Answers only for the server it is asked about, and records what it was asked.
+    helper(
+        bin.path(),
+        "fake",
+        &format!(
+            r#"[ "$1" = get ] || exit 2
+read -r server || true
+printf '%s' "$server" > {asked}
+case "$server" in
+  127.0.0.1:*) printf '{{"ServerURL":"%s","Username":"user","Secret":"pass"}}' "$server" ;;
+  *) echo "credentials not found in native keychain"; exit 1 ;;
+esac"#,
+            asked = asked.display()
+        ),
+    );
+    helper(bin.path(), "broken", "echo 'helper exploded' >&2; exit 3");
+    helper(
+        bin.path(),
+        "empty",
+        "echo 'credentials not found in native keychain'; exit 1",
+    );
+    helper(bin.path(), "slow", "sleep 30");
+    let with = |config: serde_json::Value, auth: Auth| {
+        let port = serve(img.path().to_path_buf(), auth, false);
+        let cfg = bin.path().join(format!("config-{port}.json"));
+        let text = config.to_string().replace("PORT", &port.to_string());
+        std::fs::write(&cfg, text).expect("write");
+        let src: SourceRef = format!("127.0.0.1:{port}/mamori/test:t")
+            .parse()
+            .expect("ref");
+        let mut o = opts(Some(cfg));
+        o.registry.helper_path = Some(bin.path().as_os_str().to_owned());
+        o.registry.timeout = Some(Duration::from_secs(2));
+        (port, scan(&src, &o))
+    };
+    // credHelpers for this registry, basic auth.
+    let (port, got) = with(
+        json!({"credHelpers": {"127.0.0.1:PORT": "fake"}}),
+        Auth::Basic,
+    );
+    assert_eq!(got.expect("pull").packages.len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&asked).expect("helper ran"),
+        format!("127.0.0.1:{port}")
+    );
+    // credsStore for every registry, bearer token flow (basic at the token endpoint).
+    let (_, got) = with(json!({"credsStore": "fake"}), Auth::Bearer);
+    assert_eq!(got.expect("pull").packages.len(), 2);
+    // credHelpers wins over credsStore.
+    let (_, got) = with(
+        json!({"credsStore": "broken", "credHelpers": {"127.0.0.1:PORT": "fake"}}),
+        Auth::Basic,
+    );
+    assert_eq!(got.expect("pull").packages.len(), 2);
+    // A helper without credentials falls back to auths.
+    let (_, got) = with(
+        json!({"credsStore": "empty", "auths": {"127.0.0.1:PORT": {"auth": BASIC}}}),
+        Auth::Basic,
+    );
+    assert_eq!(got.expect("pull").packages.len(), 2);
+    // Failures say which helper and why.
+    let (_, got) = with(json!({"credsStore": "broken"}), Auth::Basic);
+    let err = got.expect_err("helper fails").to_string();
+    assert!(
+        err.contains("docker-credential-broken failed") && err.contains("helper exploded"),
+        "{err}"
+    );
+    let (_, got) = with(json!({"credsStore": "missing"}), Auth::Basic);
+    let err = got.expect_err("no such helper").to_string();
+    assert!(err.contains("docker-credential-missing not found"), "{err}");
+    let start = Instant::now();
+    let (_, got) = with(json!({"credsStore": "slow"}), Auth::Basic);
+    let err = got.expect_err("helper hangs").to_string();
+    assert!(err.contains("did not answer within"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // An anonymous registry never runs the helper.
+    std::fs::remove_file(&asked).expect("rm");
+    let (_, got) = with(json!({"credsStore": "fake"}), Auth::Anonymous);
+    assert_eq!(got.expect("pull").packages.len(), 2);
+    assert!(!asked.exists());
 }

@@ -4,18 +4,21 @@
 //! Without a vulnerability database the scan still runs and says, on stderr and in the report,
 //! that vulnerabilities were NOT checked.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mamori_core::report::{ExitPolicy, Format as ReportFormat, Report};
 use mamori_core::{Finding, Severity};
 use mamori_image::findings::{self, VulnOptions, VulnScan};
 use mamori_image::sbom::{self, SbomMeta};
 use mamori_image::{
-    checks, glob::Glob, scan, Inventory, Limits, RegistryOptions, ScanOptions, SourceRef,
+    checks, glob::Glob, scan, Inventory, Limits, Progress, ProgressSink, RegistryOptions,
+    ScanOptions, SourceRef,
 };
 use mamori_vulndb::{Database, OpenError, Suppressions};
 
@@ -83,6 +86,14 @@ pub struct SourceArgs {
     /// Registry: seconds to wait for a connection and for response headers.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
+    /// No progress bars and no notes on stderr (warnings and errors are still written). Bars
+    /// are drawn only when stderr is a terminal, never into a pipe or the report.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Registry: times a request is sent again after 429/5xx answers or a reset connection
+    /// (exponential backoff, or the server's Retry-After up to 60 s).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
 }
 
 impl SourceArgs {
@@ -103,8 +114,12 @@ impl SourceArgs {
                 insecure: self.insecure,
                 docker_config: self.docker_config.clone(),
                 timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
+                retries: Some(self.retries),
+                ..RegistryOptions::default()
             },
             secrets: false,
+            progress: (!self.quiet && std::io::stderr().is_terminal())
+                .then(|| ProgressSink(Arc::new(LayerBars::default()))),
         };
         Ok((source, opts))
     }
@@ -149,6 +164,54 @@ pub struct ScanArgs {
     pub vex: Vec<PathBuf>,
 }
 
+/// Progress bars of layer reads on stderr (one bar at a time, cleared when the layer ends).
+#[derive(Default)]
+struct LayerBars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for LayerBars {
+    fn layer_started(&self, index: usize, count: usize, name: &str, size: u64) {
+        let short = name.strip_prefix("sha256:").unwrap_or(name);
+        let short: String = short.chars().take(12).collect();
+        let bar = if size > 0 {
+            ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        };
+        let template = if size > 0 {
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}"
+        } else {
+            "{prefix} {spinner} {bytes} {bytes_per_sec}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!("layer {}/{count} {short}", index + 1));
+        // Draw at once: a small layer may be read before the first timed redraw.
+        bar.tick();
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn layer_read(&self, bytes: u64) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.inc(bytes);
+            }
+        }
+    }
+
+    fn layer_finished(&self) {
+        if let Ok(mut slot) = self.bar.lock() {
+            if let Some(bar) = slot.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
 /// Runs `mamori image …`; `color` is the global `--color` decision for stdout.
 pub fn run(args: ImageArgs, color: bool) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -172,7 +235,9 @@ fn load_rules(a: &ScanArgs) -> anyhow::Result<Suppressions> {
     let mut rules = Suppressions::new();
     let mut ignore = a.ignorefile.clone();
     if ignore.is_empty() && Path::new(".mamoriignore").is_file() {
-        eprintln!("note: using ./.mamoriignore");
+        if !a.source.quiet {
+            eprintln!("note: using ./.mamoriignore");
+        }
         ignore.push(PathBuf::from(".mamoriignore"));
     }
     for f in &ignore {
@@ -239,7 +304,9 @@ fn write_sbom(a: &ScanArgs, source: &SourceRef, opts: &ScanOptions) -> anyhow::R
         a.output.as_deref(),
         &(serde_json::to_string_pretty(&doc)? + "\n"),
     )?;
-    eprintln!("note: an SBOM lists packages only; use --format table|json|sarif for vulnerabilities, secrets and image config findings");
+    if !a.source.quiet {
+        eprintln!("note: an SBOM lists packages only; use --format table|json|sarif for vulnerabilities, secrets and image config findings");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

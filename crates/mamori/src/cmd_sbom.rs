@@ -39,8 +39,10 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     for w in &inv.warnings {
         tracing::warn!("{w}");
     }
-    for n in &inv.notices {
-        eprintln!("note: {n}");
+    if !a.source.quiet {
+        for n in &inv.notices {
+            eprintln!("note: {n}");
+        }
     }
     let meta = SbomMeta::now(&inv);
     let doc = match a.format {

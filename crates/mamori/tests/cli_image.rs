@@ -477,3 +477,69 @@ fn image_scan_finds_redacted_secrets_and_writes_sarif() {
     ]);
     assert_eq!(code, 0, "nothing critical is left");
 }
+
+/// Runs mamori under `script`, so that its stdin, stdout and stderr are a terminal; returns
+/// what the terminal showed.
+fn mamori_on_a_terminal(script: &Path, args: &[&str]) -> String {
+    let mut cmd = format!("'{}'", env!("CARGO_BIN_EXE_mamori"));
+    for a in args {
+        cmd.push_str(&format!(" '{a}'"));
+    }
+    let out = Command::new(script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("run script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_bars_only_on_a_terminal_and_never_with_quiet() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("layout");
+    // A layer big enough to be read in several chunks.
+    let big = vec![b'x'; 4 << 20];
+    let l = layer(&[
+        ("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n"),
+        ("opt/blob.dat", &big),
+    ]);
+    oci_layout(&dir, &[l]);
+    let image = format!("oci:{}:v1", dir.display());
+    let sbom = tmp.path().join("sbom.json");
+    let sbom_arg = sbom.display().to_string();
+
+    // Pipes: no bar, no escape sequences; stdout is the JSON document alone.
+    let (code, out, err) = mamori(&["sbom", &image, "--format", "cyclonedx"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("layer 1/1") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("stdout is only JSON");
+    assert_eq!(doc["bomFormat"], "CycloneDX");
+
+    let Some(script) = mamori_testkit::tool("script") else {
+        return;
+    };
+    // A terminal: the layer's bar is drawn on stderr; the report written to a file stays JSON.
+    let shown = mamori_on_a_terminal(&script, &["sbom", &image, "-o", &sbom_arg]);
+    assert!(shown.contains("layer 1/1"), "{shown:?}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sbom).expect("written")).expect("JSON only");
+    assert_eq!(doc["bomFormat"], "CycloneDX");
+    let shown = mamori_on_a_terminal(
+        &script,
+        &["image", "scan", &image, "--format", "json", "-o", &sbom_arg],
+    );
+    assert!(shown.contains("layer 1/1"), "{shown:?}");
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(&sbom).expect("written"))
+        .expect("JSON only");
+    // --quiet: nothing drawn.
+    let shown = mamori_on_a_terminal(&script, &["sbom", &image, "--quiet", "-o", &sbom_arg]);
+    assert!(!shown.contains("layer 1/1"), "{shown:?}");
+}

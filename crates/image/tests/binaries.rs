@@ -1,0 +1,216 @@
+//! Executables in image layers, built with real toolchains at test time: a C program laid out
+//! like a Go < 1.18 binary (its linker writes the build-info pointers), and a Rust program
+//! given a cargo-auditable `.dep-v0` section by `objcopy`.
+
+#[path = "support/image_builder.rs"]
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use mamori_image::{scan, Inventory, ScanOptions, SourceRef};
+use serde_json::json;
+use support::*;
+
+/// Module info framed by two 16-byte sentinels, as the Go toolchain writes it.
+const MODINFO: &str = "<sentinel-start>\
+path\\texample.com/oldtool\\n\
+mod\\texample.com/oldtool\\tv0.3.0\\th1:abc=\\n\
+dep\\tgithub.com/gorilla/websocket\\tv1.4.0\\th1:x=\\n\
+dep\\tgolang.org/x/text\\tv0.3.0\\th1:y=\\n\
+=>\\tgolang.org/x/text\\tv0.3.8\\th1:z=\\n\
+<sentinel--end->";
+
+/// A C program with the Go 1.13–1.17 layout: `.go.buildinfo` holds the magic, pointer size,
+/// flags 0 (little endian, pointer format) and the addresses of two Go string headers, which
+/// point at the version and module-info bytes in `.rodata`.
+fn legacy_go_c_source() -> String {
+    format!(
+        r#"
+struct gostring {{ const char *p; unsigned long n; }};
+static const char version[] = "go1.16.15";
+static const char modinfo[] = "{MODINFO}";
+struct gostring runtime_buildVersion = {{ version, sizeof(version) - 1 }};
+struct gostring runtime_modinfo = {{ modinfo, sizeof(modinfo) - 1 }};
+struct buildinfo {{ char magic[14]; char ptrsize; char flags; void *v; void *m; }};
+__attribute__((section(".go.buildinfo"), aligned(16), used))
+struct buildinfo go_buildinfo = {{
+    {{ '\xff', ' ', 'G', 'o', ' ', 'b', 'u', 'i', 'l', 'd', 'i', 'n', 'f', ':' }},
+    sizeof(void *), 0, &runtime_buildVersion, &runtime_modinfo }};
+int main(void) {{ return 0; }}
+"#
+    )
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn scan_layout_with(path: &str, binary: &[u8]) -> (tempfile::TempDir, Inventory) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layer = gz(tar(&[E::File(path, 0o755, binary)]));
+    oci_layout(dir.path(), "t", &[layer], json!({}));
+    let src: SourceRef = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("ref");
+    let inv = scan(&src, &ScanOptions::default()).expect("scans");
+    (dir, inv)
+}
+
+fn purls(inv: &Inventory) -> Vec<String> {
+    let mut v: Vec<String> = inv
+        .packages
+        .iter()
+        .filter_map(|p| p.package.purl.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn go_before_1_18_pointer_format_from_a_linked_binary() {
+    let Some(cc) = mamori_testkit::tool("cc") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("oldgo.c");
+    std::fs::write(&src, legacy_go_c_source()).expect("writes");
+    let bin = dir.path().join("oldgo");
+    // Position-dependent, so the pointers in the file are the final addresses (as in the Go
+    // linker's own non-PIE output).
+    run(Command::new(cc)
+        .arg("-no-pie")
+        .arg("-O0")
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src));
+    let bytes = std::fs::read(&bin).expect("built");
+    // The binary runs: it is a real executable, not a hand-made blob.
+    run(&mut Command::new(&bin));
+    let (_d, inv) = scan_layout_with("usr/local/bin/oldgo", &bytes);
+    assert_eq!(
+        purls(&inv),
+        [
+            "pkg:golang/example.com/oldtool@v0.3.0",
+            "pkg:golang/github.com/gorilla/websocket@v1.4.0",
+            "pkg:golang/golang.org/x/text@v0.3.8",
+            "pkg:golang/stdlib@1.16.15",
+        ]
+    );
+    assert!(
+        inv.packages
+            .iter()
+            .all(|p| p.package.path.as_deref() == Some("usr/local/bin/oldgo")),
+        "{:?}",
+        inv.packages
+    );
+    assert!(inv.notices.is_empty(), "{:?}", inv.notices);
+}
+
+#[test]
+fn go_binary_over_the_in_memory_limit_is_noticed() {
+    let Some(cc) = mamori_testkit::tool("cc") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("oldgo.c");
+    std::fs::write(&src, legacy_go_c_source()).expect("writes");
+    let bin = dir.path().join("oldgo");
+    run(Command::new(cc)
+        .arg("-no-pie")
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src));
+    let bytes = std::fs::read(&bin).expect("built");
+    let layer = gz(tar(&[E::File("bin/oldgo", 0o755, &bytes)]));
+    oci_layout(dir.path(), "t", &[layer], json!({}));
+    let src: SourceRef = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("ref");
+    let mut opts = ScanOptions::default();
+    opts.limits.max_binary_bytes = 1024;
+    let inv = scan(&src, &opts).expect("scans");
+    assert!(inv.packages.is_empty());
+    assert!(
+        inv.notices
+            .iter()
+            .any(|n| n.contains("bin/oldgo: Go binary built before Go 1.18")),
+        "{:?}",
+        inv.notices
+    );
+}
+
+fn write_zlib(path: &Path, data: &[u8]) {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).expect("memory");
+    std::fs::write(path, z.finish().expect("memory")).expect("writes");
+}
+
+#[test]
+fn rust_binary_with_a_cargo_auditable_section() {
+    let (Some(rustc), Some(objcopy)) = (
+        mamori_testkit::tool("rustc"),
+        mamori_testkit::tool("objcopy"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("app.rs");
+    std::fs::write(&src, "fn main() { println!(\"hi\"); }\n").expect("writes");
+    let plain = dir.path().join("app-plain");
+    run(Command::new(rustc).arg("-o").arg(&plain).arg(&src));
+    // The same document shape cargo-auditable writes: the root crate, a runtime dependency
+    // (kind omitted), a build dependency, a git dependency.
+    let deps = json!({"packages": [
+        {"name": "app", "version": "0.1.0", "source": "local", "dependencies": [1, 2, 3], "root": true},
+        {"name": "smallvec", "version": "1.6.0", "source": "crates.io"},
+        {"name": "cc", "version": "1.0.83", "source": "crates.io", "kind": "build"},
+        {"name": "time", "version": "0.1.43", "source": "git"}
+    ]});
+    let z = dir.path().join("deps.z");
+    write_zlib(&z, deps.to_string().as_bytes());
+    let audited = dir.path().join("app");
+    run(Command::new(objcopy)
+        .arg(format!("--add-section=.dep-v0={}", z.display()))
+        .arg(&plain)
+        .arg(&audited));
+    run(&mut Command::new(&audited));
+    let bytes = std::fs::read(&audited).expect("built");
+    let (_d, inv) = scan_layout_with("usr/bin/app", &bytes);
+    assert_eq!(
+        purls(&inv),
+        [
+            "pkg:cargo/app@0.1.0",
+            "pkg:cargo/smallvec@1.6.0",
+            "pkg:cargo/time@0.1.43"
+        ]
+    );
+    // The same program without the section has no packages.
+    let (_d, inv) = scan_layout_with("usr/bin/app", &std::fs::read(&plain).expect("built"));
+    assert!(inv.packages.is_empty(), "{:?}", inv.packages);
+
+    // A corrupt section is a warning naming the file, and the scan goes on.
+    std::fs::write(&z, b"this is not zlib").expect("writes");
+    let broken = dir.path().join("broken");
+    run(
+        Command::new(mamori_testkit::tool("objcopy").expect("checked"))
+            .arg(format!("--add-section=.dep-v0={}", z.display()))
+            .arg(&plain)
+            .arg(&broken),
+    );
+    let (_d, inv) = scan_layout_with("usr/bin/broken", &std::fs::read(&broken).expect("built"));
+    assert!(inv.packages.is_empty());
+    assert!(
+        inv.warnings
+            .iter()
+            .any(|w| w.contains("usr/bin/broken: .dep-v0: not zlib data")),
+        "{:?}",
+        inv.warnings
+    );
+}
