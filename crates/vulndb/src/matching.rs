@@ -798,8 +798,8 @@ fn apply_ubuntu_streams(hits: &mut [Hit<'_>]) {
     }
 }
 
-/// Sorts the hits by advisory id and groups those sharing an id or alias; records that only
-/// cover others (several `upstream` ids, all matched) move to `covering`.
+/// Sorts the hits by advisory id and groups those sharing an id or alias; records that cover
+/// others (several `upstream` ids) move to `covering` when any covered record matched.
 fn group(m: &mut Matches<'_>) {
     m.hits.sort_by(|a, b| a.id().cmp(b.id()));
     let n = m.hits.len();
@@ -820,13 +820,14 @@ fn group(m: &mut Matches<'_>) {
             }
         }
     }
-    // Covering records: every covered id is an id or alias of another group.
+    // Covering records (a USN listing the UBUNTU-CVE records it fixes) whose covered
+    // vulnerabilities matched too are folded into them: the per-vulnerability records are the
+    // finer answer, and the notice would count one of them twice.
     let covered_elsewhere = |i: usize| {
         let covers = &m.hits[i].entry.advisory.covers;
-        !covers.is_empty()
-            && covers.iter().all(|c| {
-                (0..n).any(|j| lead[j] != lead[i] && m.hits[j].ids().any(|x| x == c.as_str()))
-            })
+        covers
+            .iter()
+            .any(|c| (0..n).any(|j| lead[j] != lead[i] && m.hits[j].ids().any(|x| x == c.as_str())))
     };
     let is_cover: Vec<bool> = (0..n)
         .map(|i| lead[i] == i && covered_elsewhere(i))

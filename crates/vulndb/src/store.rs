@@ -68,6 +68,8 @@ pub struct Metadata {
     pub git_ranges_skipped: u64,
     /// Affected entries dropped because their ecosystem's ordering is not implemented.
     pub unsupported_affected: u64,
+    /// Update imports merged in since the last full import.
+    pub updates: u64,
 }
 
 /// Advisory-level data kept in the store.
