@@ -291,3 +291,30 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bar_fills_with_the_known_total() {
+        let bar = |files, total| progress_bar(Progress { files, total });
+        assert_eq!(
+            bar(0, Some(10)),
+            format!("reading OSV records [{}] 0/10 files", ".".repeat(30))
+        );
+        assert_eq!(
+            bar(5, Some(10)),
+            format!(
+                "reading OSV records [{}{}] 5/10 files",
+                "#".repeat(15),
+                ".".repeat(15)
+            )
+        );
+        assert_eq!(
+            bar(10, Some(10)),
+            format!("reading OSV records [{}] 10/10 files", "#".repeat(30))
+        );
+        assert_eq!(bar(7, None), "reading OSV records: 7 files");
+    }
+}

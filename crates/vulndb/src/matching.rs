@@ -657,6 +657,10 @@ impl Database {
             })?;
             out.push(e);
         }
+        // Entries without a release first, then by release number: a package's entries are
+        // found by two binary searches instead of comparing every release (the kernel has
+        // hundreds of entries per key across distro releases).
+        out.sort_by(|a, b| release_number(a).cmp(&release_number(b)));
         // Another thread may have won the race: same data, keep theirs.
         Ok(slot.get_or_init(|| out))
     }
@@ -692,13 +696,18 @@ impl Database {
         }
         let distro = has_releases(l.eco);
         let mut parsed = Vec::with_capacity(2);
-        let mut candidates: Vec<&PreparedEntry> = own.iter().collect();
+        let number = l.release.as_ref().map(|r| r.number.as_str());
+        let mut candidates: Vec<&PreparedEntry> = if distro {
+            for_release(own, number).collect()
+        } else {
+            own.iter().collect()
+        };
         for &pos in via_binary {
-            for e in self.prepared_at(l.eco, pos as usize)? {
-                if e.stored.binaries.iter().any(|b| b == l.name) {
-                    candidates.push(e);
-                }
-            }
+            let entries = self.prepared_at(l.eco, pos as usize)?;
+            candidates.extend(
+                for_release(entries, number)
+                    .filter(|e| e.stored.binaries.iter().any(|b| b == l.name)),
+            );
         }
         // Ubuntu with Pro entries: unaffected entries are kept (empty) to decide the stream
         // rule below.
@@ -773,6 +782,29 @@ impl Database {
     }
 }
 
+fn release_number(e: &PreparedEntry) -> Option<&str> {
+    e.release.as_ref().map(|r| r.number.as_str())
+}
+
+/// The entries (sorted by [`release_number`]) that can apply to a package of release
+/// `number`: those without a release and those of the same release number. Without a release
+/// number, only the entries without one.
+fn for_release<'e>(
+    entries: &'e [PreparedEntry],
+    number: Option<&str>,
+) -> impl Iterator<Item = &'e PreparedEntry> {
+    let unreleased = entries.partition_point(|e| e.release.is_none());
+    let same = match number {
+        Some(n) => {
+            let from = entries.partition_point(|e| release_number(e).is_none_or(|x| x < n));
+            let to = entries.partition_point(|e| release_number(e).is_none_or(|x| x <= n));
+            &entries[from..to]
+        }
+        None => &[],
+    };
+    entries[..unreleased].iter().chain(same)
+}
+
 /// Ubuntu: an advisory with both plain and Pro entries for the package's release affects it
 /// only if an entry of each stream does. `hits` holds affected and unaffected (empty) hits of
 /// the applicable entries; the hits of advisories that one stream calls fixed are cleared.
@@ -801,7 +833,8 @@ fn apply_ubuntu_streams(hits: &mut [Hit<'_>]) {
 /// Sorts the hits by advisory id and groups those sharing an id or alias; records that cover
 /// others (several `upstream` ids) move to `covering` when any covered record matched.
 fn group(m: &mut Matches<'_>) {
-    m.hits.sort_by(|a, b| a.id().cmp(b.id()));
+    // Advisories are stored in id order, so their index orders them by id.
+    m.hits.sort_by_key(|h| h.entry.stored.advisory);
     let n = m.hits.len();
     if n <= 1 {
         m.groups = if n == 1 { vec![(0, 1)] } else { Vec::new() };
@@ -810,7 +843,8 @@ fn group(m: &mut Matches<'_>) {
     // Union of hits sharing any id (leaders are the smallest index, i.e. the smallest id).
     let mut lead: Vec<usize> = (0..n).collect();
     {
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(n * 2);
+        let mut seen: HashMap<&str, usize, BuildFx> =
+            HashMap::with_capacity_and_hasher(n * 2, BuildFx);
         for i in 0..n {
             let h = m.hits[i];
             let g = h.ids().find_map(|id| seen.get(id).copied()).unwrap_or(i);
@@ -852,6 +886,35 @@ fn group(m: &mut Matches<'_>) {
     m.hits = hits;
     m.groups = groups;
     m.covering = covering;
+}
+
+/// A small multiplicative string hasher for the short-lived id sets of [`group`] (SipHash's
+/// DoS resistance buys nothing for ids read from our own database).
+#[derive(Default, Clone, Copy)]
+struct BuildFx;
+
+#[derive(Default)]
+struct Fx(u64);
+
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
 }
 
 /// Merges owned matches that share an id or alias into one (the smallest id leads).

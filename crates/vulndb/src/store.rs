@@ -183,12 +183,15 @@ fn len32(n: usize) -> Result<u32, WriteError> {
     u32::try_from(n).map_err(|_| WriteError::Encode("section larger than 4 GiB".into()))
 }
 
-/// Serialises advisories into the file format (without writing it).
+/// Serialises advisories into the file format (without writing it). Advisories are stored in
+/// id order (matching relies on it to order matches without comparing ids).
 pub fn encode(advisories: &[Advisory], meta: &Metadata) -> Result<Vec<u8>, WriteError> {
     let mut blobs: Vec<u8> = Vec::new();
     let mut adv_offsets: Vec<(u32, u32)> = Vec::with_capacity(advisories.len());
     let mut groups: BTreeMap<String, Vec<StoredAffected>> = BTreeMap::new();
-    for (i, a) in advisories.iter().enumerate() {
+    let mut sorted: Vec<&Advisory> = advisories.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for (i, a) in sorted.into_iter().enumerate() {
         let stored = StoredAdvisory {
             id: a.id.clone(),
             modified: a.modified.clone(),

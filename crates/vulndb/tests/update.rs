@@ -82,7 +82,11 @@ fn update() -> ImportOptions<'static> {
 #[test]
 fn update_merges_newer_records_and_withdrawals() {
     let t = tempfile::tempdir().unwrap(); // ok: test
-    let (b, d, db_dir) = (t.path().join("base"), t.path().join("delta"), t.path().join("db"));
+    let (b, d, db_dir) = (
+        t.path().join("base"),
+        t.path().join("delta"),
+        t.path().join("db"),
+    );
     base(&b);
     delta(&d);
     import(&[Source::Dir(b)], &db_dir, &ImportOptions::default()).unwrap(); // ok: test
@@ -106,7 +110,11 @@ fn update_merges_newer_records_and_withdrawals() {
     let m = db.metadata();
     assert_eq!(m.advisories, 4, "A, B, D, F");
     assert_eq!(m.updates, 1);
-    assert_eq!(m.sources.len(), 2, "the full import's source and the update's");
+    assert_eq!(
+        m.sources.len(),
+        2,
+        "the full import's source and the update's"
+    );
     assert_eq!(m.withdrawn, 1);
     assert_eq!(m.newest_modified.as_deref(), Some(T2));
     // A's revision is in effect, C is gone, D is new, F keeps its stored (newer) data.
@@ -114,7 +122,11 @@ fn update_merges_newer_records_and_withdrawals() {
     assert!(ids(&db, "alpha", "3.0").is_empty());
     assert!(ids(&db, "gamma", "0.5").is_empty());
     assert_eq!(ids(&db, "delta", "0.9"), ["PYSEC-D"]);
-    assert_eq!(ids(&db, "phi", "4.5"), ["PYSEC-F"], "the older revision fixed 4.0");
+    assert_eq!(
+        ids(&db, "phi", "4.5"),
+        ["PYSEC-F"],
+        "the older revision fixed 4.0"
+    );
     // Unchanged advisories read back intact (aliases, fixed versions).
     let b = db
         .match_package(&Package::new(Ecosystem::PyPI, "beta", "0.1"))
@@ -123,12 +135,7 @@ fn update_merges_newer_records_and_withdrawals() {
     assert_eq!(b[0].fixed_versions, ["1.0"]);
 
     // Applying the same delta again changes nothing.
-    let again = import(
-        &[Source::Dir(t.path().join("delta"))],
-        &db_dir,
-        &update(),
-    )
-    .unwrap(); // ok: test
+    let again = import(&[Source::Dir(t.path().join("delta"))], &db_dir, &update()).unwrap(); // ok: test
     let u = again.update.unwrap(); // ok: test
     assert_eq!((u.added, u.updated, u.withdrawn), (0, 0, 0), "{u:?}");
     assert_eq!((u.unchanged, u.stale), (3, 1), "A, B and D equal, F older");
@@ -138,11 +145,20 @@ fn update_merges_newer_records_and_withdrawals() {
 #[test]
 fn update_failures_leave_the_database_as_it_was() {
     let t = tempfile::tempdir().unwrap(); // ok: test
-    let (b, d, db_dir) = (t.path().join("base"), t.path().join("delta"), t.path().join("db"));
+    let (b, d, db_dir) = (
+        t.path().join("base"),
+        t.path().join("delta"),
+        t.path().join("db"),
+    );
     base(&b);
     delta(&d);
     std::fs::write(d.join("broken.json"), "{ nope").unwrap(); // ok: test
-    import(&[Source::Dir(b.clone())], &db_dir, &ImportOptions::default()).unwrap(); // ok: test
+    import(
+        &[Source::Dir(b.clone())],
+        &db_dir,
+        &ImportOptions::default(),
+    )
+    .unwrap(); // ok: test
     let file = db_dir.join("vulndb.bin");
     let bytes = std::fs::read(&file).unwrap(); // ok: test
 
@@ -181,7 +197,10 @@ fn update_matches_a_full_import_of_the_same_records() {
     let t = tempfile::tempdir().unwrap(); // ok: test
     let (b, extra) = (t.path().join("base"), t.path().join("extra"));
     base(&b);
-    tree(&extra, &[("E.json", record("PYSEC-E", T0, "epsilon", "0.2"))]);
+    tree(
+        &extra,
+        &[("E.json", record("PYSEC-E", T0, "epsilon", "0.2"))],
+    );
     let (upd, full) = (t.path().join("upd"), t.path().join("full"));
     import(&[Source::Dir(b.clone())], &upd, &ImportOptions::default()).unwrap(); // ok: test
     import(&[Source::Dir(extra.clone())], &upd, &update()).unwrap(); // ok: test
@@ -191,7 +210,10 @@ fn update_matches_a_full_import_of_the_same_records() {
         &ImportOptions::default(),
     )
     .unwrap(); // ok: test
-    let (u, f) = (Database::open(&upd).unwrap(), Database::open(&full).unwrap()); // ok: test
+    let (u, f) = (
+        Database::open(&upd).unwrap(),
+        Database::open(&full).unwrap(),
+    ); // ok: test
     for (name, v) in [
         ("alpha", "1.0"),
         ("alpha", "2.0"),
