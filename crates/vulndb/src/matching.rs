@@ -845,10 +845,9 @@ fn group(m: &mut Matches<'_>) {
     {
         let mut seen: HashMap<&str, usize, BuildFx> =
             HashMap::with_capacity_and_hasher(n * 2, BuildFx);
-        for i in 0..n {
-            let h = m.hits[i];
+        for (i, (h, l)) in m.hits.iter().zip(lead.iter_mut()).enumerate() {
             let g = h.ids().find_map(|id| seen.get(id).copied()).unwrap_or(i);
-            lead[i] = g;
+            *l = g;
             for id in h.ids() {
                 seen.entry(id).or_insert(g);
             }
