@@ -181,7 +181,6 @@ struct EntryRange {
 #[derive(Debug)]
 pub(crate) struct PreparedEntry {
     stored: StoredAffected,
-    advisory: Arc<StoredAdvisory>,
     /// The entry's release, if any.
     release: Option<Release>,
     ranges: Vec<EntryRange>,
@@ -212,11 +211,7 @@ enum Listed {
 }
 
 impl PreparedEntry {
-    fn new(
-        stored: StoredAffected,
-        advisory: Arc<StoredAdvisory>,
-        eco: &str,
-    ) -> Result<PreparedEntry, ParseVersionError> {
+    fn new(stored: StoredAffected, eco: &str) -> Result<PreparedEntry, ParseVersionError> {
         let note = match (&stored.release, eco.eq_ignore_ascii_case("ubuntu")) {
             (Some(_), true) => match &stored.availability {
                 Some(a) => format!(" [{}: {a}]", stored.ecosystem),
@@ -248,7 +243,6 @@ impl PreparedEntry {
         Ok(PreparedEntry {
             release: stored.release.as_deref().map(|r| Release::parse(eco, r)),
             stored,
-            advisory,
             ranges,
             versions,
             unparsed,
@@ -317,18 +311,20 @@ fn installed<'a>(
 #[derive(Debug, Clone, Copy)]
 struct Hit<'db> {
     entry: &'db PreparedEntry,
+    /// The entry's advisory, decoded on first match (not for every entry looked at).
+    adv: &'db StoredAdvisory,
     ranges: (u32, u32),
     listed: Listed,
 }
 
 impl<'db> Hit<'db> {
     fn id(&self) -> &'db str {
-        &self.entry.advisory.id
+        &self.adv.id
     }
 
     /// Every id of this hit's advisory: id then aliases.
     fn ids(&self) -> impl Iterator<Item = &'db str> {
-        let a: &'db StoredAdvisory = &self.entry.advisory;
+        let a: &'db StoredAdvisory = self.adv;
         std::iter::once(a.id.as_str()).chain(a.aliases.iter().map(String::as_str))
     }
 }
@@ -441,8 +437,7 @@ impl<'m, 'db> MatchView<'m, 'db> {
         let cov = covering
             .iter()
             .filter(move |c| {
-                c.entry
-                    .advisory
+                c.adv
                     .covers
                     .iter()
                     .any(|x| hits.iter().any(|h| h.ids().any(|i| i == x)))
@@ -456,27 +451,20 @@ impl<'m, 'db> MatchView<'m, 'db> {
         let hits = self.hits;
         let all = hits
             .iter()
-            .flat_map(|h| h.entry.advisory.aliases.iter().map(String::as_str));
+            .flat_map(|h| h.adv.aliases.iter().map(String::as_str));
         distinct(all, move |s| hits.iter().any(|h| h.id() == s))
     }
 
     /// Summary of the first merged advisory that has one.
     pub fn summary(&self) -> Option<&'db str> {
-        self.hits
-            .iter()
-            .find_map(|h| h.entry.advisory.summary.as_deref())
+        self.hits.iter().find_map(|h| h.adv.summary.as_deref())
     }
 
     /// Highest severity among the merged advisories (per-package severity first).
     pub fn severity(&self) -> Option<&'db SeverityScore> {
         let mut best: Option<&'db SeverityScore> = None;
         for h in self.hits {
-            let s = h
-                .entry
-                .stored
-                .severity
-                .as_ref()
-                .or(h.entry.advisory.severity.as_ref());
+            let s = h.entry.stored.severity.as_ref().or(h.adv.severity.as_ref());
             if better(s, best) {
                 best = s;
             }
@@ -650,8 +638,7 @@ impl Database {
         }
         let mut out = Vec::new();
         for stored in self.entries_at(i)? {
-            let adv = self.cached_advisory(stored.advisory)?;
-            let e = PreparedEntry::new(stored, adv, eco).map_err(|e| OpenError::Corrupt {
+            let e = PreparedEntry::new(stored, eco).map_err(|e| OpenError::Corrupt {
                 path: self.path().to_path_buf(),
                 why: format!("stored range does not parse: {e}"),
             })?;
@@ -665,16 +652,24 @@ impl Database {
         Ok(slot.get_or_init(|| out))
     }
 
-    fn cached_advisory(&self, i: u32) -> Result<Arc<StoredAdvisory>, MatchError> {
+    /// The advisory with index `i`, decoded once then cached.
+    fn cached_advisory(&self, i: u32) -> Result<&StoredAdvisory, MatchError> {
         let Some(slot) = self.caches.advisories.get(i as usize) else {
-            return Ok(Arc::new(self.advisory(i)?)); // out of range: advisory() reports it
+            return Err(self.advisory(i).err().map_or_else(
+                || {
+                    MatchError::Database(OpenError::Corrupt {
+                        path: self.path().to_path_buf(),
+                        why: format!("advisory {i} out of range"),
+                    })
+                },
+                MatchError::Database,
+            ));
         };
         if let Some(a) = slot.get() {
-            return Ok(Arc::clone(a));
+            return Ok(a);
         }
         let a = Arc::new(self.advisory(i)?);
-        let _ = slot.set(Arc::clone(&a));
-        Ok(a)
+        Ok(slot.get_or_init(|| a))
     }
 
     /// Every vulnerability affecting `pkg` as borrowed views (no per-match copies); see
@@ -736,6 +731,7 @@ impl Database {
             if m.ranges.len() > start || listed != Listed::None {
                 m.hits.push(Hit {
                     entry,
+                    adv: self.cached_advisory(entry.stored.advisory)?,
                     ranges: (start as u32, m.ranges.len() as u32),
                     listed,
                 });
@@ -743,6 +739,7 @@ impl Database {
                 // Remember entries that said "not affected": they decide the Pro rule below.
                 m.hits.push(Hit {
                     entry,
+                    adv: self.cached_advisory(entry.stored.advisory)?,
                     ranges: (start as u32, start as u32),
                     listed: Listed::None,
                 });
@@ -857,7 +854,7 @@ fn group(m: &mut Matches<'_>) {
     // vulnerabilities matched too are folded into them: the per-vulnerability records are the
     // finer answer, and the notice would count one of them twice.
     let covered_elsewhere = |i: usize| {
-        let covers = &m.hits[i].entry.advisory.covers;
+        let covers = &m.hits[i].adv.covers;
         covers
             .iter()
             .any(|c| (0..n).any(|j| lead[j] != lead[i] && m.hits[j].ids().any(|x| x == c.as_str())))
