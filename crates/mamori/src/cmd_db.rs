@@ -1,4 +1,5 @@
-//! `mamori db import PATH|URL... [--db DIR] [--strict]` and `mamori db status [--db DIR]`.
+//! `mamori db import PATH|URL... [--db DIR] [--strict] [--update]`, `mamori db status [--db DIR]`
+//! and `mamori db match …`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mamori_core::{Ecosystem, Package};
-use mamori_vulndb::{import, Database, ImportOptions, Source, Suppressions};
+use mamori_vulndb::{import, Database, ImportOptions, Progress, Source, Suppressions};
 
 /// Manage the vulnerability database.
 #[derive(Debug, Args)]
@@ -20,7 +21,8 @@ pub struct DbArgs {
 /// `mamori db` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Build the database from OSV sources (replaces the previous database atomically).
+    /// Build the database from OSV sources (replaces the previous database atomically, or
+    /// merges into it with --update).
     ///
     /// Each SOURCE is a directory tree of OSV .json/.yaml files, a zip of them (osv.dev
     /// `<ecosystem>/all.zip`), or an http(s) URL of such a zip.
@@ -34,6 +36,10 @@ pub enum DbCommand {
         /// Fail, writing nothing, if any record is malformed.
         #[arg(long)]
         strict: bool,
+        /// Merge the sources into the existing database (newer `modified` replaces, withdrawn
+        /// removes) instead of replacing it; still written atomically.
+        #[arg(long)]
+        update: bool,
         /// Print the import report as JSON.
         #[arg(long)]
         json: bool,
@@ -85,6 +91,24 @@ pub fn default_db_dir() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache").join("mamori").join("db"))
 }
 
+/// One line of progress: a bar when the total is known, else a count.
+fn progress_bar(p: Progress) -> String {
+    const WIDTH: u64 = 30;
+    match p.total {
+        Some(t) if t > 0 => {
+            let done = (p.files.min(t) * WIDTH / t) as usize;
+            format!(
+                "reading OSV records [{}{}] {}/{} files",
+                "#".repeat(done),
+                ".".repeat(WIDTH as usize - done),
+                p.files,
+                t
+            )
+        }
+        _ => format!("reading OSV records: {} files", p.files),
+    }
+}
+
 /// Runs `mamori db …`.
 pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
@@ -93,6 +117,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             sources,
             db,
             strict,
+            update,
             json,
         } => {
             let dir = match db {
@@ -101,15 +126,16 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             };
             let sources: Vec<Source> = sources.iter().map(|s| Source::parse(s)).collect();
             let tty = std::io::stderr().is_terminal();
-            let progress = |n: u64| {
-                if n % 500 == 0 {
-                    eprint!("\rreading OSV records: {n} files");
+            let progress = |p: Progress| {
+                if p.files % 250 == 0 || Some(p.files) == p.total {
+                    eprint!("\r{}", progress_bar(p));
                     let _ = std::io::stderr().flush();
                 }
             };
             let opts = ImportOptions {
                 strict,
-                progress: tty.then_some(&progress as &dyn Fn(u64)),
+                update,
+                progress: tty.then_some(&progress as &dyn Fn(Progress)),
             };
             let started = std::time::Instant::now();
             let report = import(&sources, &dir, &opts);
@@ -122,14 +148,30 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let m = &report.metadata;
-            writeln!(
-                out,
-                "imported {} advisories from {} files into {} in {:.2}s",
-                m.advisories,
-                report.files,
-                report.path.display(),
-                started.elapsed().as_secs_f64()
-            )?;
+            match &report.update {
+                Some(u) => writeln!(
+                    out,
+                    "updated {} from {} files in {:.2}s: {} added, {} updated, {} unchanged, {} older than stored (kept), {} withdrawn (removed); {} -> {} advisories",
+                    report.path.display(),
+                    report.files,
+                    started.elapsed().as_secs_f64(),
+                    u.added,
+                    u.updated,
+                    u.unchanged,
+                    u.stale,
+                    u.withdrawn,
+                    u.previous,
+                    m.advisories
+                )?,
+                None => writeln!(
+                    out,
+                    "imported {} advisories from {} files into {} in {:.2}s",
+                    m.advisories,
+                    report.files,
+                    report.path.display(),
+                    started.elapsed().as_secs_f64()
+                )?,
+            }
             writeln!(
                 out,
                 "withdrawn (left out): {}, duplicates: {}, GIT ranges skipped: {}, affected entries of unsupported ecosystems: {}",
@@ -207,7 +249,16 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 size as f64 / 1e6,
                 m.schema
             )?;
-            writeln!(out, "imported at:     {}", m.imported_at)?;
+            writeln!(
+                out,
+                "imported at:     {}{}",
+                m.imported_at,
+                if m.updates > 0 {
+                    format!(" ({} update(s) merged since the full import)", m.updates)
+                } else {
+                    String::new()
+                }
+            )?;
             writeln!(
                 out,
                 "newest modified: {}",
@@ -238,5 +289,32 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bar_fills_with_the_known_total() {
+        let bar = |files, total| progress_bar(Progress { files, total });
+        assert_eq!(
+            bar(0, Some(10)),
+            format!("reading OSV records [{}] 0/10 files", ".".repeat(30))
+        );
+        assert_eq!(
+            bar(5, Some(10)),
+            format!(
+                "reading OSV records [{}{}] 5/10 files",
+                "#".repeat(15),
+                ".".repeat(15)
+            )
+        );
+        assert_eq!(
+            bar(10, Some(10)),
+            format!("reading OSV records [{}] 10/10 files", "#".repeat(30))
+        );
+        assert_eq!(bar(7, None), "reading OSV records: 7 files");
     }
 }

@@ -105,3 +105,54 @@ fn import_status_match_and_strict() {
     assert_eq!(code, 1);
     assert!(err.contains("no vulnerability database"), "{err}");
 }
+
+#[test]
+fn update_merges_a_newer_source() {
+    let t = tempfile::tempdir().expect("tempdir"); // ok: test
+    let (src, delta) = (t.path().join("osv"), t.path().join("delta"));
+    std::fs::create_dir_all(&src).expect("mkdir"); // ok: test
+    std::fs::create_dir_all(&delta).expect("mkdir"); // ok: test
+    std::fs::write(src.join("GHSA-demo-0001.json"), RECORD).expect("write"); // ok: test
+                                                                             // The delta moves the fix to 1.4.0 and adds a second package.
+    let revised = RECORD
+        .replace("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")
+        .replace("1.3.0", "1.4.0");
+    std::fs::write(delta.join("GHSA-demo-0001.json"), revised).expect("write"); // ok: test
+    let other = RECORD
+        .replace("GHSA-demo-0001", "GHSA-demo-0002")
+        .replace("CVE-2099-0001", "CVE-2099-0002")
+        .replace("left-pad", "right-pad");
+    std::fs::write(delta.join("GHSA-demo-0002.json"), other).expect("write"); // ok: test
+    let db = t.path().join("db");
+    let db_arg = db.to_str().expect("utf-8");
+
+    let (code, _, err) = run(
+        &["db", "import", "--db", db_arg, src.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &[
+            "db",
+            "import",
+            "--update",
+            "--db",
+            db_arg,
+            delta.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 added, 1 updated, 0 unchanged, 0 older than stored (kept), 0 withdrawn (removed); 1 -> 2 advisories"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["db", "status", "--db", db_arg], &[]);
+    assert!(out.contains("1 update(s) merged"), "{out}");
+    let (_, out, _) = run(
+        &["db", "match", "npm", "left-pad", "1.3.5", "--db", db_arg],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json"); // ok: test
+    assert_eq!(v[0]["fixed_versions"][0], "1.4.0", "{out}");
+}

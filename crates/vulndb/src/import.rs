@@ -5,7 +5,9 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use crate::osv::{parse_record, Advisory, ParseRecordError};
-use crate::store::{encode, write_atomic, Metadata, SourceInfo, WriteError, SCHEMA_VERSION};
+use crate::store::{
+    encode, write_atomic, Database, Metadata, OpenError, SourceInfo, WriteError, SCHEMA_VERSION,
+};
 
 /// Largest download accepted from a URL (osv.dev's biggest `all.zip` is far below this).
 pub const MAX_DOWNLOAD: u64 = 2 << 30;
@@ -71,6 +73,36 @@ pub struct ImportReport {
     pub duplicates: u64,
     /// Metadata written.
     pub metadata: Metadata,
+    /// For an update ([`ImportOptions::update`]) of an existing database: what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateReport>,
+}
+
+/// What an update import changed in the existing database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UpdateReport {
+    /// Advisories in the database before.
+    pub previous: u64,
+    /// New ids.
+    pub added: u64,
+    /// Stored advisories replaced by a record with a newer `modified`.
+    pub updated: u64,
+    /// Records whose `modified` equals the stored one (kept as stored).
+    pub unchanged: u64,
+    /// Records older than the stored advisory (the stored one is kept).
+    pub stale: u64,
+    /// Stored advisories removed because the new source withdrew them.
+    pub withdrawn: u64,
+}
+
+/// Progress of reading the sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Files read so far, over all sources.
+    pub files: u64,
+    /// Files of the current source and those before it, when known (not for a download in
+    /// progress).
+    pub total: Option<u64>,
 }
 
 /// Import settings.
@@ -78,8 +110,13 @@ pub struct ImportReport {
 pub struct ImportOptions<'a> {
     /// Fail (and write nothing) if any record is malformed.
     pub strict: bool,
-    /// Called after each file is read with the number of files read so far (parsing follows).
-    pub progress: Option<&'a dyn Fn(u64)>,
+    /// Merge the sources into the existing database instead of replacing it: a record replaces
+    /// the stored advisory of the same id when its `modified` is newer, a withdrawn record
+    /// removes it, older or unchanged records leave it as stored. The new file is written
+    /// atomically like a full import. Without an existing database this is a full import.
+    pub update: bool,
+    /// Called after each file is read (parsing follows).
+    pub progress: Option<&'a dyn Fn(Progress)>,
 }
 
 /// Import failure; the previous database is left as it was.
@@ -126,6 +163,9 @@ pub enum ImportError {
     /// Writing the database failed.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The database to update cannot be read (a full import replaces it).
+    #[error("cannot update the existing database: {0}")]
+    Existing(#[source] crate::store::OpenError),
 }
 
 fn osv_file_kind(name: &str) -> Option<bool> {
@@ -141,11 +181,27 @@ fn osv_file_kind(name: &str) -> Option<bool> {
 
 struct Collector<'a> {
     by_id: HashMap<String, Advisory>,
+    /// Withdrawn ids with their newest `modified` (an update removes them).
+    withdrawn_ids: HashMap<String, String>,
     skipped: Vec<Skipped>,
     withdrawn: u64,
     duplicates: u64,
     files: u64,
-    progress: Option<&'a dyn Fn(u64)>,
+    /// Files known to come, over all sources so far.
+    total: Option<u64>,
+    progress: Option<&'a dyn Fn(Progress)>,
+}
+
+/// Whether RFC 3339 time `a` is later than `b` (compared as instants; text order when either
+/// does not parse, which validation has already excluded for records).
+pub fn is_newer(a: &str, b: &str) -> bool {
+    let parse = |t: &str| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x > y,
+        _ => a > b,
+    }
 }
 
 /// One file waiting to be parsed: display name, bytes, YAML or JSON.
@@ -199,8 +255,18 @@ fn parse_all(pending: Vec<Pending>) -> Vec<(String, Result<Advisory, ParseRecord
 impl Collector<'_> {
     fn tick(&self, n: u64) {
         if let Some(p) = self.progress {
-            p(n);
+            p(Progress {
+                files: n,
+                total: self.total,
+            });
         }
+    }
+
+    fn expect(&mut self, more: Option<u64>) {
+        self.total = match (self.total, more) {
+            (Some(t), Some(m)) => Some(t + m),
+            _ => None,
+        };
     }
 
     /// Parses a batch of files; returns how many records were kept.
@@ -226,13 +292,20 @@ impl Collector<'_> {
             }
             Ok(a) if a.withdrawn => {
                 self.withdrawn += 1;
+                let newer = self
+                    .withdrawn_ids
+                    .get(&a.id)
+                    .is_none_or(|m| is_newer(&a.modified, m));
+                if newer {
+                    self.withdrawn_ids.insert(a.id, a.modified);
+                }
                 false
             }
             Ok(a) => {
                 match self.by_id.get(&a.id) {
                     Some(old) => {
                         self.duplicates += 1;
-                        if old.modified < a.modified {
+                        if is_newer(&a.modified, &old.modified) {
                             self.by_id.insert(a.id.clone(), a);
                         }
                     }
@@ -271,6 +344,7 @@ impl Collector<'_> {
             }
         }
         files.sort();
+        self.expect(Some(files.len() as u64));
         let f0 = self.files;
         let mut pending = Vec::with_capacity(files.len());
         for (path, yaml) in files {
@@ -295,6 +369,11 @@ impl Collector<'_> {
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(reader).map_err(zerr)?;
+        let expected = archive
+            .file_names()
+            .filter(|n| osv_file_kind(n).is_some())
+            .count();
+        self.expect(Some(expected as u64));
         let f0 = self.files;
         let mut pending = Vec::new();
         for i in 0..archive.len() {
@@ -350,12 +429,27 @@ pub fn import(
     db_dir: &Path,
     opts: &ImportOptions<'_>,
 ) -> Result<ImportReport, ImportError> {
+    // An update starts from the stored advisories; read them before anything is written.
+    let existing = if opts.update {
+        match Database::open(db_dir) {
+            Ok(db) => Some((
+                db.metadata().clone(),
+                db.advisories().map_err(ImportError::Existing)?,
+            )),
+            Err(OpenError::Missing(_)) => None,
+            Err(e) => return Err(ImportError::Existing(e)),
+        }
+    } else {
+        None
+    };
     let mut c = Collector {
         by_id: HashMap::new(),
+        withdrawn_ids: HashMap::new(),
         skipped: Vec::new(),
         withdrawn: 0,
         duplicates: 0,
         files: 0,
+        total: Some(0),
         progress: opts.progress,
     };
     let mut infos = Vec::new();
@@ -370,7 +464,9 @@ pub fn import(
                 c.zip(&src.location(), std::io::BufReader::new(f))?
             }
             Source::Url(u) => {
+                c.expect(None);
                 let bytes = download(u)?;
+                c.total = Some(c.files);
                 c.zip(u, std::io::Cursor::new(bytes))?
             }
         };
@@ -393,7 +489,13 @@ pub fn import(
             });
         }
     }
-    let mut advisories: Vec<Advisory> = c.by_id.into_values().collect();
+    let (mut advisories, update, previous) = match existing {
+        Some((meta, stored)) => {
+            let (merged, report) = merge_update(stored, c.by_id, &c.withdrawn_ids);
+            (merged, Some(report), Some(meta))
+        }
+        None => (c.by_id.into_values().collect(), None, None),
+    };
     advisories.sort_by(|a, b| a.id.cmp(&b.id));
     let mut ecosystems: BTreeMap<String, u64> = BTreeMap::new();
     let (mut git, mut unsupported) = (0u64, 0u64);
@@ -419,17 +521,23 @@ pub fn import(
         .map(|a| a.modified.as_str())
         .max()
         .map(str::to_string);
+    let (mut sources, mut withdrawn, mut skipped, mut updates) = (Vec::new(), 0, 0, 0);
+    if let Some(p) = previous {
+        (sources, withdrawn, skipped, updates) = (p.sources, p.withdrawn, p.skipped, p.updates + 1);
+    }
+    sources.extend(infos);
     let meta = Metadata {
         schema: SCHEMA_VERSION,
         imported_at: now_rfc3339(),
-        sources: infos,
+        sources,
         advisories: advisories.len() as u64,
         ecosystems,
         newest_modified: newest,
-        withdrawn: c.withdrawn,
-        skipped: c.skipped.len() as u64,
+        withdrawn: withdrawn + c.withdrawn,
+        skipped: skipped + c.skipped.len() as u64,
         git_ranges_skipped: git,
         unsupported_affected: unsupported,
+        updates,
     };
     let bytes = encode(&advisories, &meta)?;
     let path = write_atomic(db_dir, &bytes)?;
@@ -439,5 +547,45 @@ pub fn import(
         skipped: c.skipped,
         duplicates: c.duplicates,
         metadata: meta,
+        update,
     })
+}
+
+/// Merges newly read records into the stored advisories (see [`ImportOptions::update`]).
+fn merge_update(
+    stored: Vec<Advisory>,
+    incoming: HashMap<String, Advisory>,
+    withdrawn: &HashMap<String, String>,
+) -> (Vec<Advisory>, UpdateReport) {
+    let mut r = UpdateReport {
+        previous: stored.len() as u64,
+        ..UpdateReport::default()
+    };
+    let mut by_id: HashMap<String, Advisory> =
+        stored.into_iter().map(|a| (a.id.clone(), a)).collect();
+    for (id, a) in incoming {
+        match by_id.get(&id) {
+            None => {
+                r.added += 1;
+                by_id.insert(id, a);
+            }
+            Some(old) if is_newer(&a.modified, &old.modified) => {
+                r.updated += 1;
+                by_id.insert(id, a);
+            }
+            Some(old) if is_newer(&old.modified, &a.modified) => r.stale += 1,
+            Some(_) => r.unchanged += 1,
+        }
+    }
+    for (id, modified) in withdrawn {
+        // A withdrawal older than the stored record does not undo a later revision.
+        let applies = by_id
+            .get(id)
+            .is_some_and(|old| !is_newer(&old.modified, modified));
+        if applies {
+            by_id.remove(id);
+            r.withdrawn += 1;
+        }
+    }
+    (by_id.into_values().collect(), r)
 }

@@ -31,7 +31,9 @@ pub mod severity;
 pub mod store;
 pub mod suppress;
 
-pub use import::{import, ImportError, ImportOptions, ImportReport, Skipped, Source};
-pub use matching::{Match, MatchError};
+pub use import::{
+    import, ImportError, ImportOptions, ImportReport, Progress, Skipped, Source, UpdateReport,
+};
+pub use matching::{Match, MatchError, MatchView, MatchedBy, Matches};
 pub use store::{Database, Metadata, OpenError};
 pub use suppress::{SuppressError, Suppression, Suppressions};

@@ -99,6 +99,14 @@ pub enum InvalidRecord {
     /// An affected entry has no package.
     #[error("affected[{0}] has no package")]
     NoPackage(usize),
+    /// A malformed `ecosystem_specific` field that mamori reads.
+    #[error("affected[{index}].ecosystem_specific: {why}")]
+    EcosystemSpecific {
+        /// Affected index.
+        index: usize,
+        /// What is wrong.
+        why: String,
+    },
     /// Unknown range type.
     #[error("affected[{index}].ranges[{range}]: unknown range type {kind:?}")]
     RangeType {
@@ -201,6 +209,13 @@ pub struct Affected {
     pub versions: Vec<String>,
     /// Per-package severity, if the record gives one.
     pub severity: Option<SeverityScore>,
+    /// Binary packages built from this source package (Ubuntu's
+    /// `ecosystem_specific.binaries[].binary_name`), so that a binary can be matched when its
+    /// source package is not known.
+    pub binaries: Vec<String>,
+    /// How a fix is delivered (Ubuntu's `ecosystem_specific.availability`, e.g.
+    /// `Available with Ubuntu Pro: …`).
+    pub availability: Option<String>,
 }
 
 /// A validated OSV advisory.
@@ -214,8 +229,12 @@ pub struct Advisory {
     pub published: Option<String>,
     /// Whether the record is withdrawn (it then never matches).
     pub withdrawn: bool,
-    /// Other ids for the same vulnerability (CVE, GHSA, …), including `upstream`.
+    /// Other ids for the same vulnerability (CVE, GHSA, …), including a single `upstream` id
+    /// (Ubuntu's `UBUNTU-CVE-X` names `CVE-X` there).
     pub aliases: Vec<String>,
+    /// Upstream ids of a record that covers several vulnerabilities (a USN lists every
+    /// `UBUNTU-CVE-…` it fixes): not aliases, since the record is not any one of them.
+    pub covers: Vec<String>,
     /// Related but different vulnerabilities.
     pub related: Vec<String>,
     /// One-line summary (or the first line of the details).
@@ -297,6 +316,41 @@ fn validate_range(
     Ok(Range { kind, events })
 }
 
+/// Ubuntu's `ecosystem_specific`: binary package names and the fix's availability. A
+/// `binaries` value that is not a list of `{binary_name, binary_version}` objects is an error.
+fn ubuntu_specific(
+    index: usize,
+    es: Option<&serde_json::Value>,
+) -> Result<(Vec<String>, Option<String>), InvalidRecord> {
+    let Some(obj) = es.and_then(|v| v.as_object()) else {
+        return Ok((Vec::new(), None));
+    };
+    let bad = |why: String| InvalidRecord::EcosystemSpecific { index, why };
+    let mut binaries = Vec::new();
+    match obj.get("binaries") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let name = item
+                    .get("binary_name")
+                    .and_then(|n| n.as_str())
+                    .filter(|n| !n.trim().is_empty())
+                    .ok_or_else(|| bad(format!("binaries[{i}] has no `binary_name` string")))?;
+                if !binaries.iter().any(|b| b == name) {
+                    binaries.push(name.to_string());
+                }
+            }
+        }
+        Some(_) => return Err(bad("`binaries` is not a list".into())),
+    }
+    let availability = obj
+        .get("availability")
+        .and_then(|a| a.as_str())
+        .filter(|a| !a.trim().is_empty())
+        .map(str::to_string);
+    Ok((binaries, availability))
+}
+
 impl TryFrom<RawRecord> for Advisory {
     type Error = InvalidRecord;
 
@@ -326,7 +380,22 @@ impl TryFrom<RawRecord> for Advisory {
             if pkg.name.trim().is_empty() || pkg.ecosystem.trim().is_empty() {
                 return Err(InvalidRecord::NoPackage(index));
             }
+            // Ubuntu's Livepatch notices name kernel modules by a regular expression, not
+            // package versions: they cannot be evaluated against installed packages.
+            if a.ecosystem_specific
+                .as_ref()
+                .and_then(|e| e.get("module_name_regex"))
+                .is_some()
+            {
+                unsupported.push(format!("{} (livepatch module)", pkg.ecosystem));
+                continue;
+            }
             let eco = EcosystemName::parse(&pkg.ecosystem);
+            let (binaries, availability) = if matches!(eco.name.as_str(), "Ubuntu" | "Debian") {
+                ubuntu_specific(index, a.ecosystem_specific.as_ref())?
+            } else {
+                (Vec::new(), None)
+            };
             let mut ranges = Vec::new();
             let mut evaluable = true;
             for (ri, r) in a.ranges.unwrap_or_default().iter().enumerate() {
@@ -367,10 +436,16 @@ impl TryFrom<RawRecord> for Advisory {
                 ranges,
                 versions: a.versions.unwrap_or_default(),
                 severity,
+                binaries,
+                availability,
             });
         }
         let mut aliases = raw.aliases.unwrap_or_default();
-        for up in raw.upstream.unwrap_or_default() {
+        let mut covers = raw.upstream.unwrap_or_default();
+        covers.retain(|u| !u.trim().is_empty() && *u != id);
+        covers.dedup();
+        if covers.len() == 1 {
+            let up = covers.remove(0);
             if !aliases.contains(&up) {
                 aliases.push(up);
             }
@@ -387,6 +462,7 @@ impl TryFrom<RawRecord> for Advisory {
             published: raw.published,
             withdrawn: raw.withdrawn.is_some_and(|w| !w.trim().is_empty()),
             aliases,
+            covers,
             related: raw.related.unwrap_or_default(),
             summary,
             severity: top_severity,

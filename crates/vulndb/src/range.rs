@@ -40,6 +40,8 @@ pub struct PreparedRange {
     events: Vec<(Option<Version>, Event)>,
     /// Limit bounds (`None` = "*").
     limits: Vec<Option<Version>>,
+    /// Positions in `events` of the `fixed` events, in version order.
+    fixed: Vec<usize>,
 }
 
 impl PreparedRange {
@@ -56,13 +58,23 @@ impl PreparedRange {
             }
         }
         events.sort_by(|a, b| cmp_opt(&a.0, &b.0));
-        Ok(PreparedRange { events, limits })
+        let fixed = events
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, e))| matches!(e, Event::Fixed(_)) && p.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        Ok(PreparedRange {
+            events,
+            limits,
+            fixed,
+        })
     }
 
-    /// Whether `v` is inside the range (OSV schema semantics: events sorted by version;
-    /// `introduced` opens, `fixed` closes at the version, `last_affected` closes after it; `limit`
-    /// bounds the whole range). Returns the fixed versions above `v` when it is affected.
-    pub fn evaluate(&self, v: &Version) -> Option<RangeHit> {
+    /// Whether `v` is inside the range (see [`PreparedRange::evaluate`]); when it is, the
+    /// position from which [`PreparedRange::fixed_from`] lists the fixed versions above `v`.
+    /// Allocates nothing.
+    pub fn affects(&self, v: &Version) -> Option<usize> {
         if !self.limits.is_empty() && !self.limits.iter().any(|l| l.as_ref().is_none_or(|l| v < l))
         {
             return None;
@@ -88,16 +100,30 @@ impl PreparedRange {
                 Event::Limit(_) => {}
             }
         }
-        if !affected {
-            return None;
-        }
-        let fixed = self
-            .events
+        affected.then(|| {
+            self.fixed
+                .partition_point(|&i| self.events[i].0.as_ref().is_some_and(|p| p <= v))
+        })
+    }
+
+    /// The fixed versions from position `from` on (as returned by [`PreparedRange::affects`]),
+    /// in version order.
+    pub fn fixed_from(&self, from: usize) -> impl Iterator<Item = &str> + Clone {
+        self.fixed
+            .get(from..)
+            .unwrap_or_default()
             .iter()
-            .filter(|(p, e)| matches!(e, Event::Fixed(_)) && p.as_ref().is_some_and(|p| p > v))
-            .map(|(_, e)| e.version().to_string())
-            .collect();
-        Some(RangeHit { fixed })
+            .map(|&i| self.events[i].1.version())
+    }
+
+    /// Whether `v` is inside the range (OSV schema semantics: events sorted by version;
+    /// `introduced` opens, `fixed` closes at the version, `last_affected` closes after it; `limit`
+    /// bounds the whole range). Returns the fixed versions above `v` when it is affected.
+    pub fn evaluate(&self, v: &Version) -> Option<RangeHit> {
+        let from = self.affects(v)?;
+        Some(RangeHit {
+            fixed: self.fixed_from(from).map(str::to_string).collect(),
+        })
     }
 }
 

@@ -3,12 +3,15 @@
 //! Why not SQLite: the only query mamori needs is "all affected entries for (ecosystem, package
 //! name)", so a sorted index plus length-prefixed blobs answers it with one binary search and one
 //! small decode, opening costs one read and a CRC check, there is no C code to build in CI, and
-//! atomicity is a single `rename`. The file is rebuilt from the sources on every import.
+//! atomicity is a single `rename`. The file is rebuilt on every import; an update
+//! ([`crate::ImportOptions::update`]) reads the advisories back ([`Database::advisories`]),
+//! merges the new records and writes a new file the same way.
 //!
 //! Layout (little endian): `MAMORIVD` magic, `u32` schema version, `u32` CRC-32 of everything
-//! after it, `u32` lengths of the metadata, index and advisory-offset sections, then those three
-//! postcard-encoded sections, then the blob area (postcard `Vec<StoredAffected>` per index key and
-//! one postcard `StoredAdvisory` per advisory).
+//! after it, `u32` lengths of the metadata, index, advisory-offset and binary-index sections, then
+//! those four postcard-encoded sections, then the blob area (postcard `Vec<StoredAffected>` per
+//! index key and one postcard `StoredAdvisory` per advisory). The binary index maps a binary
+//! package name (Ubuntu's `binaries`) to the index positions of its source packages.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,11 +25,11 @@ use crate::osv::{Advisory, Range};
 use crate::severity::SeverityScore;
 
 /// Version of the file layout; a different version must be re-imported.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// File name of the database inside the database directory.
 pub const DB_FILE: &str = "vulndb.bin";
 const MAGIC: &[u8; 8] = b"MAMORIVD";
-const HEADER: usize = 8 + 4 + 4 + 4 * 3;
+const HEADER: usize = 8 + 4 + 4 + 4 * 4;
 
 /// Where the data came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +68,8 @@ pub struct Metadata {
     pub git_ranges_skipped: u64,
     /// Affected entries dropped because their ecosystem's ordering is not implemented.
     pub unsupported_affected: u64,
+    /// Update imports merged in since the last full import.
+    pub updates: u64,
 }
 
 /// Advisory-level data kept in the store.
@@ -76,14 +81,20 @@ pub struct StoredAdvisory {
     pub modified: String,
     /// Publication.
     pub published: Option<String>,
-    /// Aliases (CVE, GHSA, upstream ids).
+    /// Aliases (CVE, GHSA, a single upstream id).
     pub aliases: Vec<String>,
+    /// Upstream ids of a record covering several vulnerabilities (see [`Advisory::covers`]).
+    pub covers: Vec<String>,
     /// Related ids.
     pub related: Vec<String>,
     /// Summary.
     pub summary: Option<String>,
     /// Record-level severity.
     pub severity: Option<SeverityScore>,
+    /// GIT ranges dropped from the record.
+    pub git_ranges_skipped: u32,
+    /// Ecosystems of affected entries dropped as not evaluable.
+    pub unsupported_affected: Vec<String>,
 }
 
 /// One affected entry, filed under its (ecosystem, package) key.
@@ -103,6 +114,10 @@ pub struct StoredAffected {
     pub versions: Vec<String>,
     /// Per-package severity.
     pub severity: Option<SeverityScore>,
+    /// Binary packages built from this source package (Ubuntu).
+    pub binaries: Vec<String>,
+    /// How the fix is delivered (Ubuntu `availability`).
+    pub availability: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,20 +183,26 @@ fn len32(n: usize) -> Result<u32, WriteError> {
     u32::try_from(n).map_err(|_| WriteError::Encode("section larger than 4 GiB".into()))
 }
 
-/// Serialises advisories into the file format (without writing it).
+/// Serialises advisories into the file format (without writing it). Advisories are stored in
+/// id order (matching relies on it to order matches without comparing ids).
 pub fn encode(advisories: &[Advisory], meta: &Metadata) -> Result<Vec<u8>, WriteError> {
     let mut blobs: Vec<u8> = Vec::new();
     let mut adv_offsets: Vec<(u32, u32)> = Vec::with_capacity(advisories.len());
     let mut groups: BTreeMap<String, Vec<StoredAffected>> = BTreeMap::new();
-    for (i, a) in advisories.iter().enumerate() {
+    let mut sorted: Vec<&Advisory> = advisories.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for (i, a) in sorted.into_iter().enumerate() {
         let stored = StoredAdvisory {
             id: a.id.clone(),
             modified: a.modified.clone(),
             published: a.published.clone(),
             aliases: a.aliases.clone(),
+            covers: a.covers.clone(),
             related: a.related.clone(),
             summary: a.summary.clone(),
             severity: a.severity.clone(),
+            git_ranges_skipped: len32(a.git_ranges_skipped)?,
+            unsupported_affected: a.unsupported_affected.clone(),
         };
         let bytes = enc(&stored)?;
         adv_offsets.push((len32(blobs.len())?, len32(bytes.len())?));
@@ -202,9 +223,29 @@ pub fn encode(advisories: &[Advisory], meta: &Metadata) -> Result<Vec<u8>, Write
                     ranges: af.ranges.clone(),
                     versions: af.versions.clone(),
                     severity: af.severity.clone(),
+                    binaries: af.binaries.clone(),
+                    availability: af.availability.clone(),
                 });
         }
     }
+    // Binary name → index positions of the source packages that build it.
+    let mut by_binary: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (pos, entries) in groups.values().enumerate() {
+        for e in entries {
+            let eco = e.ecosystem.split(':').next().unwrap_or_default();
+            for b in &e.binaries {
+                if *b == e.name {
+                    continue; // found under its own key already
+                }
+                let list = by_binary.entry(key(eco, b)).or_default();
+                let pos = len32(pos)?;
+                if !list.contains(&pos) {
+                    list.push(pos);
+                }
+            }
+        }
+    }
+    let binary_index: Vec<(String, Vec<u32>)> = by_binary.into_iter().collect();
     let mut index = Vec::with_capacity(groups.len());
     for (k, entries) in groups {
         let bytes = enc(&entries)?;
@@ -218,14 +259,18 @@ pub fn encode(advisories: &[Advisory], meta: &Metadata) -> Result<Vec<u8>, Write
     let meta_b = enc(meta)?;
     let index_b = enc(&index)?;
     let adv_b = enc(&adv_offsets)?;
-    let mut body =
-        Vec::with_capacity(12 + meta_b.len() + index_b.len() + adv_b.len() + blobs.len());
+    let bin_b = enc(&binary_index)?;
+    let mut body = Vec::with_capacity(
+        16 + meta_b.len() + index_b.len() + adv_b.len() + bin_b.len() + blobs.len(),
+    );
     body.extend_from_slice(&len32(meta_b.len())?.to_le_bytes());
     body.extend_from_slice(&len32(index_b.len())?.to_le_bytes());
     body.extend_from_slice(&len32(adv_b.len())?.to_le_bytes());
+    body.extend_from_slice(&len32(bin_b.len())?.to_le_bytes());
     body.extend_from_slice(&meta_b);
     body.extend_from_slice(&index_b);
     body.extend_from_slice(&adv_b);
+    body.extend_from_slice(&bin_b);
     body.extend_from_slice(&blobs);
     let mut out = Vec::with_capacity(16 + body.len());
     out.extend_from_slice(MAGIC);
@@ -297,7 +342,7 @@ pub enum OpenError {
 /// repeated matching (warm) skips decoding and version parsing.
 #[derive(Debug, Default)]
 pub(crate) struct Caches {
-    pub(crate) entries: Vec<OnceLock<Arc<Vec<PreparedEntry>>>>,
+    pub(crate) entries: Vec<OnceLock<Vec<PreparedEntry>>>,
     pub(crate) advisories: Vec<OnceLock<Arc<StoredAdvisory>>>,
 }
 
@@ -310,7 +355,13 @@ pub struct Database {
     meta: Metadata,
     index: Vec<IndexEntry>,
     adv: Vec<(u32, u32)>,
+    binary_index: Vec<(String, Vec<u32>)>,
     pub(crate) caches: Caches,
+}
+
+/// Advisory positions are `u32` in the file; the count was checked when it was written.
+fn len_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -358,24 +409,36 @@ impl Database {
         if crc32fast::hash(&bytes[16..]) != u32_at(&bytes, 12) {
             return Err(corrupt("checksum mismatch (truncated or modified file)"));
         }
-        let (ml, il, al) = (
+        let (ml, il, al, bl) = (
             u32_at(&bytes, 16) as usize,
             u32_at(&bytes, 20) as usize,
             u32_at(&bytes, 24) as usize,
+            u32_at(&bytes, 28) as usize,
         );
         let s0 = HEADER;
         let blobs_start = s0
             .checked_add(ml)
             .and_then(|x| x.checked_add(il))
             .and_then(|x| x.checked_add(al))
+            .and_then(|x| x.checked_add(bl))
             .filter(|end| *end <= bytes.len())
             .ok_or_else(|| corrupt("section lengths exceed the file"))?;
+        let adv_end = s0 + ml + il + al;
         let meta: Metadata = postcard::from_bytes(&bytes[s0..s0 + ml])
             .map_err(|e| corrupt(&format!("metadata: {e}")))?;
         let index: Vec<IndexEntry> = postcard::from_bytes(&bytes[s0 + ml..s0 + ml + il])
             .map_err(|e| corrupt(&format!("index: {e}")))?;
-        let adv: Vec<(u32, u32)> = postcard::from_bytes(&bytes[s0 + ml + il..blobs_start])
+        let adv: Vec<(u32, u32)> = postcard::from_bytes(&bytes[s0 + ml + il..adv_end])
             .map_err(|e| corrupt(&format!("advisory offsets: {e}")))?;
+        let binary_index: Vec<(String, Vec<u32>)> =
+            postcard::from_bytes(&bytes[adv_end..blobs_start])
+                .map_err(|e| corrupt(&format!("binary index: {e}")))?;
+        if binary_index
+            .iter()
+            .any(|(_, ps)| ps.iter().any(|p| *p as usize >= index.len()))
+        {
+            return Err(corrupt("the binary index points outside the index"));
+        }
         let area = bytes.len() - blobs_start;
         let fits = |(s, l): (u32, u32)| {
             (s as usize)
@@ -396,6 +459,7 @@ impl Database {
             meta,
             index,
             adv,
+            binary_index,
             caches,
         })
     }
@@ -426,6 +490,66 @@ impl Database {
         self.index
             .binary_search_by(|e| e.key.as_str().cmp(k.as_str()))
             .ok()
+    }
+
+    /// Index positions of the source packages that build binary `name` (Ubuntu `binaries`).
+    pub(crate) fn sources_of_binary(&self, ecosystem: &str, name: &str) -> &[u32] {
+        let k = key(ecosystem, name);
+        match self
+            .binary_index
+            .binary_search_by(|(b, _)| b.as_str().cmp(k.as_str()))
+        {
+            Ok(i) => &self.binary_index[i].1,
+            Err(_) => &[],
+        }
+    }
+
+    /// Every stored advisory rebuilt as an [`Advisory`] (affected entries grouped by package;
+    /// `purl`s are not stored). An update import merges new records into these.
+    pub fn advisories(&self) -> Result<Vec<Advisory>, OpenError> {
+        let mut out = Vec::with_capacity(self.adv.len());
+        for i in 0..self.adv.len() {
+            let a = self.advisory(len_u32(i))?;
+            out.push(Advisory {
+                id: a.id,
+                modified: a.modified,
+                published: a.published,
+                withdrawn: false,
+                aliases: a.aliases,
+                covers: a.covers,
+                related: a.related,
+                summary: a.summary,
+                severity: a.severity,
+                affected: Vec::new(),
+                git_ranges_skipped: a.git_ranges_skipped as usize,
+                unsupported_affected: a.unsupported_affected,
+            });
+        }
+        for i in 0..self.index.len() {
+            for e in self.entries_at(i)? {
+                let Some(adv) = out.get_mut(e.advisory as usize) else {
+                    return Err(OpenError::Corrupt {
+                        path: self.path.clone(),
+                        why: format!("entry names advisory {} out of range", e.advisory),
+                    });
+                };
+                let name = crate::osv::EcosystemName::parse(&e.ecosystem).name;
+                adv.affected.push(crate::osv::Affected {
+                    ecosystem: crate::osv::EcosystemName {
+                        name,
+                        release: e.release,
+                    },
+                    name: e.name,
+                    purl: None,
+                    ranges: e.ranges,
+                    versions: e.versions,
+                    severity: e.severity,
+                    binaries: e.binaries,
+                    availability: e.availability,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Decodes the entries at index position `i`.

@@ -410,6 +410,7 @@ fn malformed_records_are_skipped_and_counted_or_fail_in_strict_mode() {
     // Strict: error, and the previous database is byte-for-byte unchanged.
     let strict = ImportOptions {
         strict: true,
+        update: false,
         progress: None,
     };
     let err = import(&[Source::Dir(src)], &db_dir, &strict).unwrap_err(); // ok: test
