@@ -195,6 +195,7 @@ fn registry_image_is_scanned_cached_by_digest_and_gated() {
             insecure: true,
             docker_config: None,
             timeout: Some(Duration::from_secs(5)),
+            ..RegistryOptions::default()
         },
         ..ScanOptions::default()
     };

@@ -322,6 +322,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                         insecure: args.scan_insecure_registry,
                         docker_config: args.docker_config.clone(),
                         timeout: Some(Duration::from_secs(30)),
+                        ..RegistryOptions::default()
                     },
                     ..ScanOptions::default()
                 };
