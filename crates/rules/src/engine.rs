@@ -5,13 +5,15 @@ use mamori_core::Event;
 
 use crate::compile::{Derive, Slots};
 
-use crate::matchers::FxMap;
 use crate::output::{evt_time, rfc3339_nanos, Alert, Format};
 use crate::priority::Priority;
 use crate::program::{EvtType, Node, View};
 use crate::specialize::{specialize, Program};
 
+mod keys;
 mod view;
+
+use keys::KeyTable;
 
 /// One compiled rule.
 #[derive(Debug)]
@@ -56,7 +58,7 @@ pub struct Ruleset {
     pub(crate) derived: Vec<(u32, Derive)>,
     lazy_of: Vec<u32>,
     /// Event key -> (slot, rank): rank 0 is the canonical key, then its aliases in order.
-    keys: FxMap<Box<str>, (u32, u8)>,
+    pub(crate) keys: KeyTable,
     /// One program per interned event type, then one for unknown and one for missing types.
     pub(crate) programs: Vec<Program>,
     stats: Stats,
@@ -83,7 +85,7 @@ impl Ruleset {
             macro_nodes,
             derived: Vec::new(),
             lazy_of: Vec::new(),
-            keys: FxMap::default(),
+            keys: KeyTable::default(),
             programs: Vec::new(),
         };
         rs.reindex();
@@ -98,13 +100,21 @@ impl Ruleset {
         for (i, (s, _)) in self.derived.iter().enumerate() {
             self.lazy_of[*s as usize] = i as u32;
         }
-        self.keys = FxMap::default();
-        for (slot, keys) in self.slots.lookup.iter().enumerate() {
-            for (rank, k) in keys.iter().enumerate() {
-                let rank = u8::try_from(rank).unwrap_or(u8::MAX);
-                self.keys.entry(k.clone()).or_insert((slot as u32, rank));
-            }
-        }
+        self.keys = KeyTable::new(
+            self.slots
+                .lookup
+                .iter()
+                .enumerate()
+                .flat_map(|(slot, keys)| {
+                    keys.iter().enumerate().map(move |(rank, k)| {
+                        (
+                            k.clone(),
+                            slot as u32,
+                            u8::try_from(rank).unwrap_or(u8::MAX),
+                        )
+                    })
+                }),
+        );
         let untyped: Vec<u32> = (0..self.rules.len() as u32)
             .filter(|&i| {
                 let r = &self.rules[i as usize];

@@ -118,6 +118,8 @@ impl Folder<'_> {
         match n {
             Node::Check(c) => match &c.test {
                 Test::EvtType { bits, ne } => Folded::Const(self.ctx.test(bits, *ne)),
+                // `in ()` (an empty list, e.g. a user list left empty for customisation).
+                Test::Str(StrTest::InSmall(v)) if v.is_empty() => Folded::Const(false),
                 _ => Folded::Node(n.clone()),
             },
             Node::Not(x) => match self.fold(x) {

@@ -65,7 +65,7 @@ impl Ruleset {
     #[inline]
     fn resolve<'e>(&self, ev: &'e Event, vals: &mut [Option<&'e Value>], ranks: &mut [u8]) {
         for (k, v) in &ev.fields {
-            if let Some(&(slot, rank)) = self.keys.get(k.as_str()) {
+            if let Some((slot, rank)) = self.keys.get(k.as_str()) {
                 let s = slot as usize;
                 if let (Some(val), Some(r)) = (vals.get_mut(s), ranks.get_mut(s)) {
                     if rank < *r {

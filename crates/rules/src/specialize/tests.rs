@@ -321,3 +321,64 @@ fn optimised_programs_agree_with_generic_conditions_on_default_rules() {
         "only {matched} of 3000 random events matched a rule"
     );
 }
+
+struct Dbg<'a>(&'a Node);
+impl std::fmt::Debug for Dbg<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Node::And(v) => {
+                write!(f, "(")?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " and ")?;
+                    }
+                    write!(f, "{:?}", Dbg(x))?;
+                }
+                write!(f, ")")
+            }
+            Node::Or(v) => {
+                write!(f, "(")?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " or ")?;
+                    }
+                    write!(f, "{:?}", Dbg(x))?;
+                }
+                write!(f, ")")
+            }
+            Node::Not(x) => write!(f, "not {:?}", Dbg(x)),
+            Node::Macro(i) => write!(f, "M{i}"),
+            Node::Check(c) => {
+                let l = match &c.lhs {
+                    Lhs::Slot { slot, .. } => format!("s{slot}"),
+                    _ => "tf".into(),
+                };
+                let t = format!("{:?}", c.test);
+                write!(f, "[{l} {}]", &t[..t.len().min(30)])
+            }
+        }
+    }
+}
+#[test]
+fn tmp_print() {
+    let e = falco_engine().unwrap();
+    let rs = e.ruleset();
+    for (i, (k, _, _)) in rs.slots.keys.iter().enumerate() {
+        print!("s{i}={k} ");
+    }
+    println!();
+    for t in ["execve", "connect"] {
+        let p = &rs.programs[rs.slots.types[t] as usize];
+        for (i, m) in p.macros.iter().enumerate() {
+            println!("{t} M{i} = {:?}", Dbg(m));
+        }
+        for (i, n) in p.rules.iter() {
+            let s = format!("{:?}", Dbg(n));
+            println!(
+                "{t} {i} {}: {}",
+                rs.rules[*i as usize].name,
+                &s[..s.len().min(300)]
+            );
+        }
+    }
+}
