@@ -21,8 +21,11 @@ impl Ruleset {
         f: impl FnOnce(&View<'_>) -> R,
     ) -> R {
         let (n, m, d) = (self.slots.len(), macros.len(), self.derived.len());
+        // Buffers are cleared for every event, so the smallest that fits is used.
         if n <= 64 && m <= 64 && d <= 16 {
             self.on_stack::<64, 64, 16, R>(ev, hostname, evt_type, macros, f)
+        } else if n <= 128 && m <= 64 && d <= 16 {
+            self.on_stack::<128, 64, 16, R>(ev, hostname, evt_type, macros, f)
         } else if n <= 256 && m <= 512 && d <= 32 {
             self.on_stack::<256, 512, 32, R>(ev, hostname, evt_type, macros, f)
         } else {
