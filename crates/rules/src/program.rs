@@ -350,12 +350,22 @@ impl Cmp {
         if let Test::EvtType { bits, ne } = &self.test {
             return v.evt_type.test(bits, *ne);
         }
-        let Some(p) = produce(&self.lhs, v) else {
-            return false;
-        };
-        let val = match &p {
-            Produced::One(x) => *x,
-            Produced::Owned(x) => x,
+        // Fields (nearly every comparison) are read by reference: going through `produce`
+        // returns a large enum through memory on the hottest path.
+        let owned;
+        let val: &Value = match &self.lhs {
+            Lhs::Slot { slot, .. } => match v.get(*slot) {
+                Some(x) => x,
+                None => return false,
+            },
+            other => match produce(other, v) {
+                Some(Produced::One(x)) => x,
+                Some(Produced::Owned(x)) => {
+                    owned = x;
+                    &owned
+                }
+                None => return false,
+            },
         };
         let multi = match self.lhs {
             Lhs::Slot { multi, .. } => multi,
