@@ -96,17 +96,77 @@ fn run_all(engine: &Engine, events: &[Event]) -> usize {
     n
 }
 
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux; updated at
+/// scheduler ticks, so it is only read over windows of a second or more).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU nanoseconds per call of `f` over at least two seconds of CPU time. On a machine shared
+/// with other builds, wall-clock samples include time the thread waited for a core; this does
+/// not, so it is the figure to compare across runs (criterion's wall figures stay alongside).
+fn cpu_ns_per(mut f: impl FnMut()) -> Option<f64> {
+    f();
+    let start = thread_cpu_ns()?;
+    let mut calls = 0u64;
+    loop {
+        f();
+        calls += 1;
+        let used = thread_cpu_ns()?.saturating_sub(start);
+        if used >= 2_000_000_000 {
+            return Some(used as f64 / calls as f64);
+        }
+    }
+}
+
+fn report_cpu(what: &str, per_event: Option<f64>) {
+    match per_event {
+        Some(ns) => eprintln!("cpu-time {what}: {ns:.1} ns/event"),
+        None => eprintln!("cpu-time {what}: not measured (/proc/thread-self/schedstat unreadable)"),
+    }
+}
+
+/// The benchmark name filters given on the command line (option values are numbers).
+fn filters() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
+        .collect()
+}
+
 fn group(c: &mut Criterion, name: &str, events: &[Event]) {
+    let filter = filters();
+    let wanted = |bench: &str| {
+        let id = format!("{name}/{bench}");
+        filter.is_empty() || filter.iter().any(|f| id.contains(f.as_str()))
+    };
+    let per_event = |e: &Engine| {
+        cpu_ns_per(|| {
+            black_box(run_all(e, events));
+        })
+        .map(|ns| ns / events.len() as f64)
+    };
     let empty = load(&[RulesFile::new("empty.yaml", "")]).map(|l| l.ruleset);
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(events.len() as u64));
     if let Ok(rs) = empty {
         let e = Engine::new(rs, Settings::default());
+        if wanted("no_rules_baseline") {
+            report_cpu(&format!("{name}/no_rules_baseline"), per_event(&e));
+        }
         g.bench_function("no_rules_baseline", |b| b.iter(|| run_all(&e, events)));
     }
     let default = load(&[RulesFile::new("d", mamori_rules::DEFAULT_RULES)]).map(|l| l.ruleset);
     if let Ok(rs) = default {
         let e = Engine::new(rs, Settings::default());
+        if wanted("mamori_default_rules") {
+            report_cpu(&format!("{name}/mamori_default_rules"), per_event(&e));
+        }
         g.bench_function("mamori_default_rules", |b| b.iter(|| run_all(&e, events)));
     }
     if let Some(files) = falco_files() {
@@ -117,6 +177,9 @@ fn group(c: &mut Criterion, name: &str, events: &[Event]) {
                 "{name}: falco stable+incubating+sandbox: {hits} matches in {} events",
                 events.len()
             );
+            if wanted("falco_3_files") {
+                report_cpu(&format!("{name}/falco_3_files"), per_event(&e));
+            }
             g.bench_function("falco_3_files", |b| b.iter(|| run_all(&e, events)));
         }
     }
@@ -129,6 +192,22 @@ fn bench(c: &mut Criterion) {
     group(c, "evaluate_hot", &mix(100));
     group(c, "evaluate_cold", &mix(5_000));
     if let Some(files) = falco_files() {
+        let filter = filters();
+        if filter.is_empty()
+            || filter
+                .iter()
+                .any(|f| "load/falco_3_files_load_compile".contains(f.as_str()))
+        {
+            match cpu_ns_per(|| {
+                black_box(load(&files).map(|l| l.ruleset.stats().rules).ok());
+            }) {
+                Some(ns) => eprintln!(
+                    "cpu-time load/falco_3_files_load_compile: {:.2} ms",
+                    ns / 1e6
+                ),
+                None => eprintln!("cpu-time load: not measured"),
+            }
+        }
         let mut g = c.benchmark_group("load");
         g.sample_size(20);
         g.bench_function("falco_3_files_load_compile", |b| {

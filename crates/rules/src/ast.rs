@@ -270,7 +270,18 @@ fn is_bare_safe(s: &str) -> bool {
         && s.bytes().all(|b| {
             !matches!(
                 b,
-                b' ' | b'\t' | b'\n' | b'\r' | 8 | b'(' | b')' | b',' | b'=' | b'"' | b'\''
+                b' ' | b'\t'
+                    | b'\n'
+                    | b'\r'
+                    | 8
+                    | b'('
+                    | b')'
+                    | b','
+                    | b'='
+                    | b'"'
+                    | b'\''
+                    | b'['
+                    | b']'
             ) && b >= 0x20
                 && b != 0x7f
         })

@@ -33,6 +33,11 @@ pub struct ListInfo {
     pub items: Vec<String>,
     /// Where it was (last) defined.
     pub origin: Origin,
+    /// Position of the first definition among all lists, macros and rules (Falco's `index`).
+    pub index: u32,
+    /// Position of the last definition, append or override (Falco's `visibility`): a macro
+    /// sees the macros, and a list the lists, whose `index` is lower.
+    pub visibility: u32,
 }
 
 /// A collected macro.
@@ -46,6 +51,11 @@ pub struct MacroInfo {
     pub cond_origin: Origin,
     /// Where it was defined.
     pub origin: Origin,
+    /// Position of the first definition among all lists, macros and rules (Falco's `index`).
+    pub index: u32,
+    /// Position of the last definition, append or override (Falco's `visibility`): a macro
+    /// sees the macros, and a list the lists, whose `index` is lower.
+    pub visibility: u32,
 }
 
 /// An exception's `fields` or `comps`: scalar or list form.
@@ -115,6 +125,8 @@ pub struct Collected {
     list_idx: HashMap<String, usize>,
     macro_idx: HashMap<String, usize>,
     rule_idx: HashMap<String, usize>,
+    /// Sequence number of the item being collected (lists, macros and rules share it).
+    seq: u32,
 }
 
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];
@@ -235,6 +247,8 @@ impl Collected {
             );
             return;
         };
+        // Only the order of these numbers matters, so every item takes one.
+        self.seq = self.seq.saturating_add(1);
         if let Some(v) = get(map, "required_engine_version") {
             self.engine_version(cx, v);
         } else if let Some(v) = get(map, "required_plugin_versions") {
@@ -511,7 +525,10 @@ impl Collected {
         }
         let append = legacy_append || ov.as_ref().is_some_and(|o| o.iter().any(|(_, a)| *a));
         match self.list_idx.get(&name).copied() {
-            Some(i) if append => self.lists[i].items.extend(items),
+            Some(i) if append => {
+                self.lists[i].items.extend(items);
+                self.lists[i].visibility = self.seq;
+            }
             None if append => cx.err(
                 Code::LoadErrNoPrevious,
                 pos,
@@ -521,6 +538,7 @@ impl Collected {
             Some(i) => {
                 self.lists[i].items = items;
                 self.lists[i].origin = cx.origin(pos);
+                self.lists[i].visibility = self.seq;
             }
             None => {
                 self.list_idx.insert(name.clone(), self.lists.len());
@@ -528,6 +546,8 @@ impl Collected {
                     name,
                     items,
                     origin: cx.origin(pos),
+                    index: self.seq,
+                    visibility: self.seq,
                 });
             }
         }
@@ -592,6 +612,7 @@ impl Collected {
             Some(i) if append => {
                 let m = &mut self.macros[i];
                 m.condition = format!("{} {}", m.condition.trim_end(), cond.trim());
+                m.visibility = self.seq;
             }
             None if append => cx.err(
                 Code::LoadErrNoPrevious,
@@ -604,6 +625,7 @@ impl Collected {
                 m.condition = cond;
                 m.cond_origin = cond_origin;
                 m.origin = cx.origin(pos);
+                m.visibility = self.seq;
             }
             None => {
                 self.macro_idx.insert(name.clone(), self.macros.len());
@@ -612,6 +634,8 @@ impl Collected {
                     condition: cond,
                     cond_origin,
                     origin: cx.origin(pos),
+                    index: self.seq,
+                    visibility: self.seq,
                 });
             }
         }

@@ -1,6 +1,7 @@
 //! Compile stage: typed field checks, operator/type compatibility, constant matchers.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use memchr::memmem::Finder;
 use regex::Regex;
@@ -522,7 +523,7 @@ fn str_test(op: Op, vals: &[&str]) -> Result<StrTest, CompileError> {
 }
 
 fn check(lhs: Lhs, test: Test) -> Node {
-    Node::Check(Box::new(Cmp { lhs, test }))
+    Node::Check(Arc::new(Cmp { lhs, test }))
 }
 
 /// The event types a condition can match; `None` means every type.

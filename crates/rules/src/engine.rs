@@ -4,11 +4,16 @@ use mamori_core::event::{EventSource, Value};
 use mamori_core::Event;
 
 use crate::compile::{Derive, Slots};
-use std::cell::{Cell, OnceCell};
 
 use crate::output::{evt_time, rfc3339_nanos, Alert, Format};
 use crate::priority::Priority;
 use crate::program::{EvtType, Node, View};
+use crate::specialize::{specialize, Program};
+
+mod keys;
+mod view;
+
+use keys::KeyTable;
 
 /// One compiled rule.
 #[derive(Debug)]
@@ -47,13 +52,15 @@ pub struct Stats {
 /// Compiled rules indexed by event type.
 #[derive(Debug)]
 pub struct Ruleset {
-    rules: Vec<CompiledRule>,
-    slots: Slots,
-    macro_nodes: Vec<Node>,
-    derived: Vec<(u32, Derive)>,
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) slots: Slots,
+    pub(crate) macro_nodes: Vec<Node>,
+    pub(crate) derived: Vec<(u32, Derive)>,
     lazy_of: Vec<u32>,
-    by_type: Vec<Box<[u32]>>,
-    untyped: Box<[u32]>,
+    /// Event key -> (slot, rank): rank 0 is the canonical key, then its aliases in order.
+    pub(crate) keys: KeyTable,
+    /// One program per interned event type, then one for unknown and one for missing types.
+    pub(crate) programs: Vec<Program>,
     stats: Stats,
 }
 
@@ -78,8 +85,8 @@ impl Ruleset {
             macro_nodes,
             derived: Vec::new(),
             lazy_of: Vec::new(),
-            by_type: Vec::new(),
-            untyped: Box::new([]),
+            keys: KeyTable::default(),
+            programs: Vec::new(),
         };
         rs.reindex();
         rs
@@ -93,6 +100,21 @@ impl Ruleset {
         for (i, (s, _)) in self.derived.iter().enumerate() {
             self.lazy_of[*s as usize] = i as u32;
         }
+        self.keys = KeyTable::new(
+            self.slots
+                .lookup
+                .iter()
+                .enumerate()
+                .flat_map(|(slot, keys)| {
+                    keys.iter().enumerate().map(move |(rank, k)| {
+                        (
+                            k.clone(),
+                            slot as u32,
+                            u8::try_from(rank).unwrap_or(u8::MAX),
+                        )
+                    })
+                }),
+        );
         let untyped: Vec<u32> = (0..self.rules.len() as u32)
             .filter(|&i| {
                 let r = &self.rules[i as usize];
@@ -104,7 +126,8 @@ impl Ruleset {
                 self.slots.type_id(t);
             }
         }
-        let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); self.slots.types.len()];
+        let ntypes = self.slots.types.len();
+        let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); ntypes];
         for (i, r) in self.rules.iter().enumerate() {
             if !r.enabled {
                 continue;
@@ -115,16 +138,28 @@ impl Ruleset {
                 }
             }
         }
-        self.by_type = by_type
-            .into_iter()
-            .map(|mut v| {
-                v.extend(untyped.iter().copied());
-                v.sort_unstable();
-                v.dedup();
-                v.into_boxed_slice()
-            })
-            .collect();
-        self.untyped = untyped.into_boxed_slice();
+        let contexts = (0..ntypes as u32)
+            .map(EvtType::Known)
+            .chain([EvtType::Unknown, EvtType::Missing]);
+        let mut programs = Vec::with_capacity(ntypes + 2);
+        for ctx in contexts {
+            let mut cands = match ctx {
+                EvtType::Known(id) => std::mem::take(&mut by_type[id as usize]),
+                _ => Vec::new(),
+            };
+            cands.extend(untyped.iter().copied());
+            cands.sort_unstable();
+            cands.dedup();
+            programs.push(specialize(
+                &self.rules,
+                &cands,
+                &self.macro_nodes,
+                ctx,
+                &self.lazy_of,
+                &self.derived,
+            ));
+        }
+        self.programs = programs;
     }
 
     /// Every event key the compiled conditions and outputs may read (canonical names and their
@@ -168,37 +203,23 @@ impl Ruleset {
         self.reindex();
     }
 
-    fn candidates(&self, ev: &Event) -> (&[u32], EvtType) {
-        match ev.fields.get("evt.type") {
+    /// The event's type and the program for it.
+    fn program(&self, ev: &Event) -> (&Program, EvtType) {
+        let ntypes = self.slots.types.len();
+        let ctx = match ev.fields.get("evt.type") {
             Some(Value::Str(t)) => match self.slots.types.get(t.as_str()) {
-                Some(&id) => (
-                    self.by_type
-                        .get(id as usize)
-                        .map_or(&self.untyped[..], |b| &b[..]),
-                    EvtType::Known(id),
-                ),
-                None => (&self.untyped, EvtType::Unknown),
+                Some(&id) => EvtType::Known(id),
+                None => EvtType::Unknown,
             },
-            Some(_) => (&self.untyped, EvtType::Unknown),
-            None => (&self.untyped, EvtType::Missing),
-        }
-    }
-
-    fn view<'e>(&'e self, ev: &'e Event, hostname: &'e str, evt_type: EvtType) -> View<'e> {
-        let n = self.slots.len();
-        View {
-            refs: vec![Cell::new(None); n],
-            resolved: vec![Cell::new(false); n],
-            keys: &self.slots.lookup,
-            lazy_of: &self.lazy_of,
-            lazy: (0..self.derived.len()).map(|_| OnceCell::new()).collect(),
-            derives: &self.derived,
-            ev,
-            hostname,
-            evt_type,
-            macros: &self.macro_nodes,
-            memo: vec![Cell::new(0); self.macro_nodes.len()],
-        }
+            Some(_) => EvtType::Unknown,
+            None => EvtType::Missing,
+        };
+        let i = match ctx {
+            EvtType::Known(id) => id as usize,
+            EvtType::Unknown => ntypes,
+            EvtType::Missing => ntypes + 1,
+        };
+        (&self.programs[i.min(self.programs.len() - 1)], ctx)
     }
 }
 
@@ -265,26 +286,76 @@ impl Engine {
         if ev.source != EventSource::Syscall {
             return 0;
         }
-        let (cands, evt_type) = self.ruleset.candidates(ev);
-        if cands.is_empty() {
+        let rs = &self.ruleset;
+        let (prog, evt_type) = rs.program(ev);
+        if prog.rules.is_empty() {
             return 0;
         }
-        let view = self.ruleset.view(ev, &self.settings.hostname, evt_type);
-        let mut n = 0;
-        for &ri in cands {
-            let r = &self.ruleset.rules[ri as usize];
-            if !r.cond.eval(&view) {
-                continue;
-            }
-            n += 1;
-            if let Some(emit) = emit.as_mut() {
-                emit(self.alert(r, ev, &view));
-            }
-            if self.settings.rule_matching == RuleMatching::First {
-                break;
-            }
+        rs.with_view(
+            ev,
+            &self.settings.hostname,
+            evt_type,
+            &prog.macros,
+            |view| {
+                let mut n = 0;
+                for (ri, cond) in prog.rules.iter() {
+                    if !cond.eval(view) {
+                        continue;
+                    }
+                    n += 1;
+                    if let Some(emit) = emit.as_mut() {
+                        emit(self.alert(&rs.rules[*ri as usize], ev, view));
+                    }
+                    if self.settings.rule_matching == RuleMatching::First {
+                        break;
+                    }
+                }
+                n
+            },
+        )
+    }
+
+    /// The indices of the enabled rules whose generic (unspecialised, unordered) conditions
+    /// match: the reference the per-type programs are tested against.
+    #[cfg(test)]
+    pub(crate) fn reference_matches(&self, ev: &Event) -> Vec<u32> {
+        let rs = &self.ruleset;
+        if ev.source != EventSource::Syscall {
+            return Vec::new();
         }
-        n
+        let (_, evt_type) = rs.program(ev);
+        rs.with_view(ev, "", evt_type, &rs.macro_nodes, |view| {
+            (0..rs.rules.len() as u32)
+                .filter(|&i| {
+                    let r = &rs.rules[i as usize];
+                    let typed_ok = match (&r.evttypes, evt_type) {
+                        (None, _) => true,
+                        (Some(ts), EvtType::Known(id)) => ts
+                            .iter()
+                            .any(|t| rs.slots.types.get(t.as_str()) == Some(&id)),
+                        (Some(_), _) => false,
+                    };
+                    r.enabled && typed_ok && r.cond.eval(view)
+                })
+                .collect()
+        })
+    }
+
+    /// The indices of the rules the optimised programs match (every match, in load order).
+    #[cfg(test)]
+    pub(crate) fn optimised_matches(&self, ev: &Event) -> Vec<u32> {
+        let rs = &self.ruleset;
+        if ev.source != EventSource::Syscall {
+            return Vec::new();
+        }
+        let (prog, evt_type) = rs.program(ev);
+        rs.with_view(ev, "", evt_type, &prog.macros, |view| {
+            prog.rules
+                .iter()
+                .filter(|(_, c)| c.eval(view))
+                .map(|(i, _)| *i)
+                .collect()
+        })
     }
 
     fn alert(&self, r: &CompiledRule, ev: &Event, view: &View<'_>) -> Alert {

@@ -44,6 +44,7 @@ pub mod parser;
 pub mod priority;
 mod program;
 pub mod replay;
+mod specialize;
 pub mod yaml;
 
 pub use diag::{Code, Diagnostic, Level, Pos};

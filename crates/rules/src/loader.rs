@@ -94,6 +94,9 @@ struct Expander<'c> {
     macro_ast: Vec<Option<Expr>>,
     macro_done: Vec<Option<Expr>>,
     macro_used: Vec<bool>,
+    /// (index, visibility) of each macro: a macro's condition sees only macros with a lower
+    /// index than its visibility, like Falco; rule conditions see every macro.
+    macro_vis: Vec<(u32, u32)>,
 }
 
 impl<'c> Expander<'c> {
@@ -152,6 +155,15 @@ impl<'c> Expander<'c> {
                 let Some(&i) = self.macro_idx.get(name.as_str()) else {
                     return Err(format!("undefined macro '{name}' used in filter"));
                 };
+                if let Some(&cur) = stack.last() {
+                    let seen_by = |j: usize| self.macro_vis.get(j).copied().unwrap_or((0, 0));
+                    if seen_by(i).0 >= seen_by(cur).1 {
+                        return Err(format!(
+                            "undefined macro '{name}' used in filter (it is defined after \
+                             the macro that uses it)"
+                        ));
+                    }
+                }
                 self.macro_used[i] = true;
                 if let Some(done) = &self.macro_done[i] {
                     return Ok(done.clone());
@@ -183,17 +195,34 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
         macro_ast: Vec::new(),
         macro_done: vec![None; col.macros.len()],
         macro_used: vec![false; col.macros.len()],
+        macro_vis: col.macros.iter().map(|m| (m.index, m.visibility)).collect(),
     };
-    // Lists, in order: items naming earlier lists are expanded inline.
+    // Lists, in order: an item naming a list whose first definition comes before this list's
+    // last definition (or append) is expanded inline, like Falco; other items are literals.
+    let list_pos: HashMap<&str, usize> = col
+        .lists
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.name.as_str(), i))
+        .collect();
     for (i, l) in col.lists.iter().enumerate() {
         let mut vals = Vec::with_capacity(l.items.len());
         for it in &l.items {
-            match ex.lists.get(it.as_str()) {
-                Some((j, inner)) => {
+            let visible = list_pos
+                .get(it.as_str())
+                .filter(|&&j| col.lists[j].index < l.visibility);
+            match (visible, ex.lists.get(it.as_str())) {
+                (Some(_), Some((j, inner))) => {
                     ex.list_used[*j] = true;
                     vals.extend(inner.iter().cloned());
                 }
-                None => vals.push(item_literal(it)),
+                // Defined later but visible (this list was redefined or appended after it):
+                // its own items, as Falco takes them.
+                (Some(&j), None) => {
+                    ex.list_used[j] = true;
+                    vals.extend(col.lists[j].items.iter().map(|x| item_literal(x)));
+                }
+                (None, _) => vals.push(item_literal(it)),
             }
         }
         ex.lists.insert(l.name.as_str(), (i, vals));
@@ -215,6 +244,31 @@ fn build(col: &Collected, diags: &mut Diagnostics) -> Ruleset {
                     e.to_string(),
                 );
                 ex.macro_ast.push(None);
+            }
+        }
+    }
+    // Falco resolves every macro, used or not: an undefined (or not yet defined) macro in an
+    // unused macro is an error too.
+    // Done before the rules, like Falco, so the error names the macro; a macro that fails
+    // here fails the rules using it as "invalid condition".
+    for (i, m) in col.macros.iter().enumerate() {
+        if ex.macro_done[i].is_some() {
+            continue;
+        }
+        let Some(ast) = ex.macro_ast[i].clone() else {
+            continue;
+        };
+        match ex.expand_macros(&ast, &mut vec![i]) {
+            Ok(x) => ex.macro_done[i] = Some(x),
+            Err(msg) => {
+                diag_at(
+                    diags,
+                    Code::LoadErrCompileCondition,
+                    &m.cond_origin,
+                    &format!("macro '{}'", m.name),
+                    msg,
+                );
+                ex.macro_ast[i] = None;
             }
         }
     }

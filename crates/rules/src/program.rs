@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use mamori_core::event::Value;
 use mamori_core::Event;
@@ -13,23 +14,22 @@ use crate::ast::{Modifier, Op, Transformer};
 use crate::compile::Derive;
 use crate::matchers::{Cidr, FxSet, Glob, PathSet};
 
-/// The values of the fields a ruleset needs, for one event, by slot. Fields are looked up in
-/// the event on first use; derived values (`fd.directory`, `proc.aname`, `evt.time`, ...) are
-/// computed on first use.
+/// The values of the fields a ruleset needs, for one event, by slot. The event's fields are
+/// resolved to slots once, when the view is built ([`crate::engine`]); derived values
+/// (`fd.directory`, `proc.aname`, `evt.time`, ...) are computed on first use.
 #[derive(Debug)]
 pub struct View<'e> {
-    pub(crate) refs: Vec<Cell<Option<&'e Value>>>,
-    pub(crate) resolved: Vec<Cell<bool>>,
-    pub(crate) keys: &'e [Vec<Box<str>>],
+    /// The event's value of each slot (`None`: the event does not carry it).
+    pub(crate) vals: &'e [Option<&'e Value>],
     pub(crate) lazy_of: &'e [u32],
-    pub(crate) lazy: Vec<OnceCell<Option<Value>>>,
+    pub(crate) lazy: &'e [OnceCell<Option<Value>>],
     pub(crate) derives: &'e [(u32, Derive)],
     pub(crate) ev: &'e Event,
     pub(crate) hostname: &'e str,
     pub(crate) evt_type: EvtType,
     pub(crate) macros: &'e [Node],
     /// Per-macro memo: 0 unknown, 1 false, 2 true.
-    pub(crate) memo: Vec<Cell<u8>>,
+    pub(crate) memo: &'e [Cell<u8>],
 }
 
 /// The event's type as an interned id.
@@ -38,6 +38,23 @@ pub(crate) enum EvtType {
     Missing,
     Unknown,
     Known(u32),
+}
+
+impl EvtType {
+    /// Whether an `evt.type` test with this type bitset (negated when `ne`) passes.
+    #[inline]
+    pub(crate) fn test(self, bits: &[u64], ne: bool) -> bool {
+        match self {
+            EvtType::Missing => false,
+            EvtType::Unknown => ne,
+            EvtType::Known(i) => {
+                let hit = bits
+                    .get((i / 64) as usize)
+                    .is_some_and(|w| w & (1u64 << (i % 64)) != 0);
+                hit != ne
+            }
+        }
+    }
 }
 
 impl View<'_> {
@@ -60,16 +77,7 @@ impl View<'_> {
     #[inline]
     pub(crate) fn get(&self, slot: u32) -> Option<&Value> {
         let s = slot as usize;
-        let done = self.resolved.get(s)?;
-        if !done.get() {
-            let found = self
-                .keys
-                .get(s)
-                .and_then(|ks| ks.iter().find_map(|k| self.ev.fields.get(&**k)));
-            self.refs[s].set(found);
-            done.set(true);
-        }
-        if let Some(v) = self.refs[s].get() {
+        if let Some(v) = *self.vals.get(s)? {
             return Some(v);
         }
         let li = *self.lazy_of.get(s)?;
@@ -122,13 +130,14 @@ impl View<'_> {
     }
 }
 
-/// A compiled boolean expression.
-#[derive(Debug)]
+/// A compiled boolean expression. `And([])` is true and `Or([])` is false.
+#[derive(Debug, Clone)]
 pub(crate) enum Node {
     And(Box<[Node]>),
     Or(Box<[Node]>),
     Not(Box<Node>),
-    Check(Box<Cmp>),
+    /// Shared so that per-event-type programs can reuse comparisons without copying matchers.
+    Check(Arc<Cmp>),
     /// A compiled macro, evaluated once per event.
     Macro(u32),
 }
@@ -339,23 +348,24 @@ impl Cmp {
     #[inline]
     fn eval(&self, v: &View<'_>) -> bool {
         if let Test::EvtType { bits, ne } = &self.test {
-            return match v.evt_type {
-                EvtType::Missing => false,
-                EvtType::Unknown => *ne,
-                EvtType::Known(i) => {
-                    let hit = bits
-                        .get((i / 64) as usize)
-                        .is_some_and(|w| w & (1u64 << (i % 64)) != 0);
-                    hit != *ne
-                }
-            };
+            return v.evt_type.test(bits, *ne);
         }
-        let Some(p) = produce(&self.lhs, v) else {
-            return false;
-        };
-        let val = match &p {
-            Produced::One(x) => *x,
-            Produced::Owned(x) => x,
+        // Fields (nearly every comparison) are read by reference: going through `produce`
+        // returns a large enum through memory on the hottest path.
+        let owned;
+        let val: &Value = match &self.lhs {
+            Lhs::Slot { slot, .. } => match v.get(*slot) {
+                Some(x) => x,
+                None => return false,
+            },
+            other => match produce(other, v) {
+                Some(Produced::One(x)) => x,
+                Some(Produced::Owned(x)) => {
+                    owned = x;
+                    &owned
+                }
+                None => return false,
+            },
         };
         let multi = match self.lhs {
             Lhs::Slot { multi, .. } => multi,

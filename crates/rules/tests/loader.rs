@@ -302,11 +302,15 @@ fn undefined_macro_and_cycles_are_errors() {
     let d = first_error(&f);
     assert!(d.message.contains("undefined macro 'nope'"), "{d}");
     assert_eq!((d.pos.line, d.pos.col), (3, 14));
+    // A cycle needs a redefinition: a macro only sees macros defined before its last
+    // definition (see `macro_visibility_follows_falco`).
     let y = "
 - macro: a
-  condition: b
+  condition: proc.name = x
 - macro: b
   condition: a
+- macro: a
+  condition: b
 - rule: r
   desc: d
   condition: a
@@ -314,6 +318,107 @@ fn undefined_macro_and_cycles_are_errors() {
   priority: INFO
 ";
     assert!(first_error(&fails(y)).message.contains("cycle"));
+}
+
+const R_USES_A: &str = "
+- rule: r
+  desc: d
+  condition: evt.type = execve and a
+  output: o
+  priority: INFO
+";
+
+#[test]
+fn macro_visibility_follows_falco() {
+    // Falco's rule_loader_compiler: a macro's condition sees the macros whose first
+    // definition comes before the macro's last definition; a rule sees every macro.
+    let later = "
+- macro: a
+  condition: b
+- macro: b
+  condition: proc.name = bash
+";
+    let f = fails(&format!("{later}{R_USES_A}"));
+    let d = first_error(&f);
+    assert_eq!(d.item, "macro 'a'", "{d}");
+    assert!(d.message.contains("undefined macro 'b'"), "{d}");
+    assert_eq!(d.pos.line, 3, "{d}");
+    // A rule may use a macro defined after it.
+    let rule_first = format!("{R_USES_A}\n- macro: a\n  condition: proc.name = bash\n");
+    assert_eq!(fires(ok(&rule_first), BASH).len(), 1);
+    // Redefining (or appending to) a macro after the one it names makes that one visible
+    // (falcosecurity/falco#1793).
+    let redefined = format!("{later}- macro: a\n  condition: b\n{R_USES_A}");
+    assert_eq!(fires(ok(&redefined), BASH).len(), 1);
+    let appended = "
+- macro: a
+  condition: proc.name = zsh
+- macro: b
+  condition: proc.name = bash
+- macro: a
+  condition: or b
+  override:
+    condition: append
+";
+    assert_eq!(fires(ok(&format!("{appended}{R_USES_A}")), BASH).len(), 1);
+}
+
+#[test]
+fn unused_macros_and_disabled_rules_are_still_resolved() {
+    // Falco resolves every macro and compiles disabled rules: an undefined macro is an error
+    // even where nothing would evaluate it.
+    let unused = "
+- macro: lonely
+  condition: nowhere
+- rule: r
+  desc: d
+  condition: evt.type = execve
+  output: o
+  priority: INFO
+";
+    let f = fails(unused);
+    let d = first_error(&f);
+    assert_eq!(d.item, "macro 'lonely'", "{d}");
+    assert!(d.message.contains("undefined macro 'nowhere'"), "{d}");
+    let disabled = "
+- rule: r
+  desc: d
+  condition: evt.type = execve and nowhere
+  output: o
+  priority: INFO
+  enabled: false
+";
+    let f = fails(disabled);
+    assert!(first_error(&f)
+        .message
+        .contains("undefined macro 'nowhere'"));
+}
+
+#[test]
+fn list_visibility_follows_falco() {
+    // A list item naming a list defined later is a plain string, unless the list holding it
+    // was redefined or appended to after that list was defined (Falco's compile_list_infos);
+    // conditions see every list whatever the order.
+    let rule = "
+- rule: r
+  desc: d
+  condition: evt.type = execve and proc.name in (outer)
+  output: o
+  priority: INFO
+";
+    let later = "
+- list: outer
+  items: [inner]
+- list: inner
+  items: [bash]
+";
+    let l = ok(&format!("{rule}{later}"));
+    assert!(fires(l, BASH).is_empty());
+    let inner_literal = r#"{"evt.type":"execve","proc.name":"inner"}"#;
+    assert_eq!(fires(ok(&format!("{rule}{later}")), inner_literal).len(), 1);
+    let appended =
+        format!("{later}- list: outer\n  items: [zsh]\n  override:\n    items: append\n");
+    assert_eq!(fires(ok(&format!("{rule}{appended}")), BASH).len(), 1);
 }
 
 #[test]

@@ -159,3 +159,13 @@ proptest! {
         let _ = mamori_rules::load(&[mamori_rules::RulesFile::new("p.yaml", y)]);
     }
 }
+
+/// Found by the `condition_parser` fuzz target: a quoted `[` was printed bare and the printed
+/// condition no longer parsed.
+#[test]
+fn bracket_value_prints_quoted_and_reparses() {
+    let e = mamori_rules::parser::parse_condition("C.nn< \u{8}'['").unwrap();
+    let printed = e.to_string();
+    let again = mamori_rules::parser::parse_condition(&printed).unwrap();
+    assert_eq!(again.to_string(), printed);
+}

@@ -1,0 +1,323 @@
+//! Folding and ordering must not change results: the per-type programs are compared with the
+//! generic conditions on hand-written cases, and on random events over Falco's own rules files.
+
+use mamori_core::event::Value;
+use mamori_core::Event;
+use proptest::prelude::*;
+
+use crate::fields::FieldType;
+use crate::program::{EvtType, Lhs, Node, NumTest, StrTest, Test};
+use crate::{load, Engine, RulesFile, Settings};
+
+fn engine(yaml: &str) -> Engine {
+    let l = load(&[RulesFile::new("t.yaml", yaml)]).unwrap();
+    Engine::new(l.ruleset, Settings::default())
+}
+
+fn program_len(e: &Engine, ctx: EvtType) -> usize {
+    let rs = e.ruleset();
+    let n = rs.slots.types.len();
+    let i = match ctx {
+        EvtType::Known(i) => i as usize,
+        EvtType::Unknown => n,
+        EvtType::Missing => n + 1,
+    };
+    rs.programs[i].rules.len()
+}
+
+fn ev(fields: &[(&str, Value)]) -> Event {
+    let mut e = Event::default();
+    for (k, v) in fields {
+        e.fields.insert((*k).to_string(), v.clone());
+    }
+    e
+}
+
+fn s(v: &str) -> Value {
+    Value::Str(v.to_string())
+}
+
+#[test]
+fn evt_type_tests_fold_and_dead_rules_are_dropped() {
+    let e = engine(
+        r#"
+- rule: either
+  desc: d
+  condition: (evt.type = open and fd.name = /a) or (evt.type = connect and fd.sport = 1)
+  output: o
+  priority: INFO
+- rule: never
+  desc: d
+  condition: evt.type = open and not evt.type in (open, openat)
+  output: o
+  priority: INFO
+- rule: not open
+  desc: d
+  condition: evt.type != open and proc.name = x
+  output: o
+  priority: INFO
+"#,
+    );
+    let rs = e.ruleset();
+    let open = rs.slots.types["open"];
+    let connect = rs.slots.types["connect"];
+    // "either" only (its connect half folds away); "never" is dead; "not open" folds to false.
+    assert_eq!(program_len(&e, EvtType::Known(open)), 1);
+    match &rs.programs[open as usize].rules[0].1 {
+        Node::Check(c) => assert!(matches!(c.test, Test::Str(StrTest::Eq(_)))),
+        other => panic!("expected a single fd.name check, got {other:?}"),
+    }
+    // connect: "either" (sport half) and "not open" (untyped: runs everywhere).
+    assert_eq!(program_len(&e, EvtType::Known(connect)), 2);
+    // An unknown type: only the untyped rule, reduced to its proc.name test.
+    assert_eq!(program_len(&e, EvtType::Unknown), 1);
+    // No evt.type at all: `evt.type != open` is false, like the generic evaluation.
+    assert_eq!(program_len(&e, EvtType::Missing), 0);
+    let hit = ev(&[("evt.type", s("open")), ("fd.name", s("/a"))]);
+    assert_eq!(e.optimised_matches(&hit), vec![0]);
+    assert_eq!(e.reference_matches(&hit), vec![0]);
+    let other = ev(&[("evt.type", s("mkdir")), ("proc.name", s("x"))]);
+    assert_eq!(e.optimised_matches(&other), vec![2]);
+    assert_eq!(e.reference_matches(&other), vec![2]);
+    let none = ev(&[("proc.name", s("x"))]);
+    assert!(e.optimised_matches(&none).is_empty());
+    assert!(e.reference_matches(&none).is_empty());
+}
+
+#[test]
+fn type_only_macros_vanish_and_operands_are_ordered() {
+    let e = engine(
+        r#"
+- macro: open_write
+  condition: evt.type in (open, openat) and evt.is_open_write = true and fd.typechar = 'f'
+- rule: w
+  desc: d
+  condition: >
+    fd.name regex '.*x' and not proc.name in (a, b, c) and open_write
+    and fd.name startswith /etc
+  output: o
+  priority: INFO
+"#,
+    );
+    let rs = e.ruleset();
+    let openat = rs.slots.types["openat"];
+    let prog = &rs.programs[openat as usize];
+    let Node::And(kids) = &prog.rules[0].1 else {
+        panic!("expected an and");
+    };
+    // The macro (used once) is inlined without its evt.type test and flattened; the cheap
+    // comparisons that are likely false come first, the regex (dear) and the negated list
+    // test (rarely false) last.
+    assert_eq!(kids.len(), 5);
+    let test_of = |n: &Node| match n {
+        Node::Check(c) => (false, matches!(c.test, Test::Str(StrTest::Regex(_)))),
+        Node::Not(_) => (true, false),
+        other => panic!("{other:?}"),
+    };
+    for k in &kids[..3] {
+        assert_eq!(test_of(k), (false, false), "{k:?}");
+    }
+    let tail: Vec<_> = kids[3..].iter().map(test_of).collect();
+    assert!(tail.contains(&(false, true)) && tail.contains(&(true, false)));
+    assert!(!kids.iter().any(|k| matches!(k, Node::Macro(_))));
+}
+
+/// Values worth trying for each slot: the constants the rules compare it with (and
+/// neighbours), so random events do match rules.
+fn value_pools(e: &Engine) -> Vec<Vec<Value>> {
+    fn walk(n: &Node, pools: &mut [Vec<Value>]) {
+        match n {
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|c| walk(c, pools)),
+            Node::Not(c) => walk(c, pools),
+            Node::Macro(_) => {}
+            Node::Check(c) => {
+                let Lhs::Slot { slot, .. } = c.lhs else {
+                    return;
+                };
+                let Some(pool) = pools.get_mut(slot as usize) else {
+                    return;
+                };
+                let mut add_str = |t: &str| pool.push(Value::Str(t.to_string()));
+                match &c.test {
+                    Test::Str(t) => match t {
+                        StrTest::Eq(v) | StrTest::Ne(v) | StrTest::Ord(_, v) => add_str(v),
+                        StrTest::StartsWith(v) => {
+                            add_str(v);
+                            add_str(&format!("{v}/x"));
+                        }
+                        StrTest::EndsWith(v) => add_str(&format!("/x/{v}")),
+                        StrTest::Contains(f) => {
+                            add_str(&format!("a{}b", String::from_utf8_lossy(f.needle())))
+                        }
+                        StrTest::IContains(v) => add_str(&v.to_uppercase()),
+                        StrTest::InSmall(v) => v.iter().for_each(|x| add_str(x)),
+                        StrTest::In(set) => set.iter().take(8).for_each(|x| add_str(x)),
+                        _ => {}
+                    },
+                    Test::Num(NumTest::Cmp(_, n)) => {
+                        for d in [-1, 0, 1] {
+                            pool.push(Value::Int(n.saturating_add(d)));
+                        }
+                    }
+                    Test::Num(NumTest::In(v)) => v.iter().for_each(|n| pool.push(Value::Int(*n))),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let rs = e.ruleset();
+    let mut pools = vec![Vec::new(); rs.slots.len()];
+    for r in &rs.rules {
+        walk(&r.cond, &mut pools);
+    }
+    for m in &rs.macro_nodes {
+        walk(m, &mut pools);
+    }
+    pools
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn random_event(e: &Engine, pools: &[Vec<Value>], seed: u64) -> Event {
+    let rs = e.ruleset();
+    let mut rng = Rng(seed | 1);
+    let mut ev = Event::default();
+    let mut types: Vec<&str> = rs.slots.types.keys().map(|k| &**k).collect();
+    types.sort_unstable();
+    match rng.below(20) {
+        0 => {}
+        1 => {
+            ev.fields.insert("evt.type".into(), s("nosuchcall"));
+        }
+        _ => {
+            let t = types[rng.below(types.len())];
+            ev.fields.insert("evt.type".into(), s(t));
+        }
+    }
+    let generic = [
+        "",
+        "/etc/shadow",
+        "bash",
+        "host",
+        "runc",
+        "/usr/bin/x",
+        "0",
+        "true",
+    ];
+    let density = 2 + rng.below(6);
+    for (slot, keys) in rs.slots.lookup.iter().enumerate() {
+        if rng.below(8) >= density {
+            continue;
+        }
+        let key = &keys[rng.below(keys.len())];
+        let ty = rs.slots.keys[slot].1;
+        let pool = &pools[slot];
+        let v = match ty {
+            FieldType::Bool => Value::Bool(rng.below(2) == 0),
+            FieldType::Num if rng.below(8) != 0 => match pool.get(rng.below(pool.len() + 2)) {
+                Some(v) => v.clone(),
+                None => Value::Int(rng.below(5) as i64 - 1),
+            },
+            FieldType::Ip | FieldType::Net => {
+                s(["10.0.0.1", "127.0.0.1", "::1", "x"][rng.below(4)])
+            }
+            _ => match rng.below(10) {
+                0 => Value::List(vec![
+                    generic[rng.below(generic.len())].into(),
+                    generic[rng.below(generic.len())].into(),
+                ]),
+                1 | 2 => s(generic[rng.below(generic.len())]),
+                _ => match pool.get(rng.below(pool.len() + 1)) {
+                    Some(v) => v.clone(),
+                    None => s(generic[rng.below(generic.len())]),
+                },
+            },
+        };
+        ev.fields.insert(key.to_string(), v);
+    }
+    ev
+}
+
+fn falco_engine() -> Option<Engine> {
+    let dir = mamori_testkit::shared_data("falco-rules")?;
+    let files: Vec<RulesFile> = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]
+    .iter()
+    .map(|n| RulesFile::new(*n, std::fs::read_to_string(dir.join(n)).unwrap()))
+    .collect();
+    Some(Engine::new(
+        load(&files).unwrap().ruleset,
+        Settings::default(),
+    ))
+}
+
+fn agree(e: &Engine, pools: &[Vec<Value>], seed: u64) -> Result<usize, TestCaseError> {
+    let ev = random_event(e, pools, seed);
+    let want = e.reference_matches(&ev);
+    let got = e.optimised_matches(&ev);
+    prop_assert_eq!(&got, &want, "event {:?}", ev.fields);
+    Ok(want.len())
+}
+
+#[test]
+fn optimised_programs_agree_with_generic_conditions_on_falco_rules() {
+    let Some(e) = falco_engine() else {
+        return;
+    };
+    let pools = value_pools(&e);
+    let matched = std::cell::Cell::new(0usize);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+    let result = runner.run(&any::<u64>(), |seed| {
+        if agree(&e, &pools, seed)? > 0 {
+            matched.set(matched.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // The comparison means something only if rules do fire on these events.
+    let matched = matched.get();
+    assert!(
+        matched > 100,
+        "only {matched} of 3000 random events matched a rule"
+    );
+}
+
+#[test]
+fn optimised_programs_agree_with_generic_conditions_on_default_rules() {
+    let l = load(&[RulesFile::new("d", crate::DEFAULT_RULES)]).unwrap();
+    let e = Engine::new(l.ruleset, Settings::default());
+    let pools = value_pools(&e);
+    let matched = std::cell::Cell::new(0usize);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+    let result = runner.run(&any::<u64>(), |seed| {
+        if agree(&e, &pools, seed)? > 0 {
+            matched.set(matched.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let matched = matched.get();
+    assert!(
+        matched > 30,
+        "only {matched} of 3000 random events matched a rule"
+    );
+}
