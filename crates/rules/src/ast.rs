@@ -289,7 +289,13 @@ fn is_bare_safe(s: &str) -> bool {
 
 /// Writes a value, quoting and escaping when needed.
 pub fn write_value(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    if is_bare_safe(s) {
+    write_value_quoting(f, s, false)
+}
+
+/// Like [`write_value`], and always quoted when `quote` is set (a non-number compared with
+/// `<`, `<=`, `>`, `>=` only parses back quoted).
+fn write_value_quoting(f: &mut impl fmt::Write, s: &str, quote: bool) -> fmt::Result {
+    if !quote && is_bare_safe(s) {
         return f.write_str(s);
     }
     f.write_char('"')?;
@@ -410,7 +416,8 @@ impl fmt::Display for Check {
             Rhs::None => Ok(()),
             Rhs::Value(v) => {
                 f.write_char(' ')?;
-                write_value(f, &v.text)
+                let quote = self.op.is_num_op() && !crate::parser::is_number(&v.text);
+                write_value_quoting(f, &v.text, quote)
             }
             Rhs::List(items) => {
                 f.write_str(" (")?;

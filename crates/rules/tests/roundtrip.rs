@@ -169,3 +169,20 @@ fn bracket_value_prints_quoted_and_reparses() {
     let again = mamori_rules::parser::parse_condition(&printed).unwrap();
     assert_eq!(again.to_string(), printed);
 }
+
+/// Found by the condition_parser fuzz target: a value that looks like the start of a dotted
+/// field name (`o.`) must be printed so that it parses back.
+#[test]
+fn field_like_values_print_so_they_parse_back() {
+    for cond in [
+        "o.Z.Z < 'o.'",
+        "proc.name = 'and'",
+        "proc.name = 'a.'",
+        "fd.name = 'x.y'",
+    ] {
+        let e = parse_condition(cond).expect(cond);
+        let text = e.to_string();
+        let back = parse_condition(&text).unwrap_or_else(|err| panic!("{cond} -> {text:?}: {err}"));
+        assert_eq!(back.to_string(), text, "{cond}");
+    }
+}
