@@ -53,6 +53,11 @@ pub struct Segment {
 
 /// `SHT_NOBITS`: a section with no bytes in the file (`.bss`).
 const SHT_NOBITS: u32 = 8;
+/// `sh_type` of a relocation table with explicit addends.
+const SHT_RELA: u32 = 4;
+/// `R_*_RELATIVE` of x86-64 and i386 (8), AArch64 (1027), ppc64 (22), s390x (12), RISC-V (3)
+/// and ARM (23): "load base + addend", the only kind a PIE needs for pointers to its own data.
+const RELATIVE_TYPES: [u64; 6] = [8, 1027, 22, 12, 3, 23];
 
 /// An ELF file in memory.
 #[derive(Debug)]
@@ -189,6 +194,48 @@ impl<'a> Elf<'a> {
         self.file_bytes(seg.offset.checked_add(skip)?, n)
     }
 
+    /// The link-time value of a pointer at virtual address `at` that the dynamic loader
+    /// relocates by the load base (a position-independent executable): the addend of an
+    /// `R_*_RELATIVE` entry of an `SHT_RELA` section for that address. `None` when there is
+    /// none, in which case the pointer's value is the one stored in the file (as for `SHT_REL`,
+    /// whose addend is stored in place). Each call scans the relocation tables once.
+    pub fn relative_addend(&self, at: u64) -> Option<u64> {
+        let entsize: u64 = if self.is_64 { 24 } else { 12 };
+        for s in self.sections.iter().filter(|s| s.kind == SHT_RELA) {
+            let Some(table) = self.section_data(s) else {
+                continue;
+            };
+            for e in table.chunks_exact(entsize as usize) {
+                let (offset, info, addend) = if self.is_64 {
+                    (
+                        read_u64(e, self.is_le)?,
+                        read_u64(&e[8..], self.is_le)?,
+                        read_u64(&e[16..], self.is_le)?,
+                    )
+                } else {
+                    (
+                        u64::from(read_u32(e, self.is_le)?),
+                        u64::from(read_u32(&e[4..], self.is_le)?),
+                        // An address of this class: zero-extended.
+                        u64::from(read_u32(&e[8..], self.is_le)?),
+                    )
+                };
+                if offset != at {
+                    continue;
+                }
+                let (sym, kind) = if self.is_64 {
+                    (info >> 32, info & 0xffff_ffff)
+                } else {
+                    (info >> 8, info & 0xff)
+                };
+                if sym == 0 && RELATIVE_TYPES.contains(&kind) {
+                    return Some(addend);
+                }
+            }
+        }
+        None
+    }
+
     /// Reads a pointer-sized word of this file's class and byte order.
     pub fn word(&self, b: &[u8]) -> Option<u64> {
         if self.is_64 {
@@ -300,8 +347,9 @@ fn read_u64(b: &[u8], le: bool) -> Option<u64> {
 }
 
 /// Builds a little-endian ELF64 executable from `(name, vaddr, flags, bytes)` sections, each
-/// in its own `PT_LOAD` segment (flags are segment flags; vaddr 0 = not loaded). For tests,
-/// fuzz seeds and benchmarks.
+/// in its own `PT_LOAD` segment (flags are segment flags; vaddr 0 = not loaded). Sections whose
+/// name starts with `.rela` are relocation tables (`SHT_RELA`). For tests, fuzz seeds and
+/// benchmarks.
 #[doc(hidden)]
 pub fn synthetic_elf64(sections: &[(&str, u64, u32, &[u8])]) -> Vec<u8> {
     const EH: usize = 64;
@@ -344,10 +392,14 @@ pub fn synthetic_elf64(sections: &[(&str, u64, u32, &[u8])]) -> Vec<u8> {
         h[32..40].copy_from_slice(&size.to_le_bytes());
         out.extend_from_slice(&h);
     };
-    for (i, (_, vaddr, _, bytes)) in sections.iter().enumerate() {
+    for (i, (name, vaddr, _, bytes)) in sections.iter().enumerate() {
         sh(
             name_offs[i],
-            1,
+            if name.starts_with(".rela") {
+                SHT_RELA
+            } else {
+                1
+            },
             *vaddr,
             offsets[i],
             bytes.len() as u64,

@@ -158,8 +158,19 @@ pub fn from_elf(elf: &Elf<'_>) -> GoBinary {
             None => return GoBinary::NotGo,
         }
     };
+    // Virtual address of `data`, to find relocations of the pointers in it (0: unknown).
+    let data_vaddr = match elf.section(".go.buildinfo") {
+        Some(s) if s.addr != 0 && elf.read_addr(s.addr, 1).is_some() => s.addr,
+        Some(_) => 0,
+        None => elf
+            .segments
+            .iter()
+            .find(|p| p.kind == elf::PT_LOAD && p.flags & (elf::PF_X | elf::PF_W) == elf::PF_W)
+            .map_or(0, |p| p.vaddr),
+    };
     let finder = memchr::memmem::Finder::new(MAGIC);
     let mut from = 0;
+    let blob_at: u64;
     let blob = loop {
         let Some(i) = data.get(from..).and_then(|d| finder.find(d)) else {
             return GoBinary::NotGo;
@@ -169,6 +180,7 @@ pub fn from_elf(elf: &Elf<'_>) -> GoBinary {
             return GoBinary::NotGo;
         }
         if at % 16 == 0 {
+            blob_at = at as u64;
             break &data[at..];
         }
         from = at + 1;
@@ -198,21 +210,36 @@ pub fn from_elf(elf: &Elf<'_>) -> GoBinary {
             })
         }
     };
+    // In a position-independent executable the pointers are relocated at load time: their
+    // link-time value is the addend of a RELATIVE relocation, and the file may hold 0.
+    let pointer_at = |vaddr: Option<u64>, b: &[u8]| -> Option<u64> {
+        vaddr
+            .filter(|v| *v != 0)
+            .and_then(|v| elf.relative_addend(v))
+            .or_else(|| ptr(b))
+    };
     // A Go string header is (data pointer, length), both pointer-sized.
     let go_string = |addr: u64| -> Option<String> {
         let hdr = elf.read_addr(addr, 2 * ptr_size as u64)?;
-        let (p, n) = (ptr(hdr)?, ptr(hdr.get(ptr_size..)?)?);
+        let (p, n) = (pointer_at(Some(addr), hdr)?, ptr(hdr.get(ptr_size..)?)?);
         if n > MAX_LEGACY_STRING {
             return None;
         }
         let s = elf.read_addr(p, n)?;
         (s.len() as u64 == n).then(|| String::from_utf8_lossy(s).into_owned())
     };
-    let version = ptr(&blob[16..]).and_then(go_string).unwrap_or_default();
+    let slot = |off: usize| {
+        (data_vaddr != 0)
+            .then(|| data_vaddr.checked_add(blob_at)?.checked_add(off as u64))
+            .flatten()
+    };
+    let version = pointer_at(slot(16), &blob[16..])
+        .and_then(go_string)
+        .unwrap_or_default();
     if version.is_empty() {
         return GoBinary::NotGo;
     }
-    let modinfo = ptr(&blob[16 + ptr_size..])
+    let modinfo = pointer_at(slot(16 + ptr_size), &blob[16 + ptr_size..])
         .and_then(go_string)
         .unwrap_or_default();
     build_info(version, unframe(&modinfo))
@@ -321,6 +348,18 @@ pub fn synthetic_binary(go_version: &str, modinfo: &str, padding: usize) -> Vec<
 /// (for tests, fuzz seeds and benchmarks). `ptr_size` 4 or 8.
 #[doc(hidden)]
 pub fn synthetic_legacy_binary(go_version: &str, modinfo: &str, ptr_size: u8) -> Vec<u8> {
+    legacy_binary(go_version, modinfo, ptr_size, false)
+}
+
+/// As [`synthetic_legacy_binary`] (pointer size 8), laid out like a position-independent
+/// executable: the four pointers are 0 in the file and their values are the addends of
+/// `R_X86_64_RELATIVE` entries in `.rela.dyn`.
+#[doc(hidden)]
+pub fn synthetic_legacy_pie_binary(go_version: &str, modinfo: &str) -> Vec<u8> {
+    legacy_binary(go_version, modinfo, 8, true)
+}
+
+fn legacy_binary(go_version: &str, modinfo: &str, ptr_size: u8, pie: bool) -> Vec<u8> {
     const RODATA: u64 = 0x40_0000;
     const DATA: u64 = 0x60_0000;
     let framed = format!("{}{modinfo}{}", "0".repeat(16), "1".repeat(16));
@@ -347,9 +386,25 @@ pub fn synthetic_legacy_binary(go_version: &str, modinfo: &str, ptr_size: u8) ->
     word(mod_at, &mut data);
     word(framed.len() as u64, &mut data);
     data.resize(64, 0);
+    if !pie {
+        return crate::elf::synthetic_elf64(&[
+            (".rodata", RODATA, 4, &rodata),
+            (".go.buildinfo", DATA, 6, &data),
+        ]);
+    }
+    let mut rela = Vec::new();
+    for slot in [16usize, 24, 32, 48] {
+        let at = DATA + slot as u64;
+        let value = u64::from_le_bytes(data[slot..slot + 8].try_into().unwrap_or([0; 8]));
+        data[slot..slot + 8].fill(0);
+        rela.extend_from_slice(&at.to_le_bytes());
+        rela.extend_from_slice(&8u64.to_le_bytes()); // R_X86_64_RELATIVE, no symbol
+        rela.extend_from_slice(&value.to_le_bytes());
+    }
     crate::elf::synthetic_elf64(&[
         (".rodata", RODATA, 4, &rodata),
         (".go.buildinfo", DATA, 6, &data),
+        (".rela.dyn", 0, 0, &rela),
     ])
 }
 
@@ -435,6 +490,33 @@ dep\tgithub.com/pkg/errors\tv0.9.1\th1:z=\nbuild\t-compiler=gc\n";
         let at = memchr::memmem::find(&bin, b".go.buildinfo").expect("name");
         bin[at..at + 13].copy_from_slice(b".data\0\0\0\0\0\0\0\0");
         assert_eq!(parse("old", &bin).expect("scans").len(), 4);
+    }
+
+    #[test]
+    fn legacy_pie_pointers_come_from_relative_relocations() {
+        let bin = synthetic_legacy_pie_binary("go1.15.7", MODINFO);
+        let pkgs = parse("pie", &bin).expect("scans");
+        let got: Vec<_> = pkgs
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got.contains(&"stdlib@1.15.7".to_string()), "{got:?}");
+        // Without the relocation table (its type changed to PROGBITS) the zero pointers lead
+        // nowhere: not a Go binary.
+        let mut bin = bin;
+        let elf = crate::elf::Elf::parse(&bin).expect("elf");
+        let shoff = usize::try_from(u64::from_le_bytes(
+            bin[0x28..0x30].try_into().expect("8 bytes"),
+        ))
+        .expect("small");
+        let idx = elf
+            .sections
+            .iter()
+            .position(|s| s.kind == 4)
+            .expect("rela section");
+        bin[shoff + idx * 64 + 4..shoff + idx * 64 + 8].copy_from_slice(&1u32.to_le_bytes());
+        assert!(parse("pie", &bin).expect("scans").is_empty());
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub struct SpecialFile {
 }
 
 /// What a scan found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Inventory {
     /// The source as given.
     pub source: String,

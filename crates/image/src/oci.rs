@@ -417,3 +417,73 @@ pub(crate) fn open_docker_archive(store: &dyn BlobStore) -> Result<OpenedImage, 
         layers,
     })
 }
+
+/// Where [`open_documents`] starts reading an image held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentsEntry<'a> {
+    /// An OCI image layout: `oci-layout`, `index.json`, then `blobs/ALG/HEX`; the tag picks an
+    /// entry of `index.json` as `oci:DIR:TAG` does.
+    Layout {
+        /// Tag (`org.opencontainers.image.ref.name`), or `None` for the only entry.
+        tag: Option<&'a str>,
+    },
+    /// A docker archive: `manifest.json`, then the files it names.
+    DockerArchive,
+    /// A registry repository: `manifests/REFERENCE` (a tag, or a digest that the manifest must
+    /// have), indexes followed through `manifests/ALG:HEX`, config at `blobs/ALG/HEX`.
+    Registry {
+        /// Tag or digest.
+        reference: &'a str,
+    },
+}
+
+/// The members of an image held in memory, by name.
+struct MemoryStore<'a> {
+    members: &'a BTreeMap<String, Vec<u8>>,
+    registry: bool,
+}
+
+impl BlobStore for MemoryStore<'_> {
+    fn open(&self, name: &str) -> Result<Box<dyn std::io::Read + '_>, OpenError> {
+        self.members
+            .get(name)
+            .map(|b| Box::new(b.as_slice()) as Box<dyn std::io::Read>)
+            .ok_or_else(|| OpenError::Missing {
+                what: "document",
+                name: name.to_string(),
+            })
+    }
+
+    fn manifest_name(&self, digest: &Digest) -> String {
+        if self.registry {
+            format!("manifests/{digest}")
+        } else {
+            digest.blob_path()
+        }
+    }
+}
+
+/// Reads an image's index, manifests and config from documents held in memory, by the same
+/// code and with the same checks (digests, size limits, platform choice, nesting bound) as a
+/// layout on disk, a docker archive or a registry pull. Layers are listed, not read.
+///
+/// This is the entry point for callers that already hold the documents (and for the fuzz
+/// target, which names its documents by their real digests so that every check passes and the
+/// parsers behind them are reached).
+pub fn open_documents(
+    members: &BTreeMap<String, Vec<u8>>,
+    entry: DocumentsEntry<'_>,
+    platform: &Platform,
+) -> Result<OpenedImage, OpenError> {
+    let store = MemoryStore {
+        members,
+        registry: matches!(entry, DocumentsEntry::Registry { .. }),
+    };
+    match entry {
+        DocumentsEntry::Layout { tag } => open_layout(&store, tag, platform),
+        DocumentsEntry::DockerArchive => open_docker_archive(&store),
+        DocumentsEntry::Registry { reference } => {
+            open_registry(&store, reference, platform, vec![reference.to_string()])
+        }
+    }
+}

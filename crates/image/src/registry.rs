@@ -12,8 +12,18 @@
 //! after an exponential backoff (250 ms, 500 ms, 1 s, … at most 10 s) or the server's
 //! `Retry-After` (seconds or an HTTP date) when it gives one. A `Retry-After` longer than
 //! [`MAX_RETRY_AFTER`] ends the pull with an error that says so. Timeouts are not retried (a
-//! hanging registry fails within the timeout), and neither is a body cut in the middle of a
-//! layer (the layer's digest check reports it).
+//! hanging registry fails within the timeout, which also bounds every read of a body).
+//!
+//! Resumption: a blob whose download is cut (connection reset or closed before the declared
+//! length) is asked for again from the first byte not yet received (`Range: bytes=N-`), up to
+//! [`RegistryOptions::retries`] times per blob. A `206` answer must start at that byte
+//! (`Content-Range`); a registry that ignores the range and answers `200` is read from the
+//! start and the bytes already received are skipped. Nothing is trusted across the cut: the
+//! whole stream is checked against the blob's digest at the end by the callers.
+//!
+//! Identity tokens (see [`credentials`]) are exchanged at the bearer token endpoint with an
+//! OAuth2 `refresh_token` grant (a form `POST`); the access token it answers is then used as
+//! any bearer token.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -27,6 +37,7 @@ use crate::blobs::{BlobStore, Digest};
 use crate::error::OpenError;
 
 mod credentials;
+use credentials::Credential;
 #[cfg(test)]
 pub(crate) use credentials::{b64_decode, b64_encode};
 
@@ -34,6 +45,9 @@ pub(crate) use credentials::{b64_decode, b64_encode};
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Longest backoff between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// `client_id` sent with an OAuth2 token request.
+const CLIENT_ID: &str = "mamori";
 
 /// Media types asked for when fetching a manifest.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -70,7 +84,7 @@ pub(crate) struct RegistryStore {
     retries: u32,
     retry_base: Duration,
     /// Credentials, looked up when the registry first asks for them.
-    basic: RefCell<Option<Result<Option<String>, String>>>,
+    credential: RefCell<Option<Result<Option<Credential>, String>>>,
     token: RefCell<Option<String>>,
 }
 
@@ -115,6 +129,7 @@ impl RegistryStore {
             .http_status_as_error(false)
             .timeout_connect(Some(t))
             .timeout_recv_response(Some(t))
+            .timeout_per_read(Some(t))
             .build()
             .into();
         let host = if r.registry == "docker.io" {
@@ -140,14 +155,14 @@ impl RegistryStore {
             timeout: t,
             retries: opts.retries.unwrap_or(3),
             retry_base: opts.retry_base.unwrap_or(Duration::from_millis(250)),
-            basic: RefCell::new(None),
+            credential: RefCell::new(None),
             token: RefCell::new(None),
         }
     }
 
-    /// Basic credentials for this registry (running a credential helper the first time).
-    fn basic(&self) -> Result<Option<String>, String> {
-        if let Some(found) = self.basic.borrow().as_ref() {
+    /// Credentials for this registry (running a credential helper the first time).
+    fn credential(&self) -> Result<Option<Credential>, String> {
+        if let Some(found) = self.credential.borrow().as_ref() {
             return found.clone();
         }
         let found = match &self.config {
@@ -156,7 +171,7 @@ impl RegistryStore {
             }
             None => Ok(None),
         };
-        *self.basic.borrow_mut() = Some(found.clone());
+        *self.credential.borrow_mut() = Some(found.clone());
         found
     }
 
@@ -167,20 +182,38 @@ impl RegistryStore {
         }
     }
 
-    /// One GET, sent again after 429/5xx answers and reset connections (see the module
-    /// documentation for the bounds).
+    /// One request, sent again after 429/5xx answers and reset connections (see the module
+    /// documentation for the bounds): a GET (from byte `from` on, when given), or a form POST
+    /// when `form` is given.
     fn send(
         &self,
         url: &str,
         auth: Option<&str>,
+        from: Option<u64>,
+        form: Option<&str>,
     ) -> Result<ureq::http::Response<ureq::Body>, OpenError> {
         let mut attempt = 0u32;
         loop {
-            let mut req = self.agent.get(url).header("Accept", ACCEPT);
-            if let Some(a) = auth {
-                req = req.header("Authorization", a);
-            }
-            let (why, wait) = match req.call() {
+            let answer = if let Some(body) = form {
+                let mut req = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/x-www-form-urlencoded");
+                if let Some(a) = auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(body.as_bytes())
+            } else {
+                let mut req = self.agent.get(url).header("Accept", ACCEPT);
+                if let Some(a) = auth {
+                    req = req.header("Authorization", a);
+                }
+                if let Some(n) = from {
+                    req = req.header("Range", format!("bytes={n}-"));
+                }
+                req.call()
+            };
+            let (why, wait) = match answer {
                 Ok(resp) if !is_retryable_status(resp.status().as_u16()) => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -225,12 +258,17 @@ this client waits",
     }
 
     /// GET with the auth dance: try with the current credentials, then answer one challenge.
-    fn get(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, OpenError> {
+    /// With `from`, asks for the bytes from that offset on (a `206` answer is accepted too).
+    fn get(
+        &self,
+        path: &str,
+        from: Option<u64>,
+    ) -> Result<ureq::http::Response<ureq::Body>, OpenError> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repo);
         let current = self.token.borrow().clone();
-        let resp = self.send(&url, current.as_deref())?;
+        let resp = self.send(&url, current.as_deref(), from, None)?;
         if resp.status().as_u16() != 401 {
-            return self.check(&url, resp);
+            return self.check(&url, resp, from.is_some());
         }
         let challenge = resp
             .headers()
@@ -240,8 +278,13 @@ this client waits",
             .to_string();
         let auth =
             match parse_challenge(&challenge) {
-                Some((scheme, _)) if scheme == "basic" => match self.basic() {
-                    Ok(Some(b)) => format!("Basic {b}"),
+                Some((scheme, _)) if scheme == "basic" => match self.credential() {
+                    Ok(Some(Credential::Basic(b))) => format!("Basic {b}"),
+                    Ok(Some(Credential::IdentityToken(_))) => return Err(self.err(
+                        &url,
+                        "401: registry wants basic credentials; the docker config holds only an \
+identity token for it, which is exchanged at a bearer token endpoint, never sent as a password",
+                    )),
                     Ok(None) => return Err(self.err(
                         &url,
                         "401: registry wants basic credentials; none found in the docker config",
@@ -257,17 +300,19 @@ this client waits",
                 }
             };
         *self.token.borrow_mut() = Some(auth.clone());
-        let resp = self.send(&url, Some(&auth))?;
-        self.check(&url, resp)
+        let resp = self.send(&url, Some(&auth), from, None)?;
+        self.check(&url, resp, from.is_some())
     }
 
     fn check(
         &self,
         url: &str,
         resp: ureq::http::Response<ureq::Body>,
+        partial_ok: bool,
     ) -> Result<ureq::http::Response<ureq::Body>, OpenError> {
         match resp.status().as_u16() {
             200 => Ok(resp),
+            206 if partial_ok => Ok(resp),
             404 => Err(OpenError::Missing {
                 what: "registry object",
                 name: url.to_string(),
@@ -289,12 +334,25 @@ this client waits",
         let scope =
             get("scope").map_or_else(|| format!("repository:{}:pull", self.repo), str::to_string);
         q.push(format!("scope={}", pct(&scope)));
-        let token_url = format!("{realm}?{}", q.join("&"));
-        let basic = self
-            .basic()
-            .map_err(|e| self.err(url, e))?
-            .map(|b| format!("Basic {b}"));
-        let resp = self.send(&token_url, basic.as_deref())?;
+        let (token_url, resp) = match self.credential().map_err(|e| self.err(url, e))? {
+            Some(Credential::IdentityToken(refresh)) => {
+                // OAuth2 refresh-token grant, as the distribution token spec describes it.
+                q.push("grant_type=refresh_token".into());
+                q.push(format!("client_id={}", pct(CLIENT_ID)));
+                q.push(format!("refresh_token={}", pct(&refresh)));
+                let resp = self.send(realm, None, None, Some(&q.join("&")))?;
+                (realm.to_string(), resp)
+            }
+            cred => {
+                let token_url = format!("{realm}?{}", q.join("&"));
+                let basic = match cred {
+                    Some(Credential::Basic(b)) => Some(format!("Basic {b}")),
+                    _ => None,
+                };
+                let resp = self.send(&token_url, basic.as_deref(), None, None)?;
+                (token_url, resp)
+            }
+        };
         if resp.status().as_u16() != 200 {
             return Err(self.err(
                 &token_url,
@@ -369,14 +427,155 @@ impl BlobStore for RegistryStore {
                 name: name.to_string(),
             });
         };
-        let resp = self.get(&path)?;
-        Ok(Box::new(
-            resp.into_body().into_with_config().limit(u64::MAX).reader(),
-        ))
+        let resp = self.get(&path, None)?;
+        if name.starts_with("blobs/") {
+            return Ok(Box::new(ResumingBody::new(self, path, resp)));
+        }
+        Ok(Box::new(body_reader(resp)))
     }
 
     fn manifest_name(&self, digest: &Digest) -> String {
         format!("manifests/{digest}")
+    }
+}
+
+fn body_reader(resp: ureq::http::Response<ureq::Body>) -> ureq::BodyReader<'static> {
+    resp.into_body().into_with_config().limit(u64::MAX).reader()
+}
+
+/// Whether a body read error means the transfer was cut (and may be resumed).
+fn is_cut(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+    )
+}
+
+/// A blob's body that asks for the rest with a `Range` request when the transfer is cut (see
+/// the module documentation).
+struct ResumingBody<'a> {
+    store: &'a RegistryStore,
+    path: String,
+    body: ureq::BodyReader<'static>,
+    /// Bytes handed to the reader so far.
+    received: u64,
+    /// Length of the whole blob, when the first answer declared it.
+    total: Option<u64>,
+    resumes: u32,
+}
+
+fn content_length(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    resp.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+impl<'a> ResumingBody<'a> {
+    fn new(store: &'a RegistryStore, path: String, resp: ureq::http::Response<ureq::Body>) -> Self {
+        ResumingBody {
+            store,
+            total: content_length(&resp),
+            body: body_reader(resp),
+            path,
+            received: 0,
+            resumes: 0,
+        }
+    }
+
+    /// Asks for the bytes from `self.received` on and makes that answer the body.
+    fn resume(&mut self) -> Result<(), String> {
+        let from = self.received;
+        let resp = self
+            .store
+            .get(&self.path, Some(from))
+            .map_err(|e| e.to_string())?;
+        match resp.status().as_u16() {
+            206 => {
+                let range = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let start = range
+                    .trim()
+                    .strip_prefix("bytes ")
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(s, _)| s.trim().parse::<u64>().ok());
+                if start != Some(from) {
+                    return Err(format!(
+                        "asked for bytes from {from} on, the registry answered Content-Range \
+{range:?}"
+                    ));
+                }
+                self.body = body_reader(resp);
+            }
+            _ => {
+                // The range was ignored: read the blob again from its start, skipping what was
+                // already received.
+                let mut body = body_reader(resp);
+                let skipped = std::io::copy(&mut (&mut body).take(from), &mut std::io::sink())
+                    .map_err(|e| format!("skipping the first {from} bytes again: {e}"))?;
+                if skipped != from {
+                    return Err(format!(
+                        "the registry sent the blob again but only {skipped} of the {from} bytes \
+already received"
+                    ));
+                }
+                self.body = body;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for ResumingBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let cut = match self.body.read(buf) {
+                Ok(0) if !buf.is_empty() && self.total.is_some_and(|t| self.received < t) => {
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed before the declared length",
+                    )
+                }
+                Ok(n) => {
+                    self.received += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if is_cut(&e) => e,
+                Err(e) => return Err(e),
+            };
+            let wanted = self.total.map_or_else(String::new, |t| format!(" of {t}"));
+            if self.resumes >= self.store.retries {
+                return Err(std::io::Error::new(
+                    cut.kind(),
+                    format!(
+                        "{}: download cut after {}{wanted} bytes ({cut}); resumed {} times",
+                        self.path, self.received, self.resumes
+                    ),
+                ));
+            }
+            let wait = backoff(self.store.retry_base, self.resumes);
+            self.resumes += 1;
+            tracing::warn!(
+                blob = %self.path,
+                received = self.received,
+                reason = %cut,
+                attempt = self.resumes,
+                "Blob download cut; resuming with a range request."
+            );
+            std::thread::sleep(wait);
+            if let Err(why) = self.resume() {
+                return Err(std::io::Error::other(format!(
+                    "{}: download cut after {}{wanted} bytes ({cut}) and could not be \
+resumed: {why}",
+                    self.path, self.received
+                )));
+            }
+        }
     }
 }
 
@@ -448,10 +647,13 @@ mod tests {
         let find = |host: &str| {
             credentials::lookup(&f, host, None, Duration::from_secs(1)).expect("no helper")
         };
-        assert_eq!(find("127.0.0.1:5000").as_deref(), Some("dXNlcjpwYXNz"));
         assert_eq!(
-            find("docker.io").as_deref(),
-            Some(b64_encode(b"u:p").as_str())
+            find("127.0.0.1:5000"),
+            Some(Credential::Basic("dXNlcjpwYXNz".into()))
+        );
+        assert_eq!(
+            find("docker.io"),
+            Some(Credential::Basic(b64_encode(b"u:p")))
         );
         assert_eq!(find("ghcr.io"), None);
         let _ = std::fs::remove_dir_all(&dir);

@@ -113,6 +113,70 @@ fn go_before_1_18_pointer_format_from_a_linked_binary() {
     assert!(inv.notices.is_empty(), "{:?}", inv.notices);
 }
 
+/// The `gcc-ld` folder of the Rust toolchain (its `ld.lld` runs the bundled `rust-lld`).
+fn rust_lld_dir(rustc: &Path) -> Option<std::path::PathBuf> {
+    let out = |args: &[&str]| {
+        Command::new(rustc)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let sysroot = out(&["--print", "sysroot"])?;
+    let host = out(&["-vV"])?
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))?;
+    let dir = Path::new(sysroot.trim()).join(format!("lib/rustlib/{host}/bin/gcc-ld"));
+    dir.join("ld.lld").is_file().then_some(dir)
+}
+
+#[test]
+fn go_before_1_18_pie_with_pointers_only_in_relocations() {
+    let (Some(cc), Some(rustc)) = (mamori_testkit::tool("cc"), mamori_testkit::tool("rustc"))
+    else {
+        return;
+    };
+    let Some(lld) = rust_lld_dir(&rustc) else {
+        mamori_testkit::skip(
+            mamori_testkit::REQUIRE_PRIVILEGED,
+            "the Rust toolchain has no gcc-ld/ld.lld (rust-lld)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("oldgo.c");
+    std::fs::write(&src, legacy_go_c_source()).expect("writes");
+    let bin = dir.path().join("oldgo-pie");
+    // A position-independent executable linked by lld, which (like Go's own linker for PIE)
+    // leaves 0 in the pointer slots and puts the addresses in RELATIVE relocations only.
+    run(Command::new(cc)
+        .args(["-fPIE", "-pie", "-O0", "-fuse-ld=lld"])
+        .arg("-B")
+        .arg(&lld)
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src));
+    let bytes = std::fs::read(&bin).expect("built");
+    run(&mut Command::new(&bin));
+    // The test is only meaningful if the pointers are not in the file.
+    let elf = mamori_catalog::elf::Elf::parse(&bytes).expect("elf");
+    let info = elf.section(".go.buildinfo").expect("section");
+    let slots = &elf.section_data(info).expect("data")[16..32];
+    assert_eq!(slots, [0u8; 16], "the linker wrote the pointers in place");
+    assert!(elf.relative_addend(info.addr + 16).is_some());
+
+    let (_d, inv) = scan_layout_with("usr/local/bin/oldgo-pie", &bytes);
+    assert_eq!(
+        purls(&inv),
+        [
+            "pkg:golang/example.com/oldtool@v0.3.0",
+            "pkg:golang/github.com/gorilla/websocket@v1.4.0",
+            "pkg:golang/golang.org/x/text@v0.3.8",
+            "pkg:golang/stdlib@1.16.15",
+        ]
+    );
+}
+
 #[test]
 fn go_binary_over_the_in_memory_limit_is_noticed() {
     let Some(cc) = mamori_testkit::tool("cc") else {

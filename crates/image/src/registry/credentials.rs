@@ -5,6 +5,11 @@
 //! stdin; it prints `{"ServerURL", "Username", "Secret"}`. A helper that says it has no
 //! credentials falls back to the `auths` entry. Helpers run only when the registry asks for
 //! credentials, with a timeout and a cap on what they print; their output is never logged.
+//!
+//! Identity tokens: an `auths` entry with `identitytoken`, or a helper answering with the user
+//! name `<token>`, holds an OAuth2 refresh token. It is not sent to the registry itself: the
+//! bearer flow exchanges it at the token endpoint for an access token (grant type
+//! `refresh_token`).
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
@@ -72,35 +77,62 @@ fn key_matches(key: &str, host: &str) -> bool {
     key == host || (hub(host) && hub(key))
 }
 
-/// The `auth` value for `host` in the `auths` of a docker config, already base64 (`user:pass`).
-fn auths_entry(v: &serde_json::Value, host: &str) -> Option<String> {
+/// Credentials for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// Base64 `user:password`, for basic authentication (also at a token endpoint).
+    Basic(String),
+    /// An OAuth2 refresh token, exchanged at the bearer token endpoint.
+    IdentityToken(String),
+}
+
+impl std::fmt::Debug for Credential {
+    // Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Basic(_) => f.write_str("Basic(…)"),
+            Credential::IdentityToken(_) => f.write_str("IdentityToken(…)"),
+        }
+    }
+}
+
+/// The credentials for `host` in the `auths` of a docker config: its `identitytoken` when it
+/// has one, else `auth` (base64 `user:pass`) or `username` + `password`.
+fn auths_entry(v: &serde_json::Value, host: &str) -> Option<Credential> {
     let auths = v.get("auths")?.as_object()?;
     for (k, entry) in auths {
         if key_matches(k, host) {
+            if let Some(t) = entry
+                .get("identitytoken")
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+            {
+                return Some(Credential::IdentityToken(t.to_string()));
+            }
             if let Some(a) = entry.get("auth").and_then(|a| a.as_str()) {
                 return b64_decode(a)
                     .filter(|d| d.contains(&b':'))
-                    .map(|_| a.to_string());
+                    .map(|_| Credential::Basic(a.to_string()));
             }
             let (u, p) = (
                 entry.get("username")?.as_str()?,
                 entry.get("password")?.as_str()?,
             );
-            return Some(b64_encode(format!("{u}:{p}").as_bytes()));
+            return Some(Credential::Basic(b64_encode(format!("{u}:{p}").as_bytes())));
         }
     }
     None
 }
 
-/// Credentials for `host`: the base64 `user:password` for basic authentication, `None` when
-/// the config has none for it (or does not exist), an error when a configured helper fails.
-/// `helper_path` is the search path for helpers (default `$PATH`).
+/// Credentials for `host`; `None` when the config has none for it (or does not exist), an
+/// error when a configured helper fails. `helper_path` is the search path for helpers (default
+/// `$PATH`).
 pub(crate) fn lookup(
     config: &Path,
     host: &str,
     helper_path: Option<&OsStr>,
     timeout: Duration,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Credential>, String> {
     let Ok(text) = std::fs::read(config) else {
         return Ok(None);
     };
@@ -121,12 +153,11 @@ pub(crate) fn lookup(
         };
         if let Some((user, secret)) = run_helper(name, server, helper_path, timeout)? {
             if user == "<token>" {
-                return Err(format!(
-                    "credential helper docker-credential-{name} returned an identity token for \
-{server}; identity tokens are not supported (use a username and password or a registry token)"
-                ));
+                return Ok(Some(Credential::IdentityToken(secret)));
             }
-            return Ok(Some(b64_encode(format!("{user}:{secret}").as_bytes())));
+            return Ok(Some(Credential::Basic(b64_encode(
+                format!("{user}:{secret}").as_bytes(),
+            ))));
         }
     }
     Ok(auths_entry(&v, host))
