@@ -2,7 +2,8 @@
 //!
 //! Inventory of an image built in memory (one gzip layer: a realistic dpkg status with 400
 //! packages, Python and npm packages, and 12,000 files of mixed sizes) against a baseline of
-//! just decompressing and walking the same layer tar in the same run.
+//! just decompressing and walking the same layer tar in the same run; the same image pulled
+//! from a registry on the loopback (plain HTTP, served by a thread of the benchmark).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 
@@ -119,6 +120,44 @@ fn blob(dir: &std::path::Path, data: &[u8]) -> String {
     d
 }
 
+/// A registry serving the layout in `dir` anonymously over plain HTTP (one request per
+/// connection): `manifests/latest` is the manifest `md`, `blobs/sha256:HEX` the blob files.
+fn serve_registry(dir: std::path::PathBuf, md: String) -> u16 {
+    use std::io::BufRead;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind"); // ok: bench setup
+    let port = l.local_addr().expect("addr").port(); // ok: bench setup
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut r = std::io::BufReader::new(s.try_clone().expect("clone")); // ok
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let digest = match path.rsplit('/').next().unwrap_or("") {
+                "latest" => md.clone(),
+                d => d.to_string(),
+            };
+            let body = std::fs::read(
+                dir.join("blobs/sha256")
+                    .join(digest.trim_start_matches("sha256:")),
+            )
+            .unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    port
+}
+
 fn bench(c: &mut Criterion) {
     let layer = build_layer();
     let mut plain = Vec::new();
@@ -181,6 +220,34 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             mamori_image::scan(&src, &opts)
                 .expect("scan")
+                .packages
+                .len()
+        }) // ok
+    });
+    // The same image pulled from a registry on the loopback: the layer is read through the
+    // HTTP client (and its resumable body reader) instead of a file.
+    let port = serve_registry(dir.path().to_path_buf(), md.clone());
+    let remote: mamori_image::SourceRef = format!("127.0.0.1:{port}/bench/image:latest")
+        .parse()
+        .expect("ref"); // ok
+    let pull = mamori_image::ScanOptions {
+        registry: mamori_image::RegistryOptions {
+            insecure: true,
+            ..mamori_image::RegistryOptions::default()
+        },
+        ..mamori_image::ScanOptions::default()
+    };
+    assert_eq!(
+        mamori_image::scan(&remote, &pull)
+            .expect("pull")
+            .packages
+            .len(), // ok
+        480
+    );
+    g.bench_function("inventory_scan_registry_pull", |b| {
+        b.iter(|| {
+            mamori_image::scan(&remote, &pull)
+                .expect("pull")
                 .packages
                 .len()
         }) // ok
