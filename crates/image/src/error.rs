@@ -138,6 +138,17 @@ pub enum LayerError {
         /// The limit.
         limit: u64,
     },
+    /// More bytes follow the end of the compressed stream than the layer limit allows (a
+    /// stream that never ends).
+    #[error(
+        "layer {layer}: more than {limit} bytes after the end of the compressed stream (limit --max-layer-bytes)"
+    )]
+    TrailingData {
+        /// Layer digest or name.
+        layer: String,
+        /// The limit.
+        limit: u64,
+    },
     /// The layer has more entries than the limit.
     #[error("layer {layer}: more than {limit} entries (limit --max-layer-entries)")]
     TooManyEntries {

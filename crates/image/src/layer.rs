@@ -211,7 +211,19 @@ pub fn walk_layer<R: Read>(
             }
         }
     }
-    io::copy(&mut stored, &mut io::sink()).map_err(io_err)?;
+    // Bytes after the end of the compressed stream count for the blob digest, but a stream
+    // that never ends must not keep the scan reading: at most the layer limit more.
+    let trailing = io::copy(
+        &mut (&mut stored).take(limits.max_layer_bytes.saturating_add(1)),
+        &mut io::sink(),
+    )
+    .map_err(io_err)?;
+    if trailing > limits.max_layer_bytes {
+        return Err(LayerError::TrailingData {
+            layer: layer.to_string(),
+            limit: limits.max_layer_bytes,
+        });
+    }
     stats.stored_bytes = stored.count;
     if let (Some(want), Some(h)) = (blob_digest, stored.hasher.take()) {
         let actual = h.finish();

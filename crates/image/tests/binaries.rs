@@ -1,6 +1,8 @@
 //! Executables in image layers, built with real toolchains at test time: a C program laid out
-//! like a Go < 1.18 binary (its linker writes the build-info pointers), and a Rust program
-//! given a cargo-auditable `.dep-v0` section by `objcopy`.
+//! like a Go < 1.18 binary (its linker writes the build-info pointers), the same program as a
+//! position-independent executable linked by lld (pointers only in relocations), and a Rust
+//! program given a cargo-auditable `.dep-v0` section by `objcopy` (a binary built by the real
+//! `cargo auditable` is in `cargo_auditable.rs`).
 
 #[path = "support/image_builder.rs"]
 mod support;

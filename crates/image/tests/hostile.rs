@@ -325,3 +325,27 @@ mod props {
         }
     }
 }
+
+#[test]
+fn endless_bytes_after_a_compressed_stream_are_bounded() {
+    // A complete zstd layer followed by a stream that never ends (a registry can send that):
+    // the bytes after the frame are read for the blob digest, but only up to the layer limit.
+    let layer = zst(tar(&[E::File("etc/hostname", 0o644, b"box\n")]));
+    let limits = Limits {
+        max_layer_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let endless = std::io::Read::chain(&layer.blob[..], std::io::repeat(0x42));
+    let start = std::time::Instant::now();
+    let err = walk_layer(endless, "test", None, None, &limits, |_, _| Ok(())).expect_err("bounded");
+    assert!(matches!(err, LayerError::TrailingData { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("after the end of the compressed stream"),
+        "{err}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // The same layer with a little padding after the frame is still read.
+    let padded = [&layer.blob[..], &[0u8; 512][..]].concat();
+    assert_eq!(events(&padded, &limits).expect("padded").len(), 1);
+}
