@@ -516,6 +516,13 @@ fn scan_opened(
             ),
         };
         let stats = walked?;
+        if l.blob_digest.is_some() && l.size > 0 && stats.stored_bytes != l.size {
+            // The digest matched, so the content is the one named; the descriptor is wrong.
+            c.warn(format!(
+                "layer {name}: the manifest declares {} bytes, the blob has {}",
+                l.size, stats.stored_bytes
+            ));
+        }
         layers.push(LayerInfo {
             digest: name,
             diff_id: img.config.rootfs.diff_ids.get(i).cloned(),

@@ -60,8 +60,8 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// Docker config file with credentials (default `~/.docker/config.json`).
     pub docker_config: Option<PathBuf>,
-    /// Time allowed to connect and to receive response headers (default 30 s); also the time
-    /// a credential helper may take.
+    /// Time allowed to connect, to receive response headers and for each read of a body
+    /// (default 30 s); also the time a credential helper may take.
     pub timeout: Option<Duration>,
     /// Retries of a request after 429, 5xx or a reset connection (default 3).
     pub retries: Option<u32>,

@@ -349,3 +349,50 @@ fn endless_bytes_after_a_compressed_stream_are_bounded() {
     let padded = [&layer.blob[..], &[0u8; 512][..]].concat();
     assert_eq!(events(&padded, &limits).expect("padded").len(), 1);
 }
+
+#[test]
+fn layer_size_that_disagrees_with_the_blob_is_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layer = gz(tar(&[E::File("etc/hostname", 0o644, b"box\n")]));
+    let cfg = config_json(std::slice::from_ref(&layer), json!({}));
+    let cfg_d = write_blob(dir.path(), &cfg);
+    let layer_d = write_blob(dir.path(), &layer.blob);
+    let manifest = |size: usize| {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": cfg_d, "size": cfg.len()},
+            "layers": [{"mediaType": layer.media_type, "digest": layer_d, "size": size}]}))
+        .expect("json")
+    };
+    let scan_with = |m: Vec<u8>| {
+        let md = write_blob(dir.path(), &m);
+        std::fs::write(
+            dir.path().join("index.json"),
+            json!({"schemaVersion": 2, "manifests": [{"digest": md, "size": m.len()}]}).to_string(),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .expect("write");
+        let src: SourceRef = format!("oci:{}", dir.path().display())
+            .parse()
+            .expect("ref");
+        scan(&src, &ScanOptions::default()).expect("scans")
+    };
+    let honest = scan_with(manifest(layer.blob.len()));
+    assert!(honest.warnings.is_empty(), "{:?}", honest.warnings);
+    let lying = scan_with(manifest(layer.blob.len() + 7));
+    let want = format!(
+        "the manifest declares {} bytes, the blob has {}",
+        layer.blob.len() + 7,
+        layer.blob.len()
+    );
+    assert!(
+        lying.warnings.iter().any(|w| w.contains(&want)),
+        "{:?}",
+        lying.warnings
+    );
+}
