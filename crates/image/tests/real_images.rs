@@ -210,12 +210,18 @@ fn umoci_layout_skopeo_archives() {
 
     // Through a real registry (Debian's docker-registry on the loopback), pushed by skopeo.
     if let Some(registry) = mamori_testkit::tool("docker-registry") {
-        let inv_r = push_and_pull(&registry, &skopeo, w.path(), &img);
+        let inv_r = push_and_pull(&registry, &skopeo, w.path(), &img, None);
         assert_eq!(summary(&inv_r), expected);
         assert_eq!(
             inv_r.manifest_digest, inv.manifest_digest,
             "same manifest as the layout"
         );
+        // The same registry with htpasswd (bcrypt) basic authentication; credentials from a
+        // docker config file.
+        if let Some(htpasswd) = mamori_testkit::tool("htpasswd") {
+            let inv_b = push_and_pull(&registry, &skopeo, w.path(), &img, Some(&htpasswd));
+            assert_eq!(summary(&inv_b), expected);
+        }
     }
 
     // The rootfs itself, as a directory (one layer; the node_modules package is there too).
@@ -236,22 +242,57 @@ fn umoci_layout_skopeo_archives() {
 }
 
 /// Starts `docker-registry` on a free loopback port, pushes the layout with skopeo, scans it
-/// through the registry, and stops the registry (by its pid).
-fn push_and_pull(registry: &Path, skopeo: &Path, w: &Path, img: &str) -> Inventory {
+/// through the registry, and stops the registry (by its pid). With `htpasswd`, the registry
+/// asks for basic authentication (a bcrypt password file made by that tool): the scan without
+/// credentials must fail, the scan with a docker config must succeed.
+fn push_and_pull(
+    registry: &Path,
+    skopeo: &Path,
+    w: &Path,
+    img: &str,
+    htpasswd: Option<&Path>,
+) -> Inventory {
+    const USER: &str = "mamori";
+    const PASSWORD: &str = "s3cret-pass";
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let cfg = w.join("registry.yml");
-    let data = w.join("registry-data");
+    let tag = if htpasswd.is_some() { "basic" } else { "plain" };
+    let cfg = w.join(format!("registry-{tag}.yml"));
+    let data = w.join(format!("registry-data-{tag}"));
+    let auth = match htpasswd {
+        Some(tool) => {
+            let out = Command::new(tool)
+                .args(["-Bbn", USER, PASSWORD])
+                .output()
+                .expect("runs htpasswd");
+            assert!(out.status.success(), "htpasswd failed");
+            let file = w.join("htpasswd");
+            std::fs::write(&file, &out.stdout).expect("write htpasswd");
+            format!(
+                "auth: {{htpasswd: {{realm: mamori-test, path: {}}}}}\n",
+                file.display()
+            )
+        }
+        None => String::new(),
+    };
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n{auth}",
             data.display()
         ),
     )
     .expect("write config");
+    let docker_config = w.join(format!("docker-config-{tag}.json"));
+    std::fs::write(
+        &docker_config,
+        serde_json::json!({"auths": {format!("127.0.0.1:{port}"): {
+            "username": USER, "password": PASSWORD}}})
+        .to_string(),
+    )
+    .expect("write docker config");
     let mut child = Command::new(registry)
         .args(["serve", &cfg.display().to_string()])
         .stdout(std::process::Stdio::null())
@@ -265,24 +306,27 @@ fn push_and_pull(registry: &Path, skopeo: &Path, w: &Path, img: &str) -> Invento
     let result = std::panic::catch_unwind(|| {
         assert!(ready, "docker-registry did not start");
         let dest = format!("docker://127.0.0.1:{port}/mamori/test:t");
-        run(
-            skopeo,
-            &[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("oci:{img}"),
-                &dest,
-            ],
-        );
+        let creds = format!("--dest-creds={USER}:{PASSWORD}");
+        let mut args = vec!["copy", "--dest-tls-verify=false"];
+        if htpasswd.is_some() {
+            args.push(&creds);
+        }
+        let from = format!("oci:{img}");
+        args.extend([from.as_str(), dest.as_str()]);
+        run(skopeo, &args);
+        let src = format!("127.0.0.1:{port}/mamori/test:t")
+            .parse()
+            .expect("ref");
         let mut opts = ScanOptions::default();
         opts.registry.insecure = true;
-        scan(
-            &format!("127.0.0.1:{port}/mamori/test:t")
-                .parse()
-                .expect("ref"),
-            &opts,
-        )
-        .expect("scan registry")
+        // Never the user's own ~/.docker/config.json.
+        opts.registry.docker_config = Some(w.join("no-such-config.json"));
+        if htpasswd.is_some() {
+            let err = scan(&src, &opts).expect_err("credentials are required");
+            assert!(err.to_string().contains("401"), "{err}");
+            opts.registry.docker_config = Some(docker_config.clone());
+        }
+        scan(&src, &opts).expect("scan registry")
     });
     let _ = child.kill();
     let _ = child.wait();
