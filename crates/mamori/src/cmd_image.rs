@@ -83,7 +83,8 @@ pub struct SourceArgs {
     /// Registry: docker config file with credentials (default ~/.docker/config.json).
     #[arg(long, value_name = "FILE")]
     pub docker_config: Option<std::path::PathBuf>,
-    /// Registry: seconds to wait for a connection and for response headers.
+    /// Registry: seconds to wait for a connection, for response headers, and for each read of a
+    /// response body (a registry that stalls mid-layer is retried, resuming where it stopped).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
     /// No progress bars and no notes on stderr (warnings and errors are still written). Bars
