@@ -204,7 +204,7 @@ impl Ruleset {
     }
 
     /// The event's type and the program for it.
-    fn program(&self, ev: &Event) -> (&Program, EvtType) {
+    pub(crate) fn program(&self, ev: &Event) -> (&Program, EvtType) {
         let ntypes = self.slots.types.len();
         let ctx = match ev.fields.get("evt.type") {
             Some(Value::Str(t)) => match self.slots.types.get(t.as_str()) {
@@ -297,20 +297,12 @@ impl Engine {
             evt_type,
             &prog.macros,
             |view| {
-                let mut n = 0;
-                for (ri, cond) in prog.rules.iter() {
-                    if !cond.eval(view) {
-                        continue;
-                    }
-                    n += 1;
+                prog.matches(view, |ri| {
                     if let Some(emit) = emit.as_mut() {
-                        emit(self.alert(&rs.rules[*ri as usize], ev, view));
+                        emit(self.alert(&rs.rules[ri as usize], ev, view));
                     }
-                    if self.settings.rule_matching == RuleMatching::First {
-                        break;
-                    }
-                }
-                n
+                    self.settings.rule_matching == RuleMatching::All
+                })
             },
         )
     }
@@ -350,11 +342,12 @@ impl Engine {
         }
         let (prog, evt_type) = rs.program(ev);
         rs.with_view(ev, "", evt_type, &prog.macros, |view| {
-            prog.rules
-                .iter()
-                .filter(|(_, c)| c.eval(view))
-                .map(|(i, _)| *i)
-                .collect()
+            let mut out = Vec::new();
+            prog.matches(view, |ri| {
+                out.push(ri);
+                true
+            });
+            out
         })
     }
 

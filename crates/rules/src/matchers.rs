@@ -51,6 +51,51 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Byte equality for the short strings rules compare (field names, process names, paths),
+/// inlined: a call into the C library's `memcmp` costs more than the comparison itself.
+#[inline(always)]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if word8(a, i) != word8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The tail as one (overlapping) word.
+        i == n || word8(a, n - 8) == word8(b, n - 8)
+    } else if n >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
+#[inline(always)]
+fn word8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn word4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// [`bytes_eq`] on strings.
+#[inline(always)]
+pub fn str_eq(a: &str, b: &str) -> bool {
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
 /// Hash map with [`FxHasher`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// Hash set with [`FxHasher`].
@@ -127,12 +172,12 @@ impl Glob {
         Glob { toks }
     }
 
-    /// Whether the whole of `s` matches.
+    /// Whether the whole of `s` matches. Walks `s` by byte offset, decoding one char at a
+    /// time, so matching allocates nothing.
     pub fn is_match(&self, s: &str) -> bool {
-        let chars: Vec<char> = s.chars().collect();
         let (mut ti, mut si) = (0usize, 0usize);
         let mut back: Option<(usize, usize)> = None;
-        while si < chars.len() {
+        while let Some(c) = s.get(si..).and_then(|r| r.chars().next()) {
             let ok = match self.toks.get(ti) {
                 Some(GTok::Star) => {
                     back = Some((ti, si));
@@ -140,24 +185,29 @@ impl Glob {
                     continue;
                 }
                 Some(GTok::Any) => true,
-                Some(GTok::Lit(c)) => *c == chars[si],
-                Some(GTok::Class(neg, r)) => {
-                    r.iter().any(|(a, b)| *a <= chars[si] && chars[si] <= *b) != *neg
-                }
+                Some(GTok::Lit(l)) => *l == c,
+                Some(GTok::Class(neg, r)) => r.iter().any(|(a, b)| *a <= c && c <= *b) != *neg,
                 None => false,
             };
             if ok {
                 ti += 1;
-                si += 1;
+                si += c.len_utf8();
             } else if let Some((bt, bs)) = back {
+                // Let the last star take one more char and retry after it.
+                let skip = s
+                    .get(bs..)
+                    .and_then(|r| r.chars().next())
+                    .map_or(1, char::len_utf8);
                 ti = bt + 1;
-                si = bs + 1;
-                back = Some((bt, bs + 1));
+                si = bs + skip;
+                back = Some((bt, si));
             } else {
                 return false;
             }
         }
-        self.toks[ti..].iter().all(|t| *t == GTok::Star)
+        self.toks
+            .get(ti..)
+            .is_some_and(|t| t.iter().all(|t| *t == GTok::Star))
     }
 
     /// Whether the pattern has wildcards.
@@ -276,6 +326,50 @@ impl Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_eq_agrees_with_slice_eq() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijklmnopq",
+            "xbcdefghijklmnopq",
+            "/usr/bin/python3",
+            "/usr/bin/python2",
+            "proc.aname[2]",
+            "proc.aname[3]",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(str_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+            // Every single-byte change is seen, wherever it is.
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                assert!(!bytes_eq(a.as_bytes(), &c), "{a:?} at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn globs_on_multibyte_text() {
+        assert!(Glob::new("*é?").is_match("aéé"));
+        assert!(Glob::new("?").is_match("é"));
+        assert!(!Glob::new("??").is_match("é"));
+        assert!(Glob::new("*ü*x").is_match("ääüäx"));
+        assert!(!Glob::new("*ü*x").is_match("ääüäy"));
+        assert!(Glob::new("[à-é]").is_match("è"));
+    }
 
     #[test]
     fn globs() {

@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::ast::{Modifier, Op, Transformer};
 use crate::compile::Derive;
-use crate::matchers::{Cidr, FxSet, Glob, PathSet};
+use crate::matchers::{str_eq, Cidr, FxSet, Glob, PathSet};
 
 /// The values of the fields a ruleset needs, for one event, by slot. The event's fields are
 /// resolved to slots once, when the view is built ([`crate::engine`]); derived values
@@ -544,8 +544,8 @@ impl StrTest {
     #[inline]
     pub(crate) fn test(&self, s: &str) -> bool {
         match self {
-            StrTest::Eq(r) => s == &**r,
-            StrTest::Ne(r) => s != &**r,
+            StrTest::Eq(r) => str_eq(s, r),
+            StrTest::Ne(r) => !str_eq(s, r),
             StrTest::Ord(op, r) => str_op_dyn(*op, s, r),
             StrTest::Contains(f) => f.find(s.as_bytes()).is_some(),
             StrTest::IContains(r) => s.to_lowercase().contains(&**r),
@@ -555,7 +555,7 @@ impl StrTest {
             StrTest::IGlob(g) => g.is_match(&s.to_lowercase()),
             StrTest::Regex(r) => r.is_match(s),
             StrTest::In(set) => set.contains(s),
-            StrTest::InSmall(v) => v.iter().any(|x| x.len() == s.len() && **x == *s),
+            StrTest::InSmall(v) => v.iter().any(|x| str_eq(x, s)),
             StrTest::Pmatch(p) => p.is_match(s),
         }
     }

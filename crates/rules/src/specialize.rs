@@ -10,7 +10,11 @@
 use crate::ast::Op;
 use crate::compile::Derive;
 use crate::engine::CompiledRule;
-use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrTest, Test};
+use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrTest, Test, View};
+
+mod dispatch;
+
+use dispatch::Dispatch;
 
 /// The rules to try for one event-type context, in load order, with their folded conditions,
 /// and the macros those conditions share (memoized per event).
@@ -18,6 +22,46 @@ use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrTest, Test}
 pub(crate) struct Program {
     pub rules: Box<[(u32, Node)]>,
     pub macros: Box<[Node]>,
+    /// Pre-selection of the rules to try by a few field values ([`dispatch`]).
+    pub dispatch: Option<Dispatch>,
+}
+
+impl Program {
+    /// Calls `on_match` with the index (into the ruleset) of each rule whose condition holds for
+    /// `view`, in load order, until it returns false. Returns the number of matches.
+    #[inline]
+    pub(crate) fn matches(&self, view: &View<'_>, mut on_match: impl FnMut(u32) -> bool) -> usize {
+        let mut n = 0;
+        match &self.dispatch {
+            Some(d) => {
+                let mut m = d.candidates(view);
+                while m != 0 {
+                    let i = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let Some((ri, cond)) = self.rules.get(i) else {
+                        break;
+                    };
+                    if cond.eval(view) {
+                        n += 1;
+                        if !on_match(*ri) {
+                            break;
+                        }
+                    }
+                }
+            }
+            None => {
+                for (ri, cond) in self.rules.iter() {
+                    if cond.eval(view) {
+                        n += 1;
+                        if !on_match(*ri) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
 }
 
 /// What a generic macro became in this context.
@@ -77,9 +121,12 @@ pub(crate) fn specialize(
             Folded::Node(n) => out.push((ri, n)),
         }
     }
+    let rules = out.into_boxed_slice();
+    let macros = f.out.into_boxed_slice();
     Program {
-        rules: out.into_boxed_slice(),
-        macros: f.out.into_boxed_slice(),
+        dispatch: Dispatch::build(&rules, &macros, lazy_of),
+        rules,
+        macros,
     }
 }
 

@@ -67,7 +67,7 @@ impl KeyTable {
                 return None;
             }
             let (k, slot, rank) = self.entries.get(usize::from(i) - 1)?;
-            if **k == *key {
+            if crate::matchers::str_eq(k, key) {
                 return Some((*slot, *rank));
             }
             b = (b + 1) & mask;

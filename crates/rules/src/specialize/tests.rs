@@ -321,3 +321,93 @@ fn optimised_programs_agree_with_generic_conditions_on_default_rules() {
         "only {matched} of 3000 random events matched a rule"
     );
 }
+
+#[test]
+fn rules_are_preselected_by_pinned_field_values() {
+    let e = engine(
+        r#"
+- macro: cd_write
+  condition: proc.name in (c, d) and evt.is_open_write = true
+- rule: r0
+  desc: d
+  condition: evt.type = open and proc.name = a and fd.name = x
+  output: o
+  priority: INFO
+- rule: r1
+  desc: d
+  condition: evt.type = open and proc.name in (a, b, e, f, g, h, i)
+  output: o
+  priority: INFO
+- rule: r2
+  desc: d
+  condition: evt.type = open and (proc.name = b or (proc.name = c and fd.name = y))
+  output: o
+  priority: INFO
+- rule: r3
+  desc: d
+  condition: evt.type = open and cd_write
+  output: o
+  priority: INFO
+- rule: r4
+  desc: d
+  condition: evt.type = open and not proc.name = a
+  output: o
+  priority: INFO
+- rule: r5
+  desc: d
+  condition: evt.type = open and (proc.name = a or fd.name = y)
+  output: o
+  priority: INFO
+"#,
+    );
+    let rs = e.ruleset();
+    let open = rs.slots.types["open"] as usize;
+    let name = rs.slots.map["proc.name"];
+    let d = rs.programs[open].dispatch.as_ref().expect("pre-selected");
+    assert_eq!(d.slots()[0], name);
+    let cases: Vec<(Vec<(&str, Value)>, Vec<u32>)> = vec![
+        (
+            vec![("proc.name", s("a")), ("fd.name", s("x"))],
+            vec![0, 1, 5],
+        ),
+        (vec![("proc.name", s("b"))], vec![1, 2, 4]),
+        (
+            vec![("proc.name", s("c")), ("fd.name", s("y"))],
+            vec![2, 4, 5],
+        ),
+        (
+            vec![
+                ("proc.name", s("d")),
+                ("evt.is_open_write", Value::Bool(true)),
+            ],
+            vec![3, 4],
+        ),
+        // Compared as text, a string "true" reads as the boolean.
+        (
+            vec![("proc.name", s("d")), ("evt.is_open_write", s("true"))],
+            vec![3, 4],
+        ),
+        (
+            vec![("proc.name", s("d")), ("evt.is_open_write", Value::Int(1))],
+            vec![3, 4],
+        ),
+        (
+            vec![("proc.name", s("zz")), ("fd.name", s("y"))],
+            vec![4, 5],
+        ),
+        // Missing: only rules that do not pin proc.name can match (`not proc.name = a` does).
+        (vec![("fd.name", s("y"))], vec![4, 5]),
+        // A list: `in` needs every value in the set, `=` any of them; all rules are tried.
+        (
+            vec![("proc.name", Value::List(vec!["a".into(), "b".into()]))],
+            vec![1, 2, 5],
+        ),
+    ];
+    for (fields, want) in cases {
+        let mut f = fields.clone();
+        f.push(("evt.type", s("open")));
+        let ev = ev(&f);
+        assert_eq!(e.reference_matches(&ev), want, "{fields:?}");
+        assert_eq!(e.optimised_matches(&ev), want, "{fields:?}");
+    }
+}
