@@ -317,6 +317,7 @@ impl Engine {
         }
         let (_, evt_type) = rs.program(ev);
         rs.with_view(ev, "", evt_type, &rs.macro_nodes, |view| {
+            view.plain.set(true);
             (0..rs.rules.len() as u32)
                 .filter(|&i| {
                     let r = &rs.rules[i as usize];

@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::ast::{Modifier, Op, Transformer};
 use crate::compile::Derive;
-use crate::matchers::{str_eq, Cidr, FxSet, Glob, PathSet};
+use crate::matchers::{bytes_eq, str_eq, Cidr, FxSet, Glob, PathSet};
 
 /// The values of the fields a ruleset needs, for one event, by slot. The event's fields are
 /// resolved to slots once, when the view is built ([`crate::engine`]); derived values
@@ -30,6 +30,10 @@ pub struct View<'e> {
     pub(crate) macros: &'e [Node],
     /// Per-macro memo: 0 unknown, 1 false, 2 true.
     pub(crate) memo: &'e [Cell<u8>],
+    /// Evaluate without the shortcuts (derived lists tested value by value): the reference
+    /// the optimised evaluation is tested against.
+    #[cfg(test)]
+    pub(crate) plain: Cell<bool>,
 }
 
 /// The event's type as an interned id.
@@ -88,6 +92,25 @@ impl View<'_> {
             .get(li as usize)?
             .get_or_init(|| self.compute(li as usize))
             .as_ref()
+    }
+
+    /// The slots a field is derived from as "any of these values" (`proc.aname`, `fd.ip`,
+    /// ...), when the event does not carry the field itself.
+    #[inline]
+    fn any_of(&self, slot: u32) -> Option<&[u32]> {
+        let s = slot as usize;
+        #[cfg(test)]
+        if self.plain.get() {
+            return None;
+        }
+        if self.vals.get(s)?.is_some() {
+            return None;
+        }
+        let li = *self.lazy_of.get(s)?;
+        match self.derives.get(li as usize)? {
+            (_, Derive::AnyOf(list)) => Some(list),
+            _ => None,
+        }
     }
 
     fn compute(&self, i: usize) -> Option<Value> {
@@ -346,9 +369,18 @@ pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 
 impl Cmp {
     #[inline]
-    fn eval(&self, v: &View<'_>) -> bool {
+    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
         if let Test::EvtType { bits, ne } = &self.test {
             return v.evt_type.test(bits, *ne);
+        }
+        if let Lhs::Slot {
+            slot,
+            multi: Multi::Any,
+        } = self.lhs
+        {
+            if let Some(r) = v.any_of(slot).and_then(|list| self.eval_any_of(list, v)) {
+                return r;
+            }
         }
         // Fields (nearly every comparison) are read by reference: going through `produce`
         // returns a large enum through memory on the hottest path.
@@ -388,18 +420,10 @@ impl Cmp {
                     Modifier::AllOf => n == tests.len(),
                 }
             }),
-            Test::Num(t) => num_values(val, |n| match t {
-                NumTest::Cmp(op, r) => num_cmp(*op, n, *r),
-                NumTest::In(set) => set.contains(&n),
-            }),
+            Test::Num(t) => num_values(val, |n| t.test(n)),
             Test::Bool { want, ne } => bool_of(val).is_some_and(|b| (b == *want) != *ne),
             Test::BoolIn(set) => bool_of(val).is_some_and(|b| set.contains(&b)),
-            Test::Ip { set, ne } => str_values(val, Multi::Any, false, |s| {
-                let Ok(ip) = s.parse::<IpAddr>() else {
-                    return false;
-                };
-                set.iter().any(|c| c.contains(&ip)) != *ne
-            }),
+            Test::Ip { set, ne } => str_values(val, Multi::Any, false, |s| ip_test(s, set, *ne)),
             Test::Bytes(t) => str_values(val, Multi::Any, false, |s| {
                 let b = s.as_bytes();
                 match t {
@@ -430,6 +454,50 @@ impl Cmp {
             }
         }
     }
+}
+
+impl Cmp {
+    /// A test of a field derived as the list of the texts of other slots (`proc.aname`:
+    /// parent and ancestors), on each of those values in turn instead of on the built list:
+    /// the same answer (a list passes when any of its values does) without allocating.
+    /// `None` when a value is not plain text or the test is not one of these.
+    #[inline]
+    fn eval_any_of(&self, list: &[u32], v: &View<'_>) -> Option<bool> {
+        for &p in list {
+            let hit = match (v.get(p), &self.test) {
+                // Not part of the derived list.
+                (None | Some(Value::Bool(_)), _) => continue,
+                (Some(_), Test::Exists) => true,
+                (Some(Value::Str(s)), Test::Str(t)) => t.test(s),
+                (Some(Value::Str(s)), Test::Num(t)) => parse_num(s).is_some_and(|n| t.test(n)),
+                (Some(Value::Int(n)), Test::Num(t)) => t.test(*n),
+                (Some(Value::Str(s)), Test::Ip { set, ne }) => ip_test(s, set, *ne),
+                _ => return None,
+            };
+            if hit {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+}
+
+impl NumTest {
+    #[inline]
+    fn test(&self, n: i64) -> bool {
+        match self {
+            NumTest::Cmp(op, r) => num_cmp(*op, n, *r),
+            NumTest::In(set) => set.contains(&n),
+        }
+    }
+}
+
+/// Whether the text is an address inside (or, with `ne`, outside) one of the networks.
+fn ip_test(s: &str, set: &[Cidr], ne: bool) -> bool {
+    let Ok(ip) = s.parse::<IpAddr>() else {
+        return false;
+    };
+    set.iter().any(|c| c.contains(&ip)) != ne
 }
 
 #[inline]
@@ -549,8 +617,8 @@ impl StrTest {
             StrTest::Ord(op, r) => str_op_dyn(*op, s, r),
             StrTest::Contains(f) => f.find(s.as_bytes()).is_some(),
             StrTest::IContains(r) => s.to_lowercase().contains(&**r),
-            StrTest::StartsWith(r) => s.starts_with(&**r),
-            StrTest::EndsWith(r) => s.ends_with(&**r),
+            StrTest::StartsWith(r) => starts_with(s, r),
+            StrTest::EndsWith(r) => ends_with(s, r),
             StrTest::Glob(g) => g.is_match(s),
             StrTest::IGlob(g) => g.is_match(&s.to_lowercase()),
             StrTest::Regex(r) => r.is_match(s),
@@ -559,6 +627,23 @@ impl StrTest {
             StrTest::Pmatch(p) => p.is_match(s),
         }
     }
+}
+
+/// `s.starts_with(p)` with the inlined comparison.
+#[inline]
+fn starts_with(s: &str, p: &str) -> bool {
+    s.as_bytes()
+        .get(..p.len())
+        .is_some_and(|h| bytes_eq(h, p.as_bytes()))
+}
+
+/// `s.ends_with(p)` with the inlined comparison.
+#[inline]
+fn ends_with(s: &str, p: &str) -> bool {
+    s.len()
+        .checked_sub(p.len())
+        .and_then(|i| s.as_bytes().get(i..))
+        .is_some_and(|t| bytes_eq(t, p.as_bytes()))
 }
 
 /// The value of a non-slot left-hand side (transformer or literal), owned.

@@ -101,6 +101,8 @@ impl Ruleset {
             evt_type,
             macros,
             memo,
+            #[cfg(test)]
+            plain: Cell::new(false),
         }
     }
 }

@@ -233,12 +233,15 @@ fn random_event(e: &Engine, pools: &[Vec<Value>], seed: u64) -> Event {
             FieldType::Ip | FieldType::Net => {
                 s(["10.0.0.1", "127.0.0.1", "::1", "x"][rng.below(4)])
             }
-            _ => match rng.below(10) {
+            _ => match rng.below(12) {
                 0 => Value::List(vec![
                     generic[rng.below(generic.len())].into(),
                     generic[rng.below(generic.len())].into(),
                 ]),
-                1 | 2 => s(generic[rng.below(generic.len())]),
+                // Values of another type than the field's: compared as text, or not at all.
+                1 => Value::Int(rng.below(3) as i64),
+                2 => Value::Bool(rng.below(2) == 0),
+                3 | 4 => s(generic[rng.below(generic.len())]),
                 _ => match pool.get(rng.below(pool.len() + 1)) {
                     Some(v) => v.clone(),
                     None => s(generic[rng.below(generic.len())]),
@@ -410,4 +413,101 @@ fn rules_are_preselected_by_pinned_field_values() {
         assert_eq!(e.reference_matches(&ev), want, "{fields:?}");
         assert_eq!(e.optimised_matches(&ev), want, "{fields:?}");
     }
+}
+
+/// Fields derived as "any of these slots" (`proc.aname`, `fd.ip`, `fd.port`, ...) are tested
+/// value by value instead of on the built list; on random mixes of text, numbers, booleans,
+/// lists and missing values, that gives the same answers as the list.
+#[test]
+fn derived_lists_tested_value_by_value_agree_with_the_built_list() {
+    let checks = [
+        "proc.aname exists",
+        "proc.aname = bash",
+        "proc.aname != bash",
+        "proc.aname in (bash, sh, 1, true)",
+        "not proc.aname in (runc)",
+        "proc.aname startswith ba",
+        "proc.aname contains '5'",
+        "proc.aname pmatch (/usr)",
+        "fd.port = 53",
+        "fd.port in (53, 80)",
+        "fd.port > 1000",
+        "fd.port exists",
+        "fd.net = 10.0.0.0/8",
+        "fd.ip != 127.0.0.1",
+        "fd.snet in (192.168.0.0/16, ::1)",
+        "fd.cnet exists",
+    ];
+    let yaml: String = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "- rule: r{i}\n  desc: d\n  condition: evt.type = open and {c}\n  output: o\n  priority: INFO\n"
+            )
+        })
+        .collect();
+    let e = engine(&yaml);
+    let keys = [
+        "proc.pname",
+        "proc.aname[2]",
+        "proc.aname[3]",
+        "proc.aname[8]",
+        "fd.sip",
+        "fd.cip",
+        "fd.sport",
+        "fd.cport",
+        // The derived fields themselves, sometimes carried by the event.
+        "proc.aname",
+        "fd.port",
+    ];
+    let texts = [
+        "bash",
+        "sh",
+        "runc",
+        "1",
+        "53",
+        "80",
+        "5000",
+        "true",
+        "10.1.2.3",
+        "127.0.0.1",
+        "192.168.1.1",
+        "::1",
+        "/usr/bin",
+        "x",
+    ];
+    let hits = std::cell::Cell::new(0usize);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+    let result = runner.run(&any::<u64>(), |seed| {
+        let mut rng = Rng(seed | 1);
+        let mut ev = ev(&[("evt.type", s("open"))]);
+        for k in keys {
+            let v = match rng.below(if k.contains('[') || k.contains("port") {
+                8
+            } else {
+                7
+            }) {
+                0 | 1 => continue,
+                2 => Value::Int([1, 53, 80, 5000][rng.below(4)]),
+                3 => Value::Bool(rng.below(2) == 0),
+                4 => Value::List(vec![
+                    texts[rng.below(texts.len())].into(),
+                    texts[rng.below(texts.len())].into(),
+                ]),
+                _ if k == "proc.aname" || k == "fd.port" => continue,
+                _ => s(texts[rng.below(texts.len())]),
+            };
+            ev.fields.insert(k.to_string(), v);
+        }
+        let want = e.reference_matches(&ev);
+        let got = e.optimised_matches(&ev);
+        hits.set(hits.get() + want.len());
+        prop_assert_eq!(&got, &want, "event {:?}", ev.fields);
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    assert!(hits.get() > 3000, "only {} matches", hits.get());
 }
