@@ -163,6 +163,70 @@ pub(crate) enum Node {
     Check(Arc<Cmp>),
     /// A compiled macro, evaluated once per event.
     Macro(u32),
+    /// Several string comparisons of one field joined by `or`, merged when programs are
+    /// built (never in generic conditions).
+    AnyStr(Arc<StrAny>),
+}
+
+/// An `or` of string comparisons of one field: the field is read once, equality and `in`
+/// become one set lookup, prefixes and suffixes are compared in one loop.
+#[derive(Debug)]
+pub(crate) struct StrAny {
+    pub slot: u32,
+    /// The merged comparisons, as compiled: a value that is not a plain string is tested by
+    /// each of them, so it gets exactly the answer of their `or`.
+    pub cmps: Box<[Arc<Cmp>]>,
+    /// The values of the `=` and `in` comparisons.
+    pub exact: FxSet<Box<str>>,
+    pub prefixes: Box<[Box<str>]>,
+    pub suffixes: Box<[Box<str>]>,
+    /// The other string comparisons, tested in turn.
+    pub rest: Box<[Arc<Cmp>]>,
+}
+
+impl StrAny {
+    /// Merges string comparisons of `slot` (each `Test::Str` with that slot as its field).
+    pub(crate) fn new(slot: u32, cmps: Vec<Arc<Cmp>>) -> StrAny {
+        let mut exact = FxSet::default();
+        let (mut prefixes, mut suffixes, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for c in &cmps {
+            match &c.test {
+                Test::Str(StrTest::Eq(v)) => {
+                    exact.insert(v.clone());
+                }
+                Test::Str(StrTest::In(set)) => exact.extend(set.iter().cloned()),
+                Test::Str(StrTest::InSmall(v)) => exact.extend(v.iter().cloned()),
+                Test::Str(StrTest::StartsWith(p)) => prefixes.push(p.clone()),
+                Test::Str(StrTest::EndsWith(p)) => suffixes.push(p.clone()),
+                _ => rest.push(Arc::clone(c)),
+            }
+        }
+        StrAny {
+            slot,
+            cmps: cmps.into_boxed_slice(),
+            exact,
+            prefixes: prefixes.into_boxed_slice(),
+            suffixes: suffixes.into_boxed_slice(),
+            rest: rest.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn eval(&self, v: &View<'_>) -> bool {
+        match v.get(self.slot) {
+            None => false,
+            Some(Value::Str(s)) => {
+                (!self.exact.is_empty() && self.exact.contains(s.as_str()))
+                    || self.prefixes.iter().any(|p| starts_with(s, p))
+                    || self.suffixes.iter().any(|p| ends_with(s, p))
+                    || self.rest.iter().any(|c| match &c.test {
+                        Test::Str(t) => t.test(s),
+                        _ => c.eval(v),
+                    })
+            }
+            Some(_) => self.cmps.iter().any(|c| c.eval(v)),
+        }
+    }
 }
 
 /// How a field with several values is compared.
@@ -265,6 +329,7 @@ impl Node {
             Node::Not(n) => !n.eval(v),
             Node::Check(c) => c.eval(v),
             Node::Macro(i) => v.macro_value(*i),
+            Node::AnyStr(a) => a.eval(v),
         }
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use mamori_core::event::Value;
 
 use crate::matchers::FxMap;
-use crate::program::{Lhs, Node, StrTest, Test, View};
+use crate::program::{Cmp, Lhs, Node, StrTest, Test, View};
 
 /// The most fields a program is pre-selected on (each costs one lookup per event).
 pub(crate) const MAX_KEYS: usize = 4;
@@ -147,6 +147,9 @@ fn collect_slots(n: &Node, macros: &[Node], out: &mut BTreeSet<u32>, seen: &mut 
     match n {
         Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| collect_slots(x, macros, out, seen)),
         Node::Not(x) => collect_slots(x, macros, out, seen),
+        Node::AnyStr(a) => {
+            out.insert(a.slot);
+        }
         Node::Check(c) => {
             if let Lhs::Slot { slot, .. } = c.lhs {
                 out.insert(slot);
@@ -167,24 +170,12 @@ fn collect_slots(n: &Node, macros: &[Node], out: &mut BTreeSet<u32>, seen: &mut 
 /// The values of `slot` outside which `n` is false (`None`: no such set is known).
 fn pin<'a>(n: &'a Node, slot: u32, macros: &'a [Node]) -> Option<BTreeSet<&'a str>> {
     match n {
-        Node::Check(c) => {
-            let Lhs::Slot { slot: s, .. } = c.lhs else {
-                return None;
-            };
-            if s != slot {
-                return None;
-            }
-            let text = |b: bool| if b { "true" } else { "false" };
-            match &c.test {
-                Test::Str(StrTest::Eq(r)) => Some(BTreeSet::from([&**r])),
-                Test::Str(StrTest::In(set)) => Some(set.iter().map(|x| &**x).collect()),
-                Test::Str(StrTest::InSmall(v)) => Some(v.iter().map(|x| &**x).collect()),
-                // Passes when the value reads as the boolean `want` (or not, with `!=`).
-                Test::Bool { want, ne } => Some(BTreeSet::from([text(*want != *ne)])),
-                Test::BoolIn(v) => Some(v.iter().map(|b| text(*b)).collect()),
-                _ => None,
-            }
-        }
+        // An `or`: pinned when each of its comparisons is.
+        Node::AnyStr(a) => a.cmps.iter().try_fold(BTreeSet::new(), |mut acc, c| {
+            acc.extend(pin_cmp(c, slot)?);
+            Some(acc)
+        }),
+        Node::Check(c) => pin_cmp(c, slot),
         // True only if every operand is: any operand's set pins it, so their intersection does.
         Node::And(xs) => xs
             .iter()
@@ -197,5 +188,25 @@ fn pin<'a>(n: &'a Node, slot: u32, macros: &'a [Node]) -> Option<BTreeSet<&'a st
         }),
         Node::Not(_) => None,
         Node::Macro(i) => pin(macros.get(*i as usize)?, slot, macros),
+    }
+}
+
+/// The values of `slot` outside which the comparison is false.
+fn pin_cmp(c: &Cmp, slot: u32) -> Option<BTreeSet<&str>> {
+    let Lhs::Slot { slot: s, .. } = c.lhs else {
+        return None;
+    };
+    if s != slot {
+        return None;
+    }
+    let text = |b: bool| if b { "true" } else { "false" };
+    match &c.test {
+        Test::Str(StrTest::Eq(r)) => Some(BTreeSet::from([&**r])),
+        Test::Str(StrTest::In(set)) => Some(set.iter().map(|x| &**x).collect()),
+        Test::Str(StrTest::InSmall(v)) => Some(v.iter().map(|x| &**x).collect()),
+        // Passes when the value reads as the boolean `want` (or not, with `!=`).
+        Test::Bool { want, ne } => Some(BTreeSet::from([text(*want != *ne)])),
+        Test::BoolIn(v) => Some(v.iter().map(|b| text(*b)).collect()),
+        _ => None,
     }
 }

@@ -129,7 +129,7 @@ fn value_pools(e: &Engine) -> Vec<Vec<Value>> {
         match n {
             Node::And(v) | Node::Or(v) => v.iter().for_each(|c| walk(c, pools)),
             Node::Not(c) => walk(c, pools),
-            Node::Macro(_) => {}
+            Node::Macro(_) | Node::AnyStr(_) => {}
             Node::Check(c) => {
                 let Lhs::Slot { slot, .. } = c.lhs else {
                     return;
@@ -510,4 +510,105 @@ fn derived_lists_tested_value_by_value_agree_with_the_built_list() {
         panic!("{err}");
     }
     assert!(hits.get() > 3000, "only {} matches", hits.get());
+}
+
+/// String comparisons of one field joined by `or` are merged into one node; on random values
+/// of every kind (text, numbers, booleans, lists, missing), it answers like the `or`.
+#[test]
+fn merged_string_ors_agree_with_the_or() {
+    let checks = [
+        "(fd.name = /etc/a or fd.name startswith /usr/ or fd.name endswith .conf or fd.name in (/x, /y, /z, /w, /v, /u, /t) or fd.name contains tmp)",
+        "(proc.name = bash or proc.name = sh)",
+        "(fd.name startswith /etc or fd.name glob '/var/*/log' or fd.name pmatch (/opt))",
+        "not (proc.name in (a, b) or proc.name = c or proc.name startswith x)",
+        "(fd.directory = /etc or fd.directory startswith /usr)",
+        "(proc.aname = bash or proc.aname startswith sy)",
+        "(fd.types in (ipv4, ipv6) or fd.types = file)",
+        "(proc.name = true or proc.name = 1 or proc.name endswith ue or proc.pname = sh)",
+    ];
+    let yaml: String = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "- rule: r{i}\n  desc: d\n  condition: evt.type = open and {c}\n  output: o\n  priority: INFO\n"
+            )
+        })
+        .collect();
+    let e = engine(&yaml);
+    fn has_any_str(n: &Node) -> bool {
+        match n {
+            Node::AnyStr(_) => true,
+            Node::And(v) | Node::Or(v) => v.iter().any(has_any_str),
+            Node::Not(x) => has_any_str(x),
+            _ => false,
+        }
+    }
+    let rs = e.ruleset();
+    let open = rs.slots.types["open"] as usize;
+    let merged = rs.programs[open]
+        .rules
+        .iter()
+        .filter(|(_, n)| has_any_str(n))
+        .count();
+    assert!(merged >= 5, "only {merged} rules have merged ors");
+    let keys = [
+        "fd.name",
+        "proc.name",
+        "proc.pname",
+        "proc.aname[2]",
+        "fd.types",
+        "fd.directory",
+    ];
+    let texts = [
+        "/etc/a",
+        "/usr/bin/x",
+        "/a.conf",
+        "/x",
+        "/y",
+        "/tmp/z",
+        "/var/q/log",
+        "/opt/k",
+        "bash",
+        "sh",
+        "c",
+        "xyz",
+        "true",
+        "1",
+        "trash",
+        "/etc",
+        "ipv4",
+        "file",
+        "sy",
+        "/usr",
+    ];
+    let hits = std::cell::Cell::new(0usize);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+    let result = runner.run(&any::<u64>(), |seed| {
+        let mut rng = Rng(seed | 1);
+        let mut ev = ev(&[("evt.type", s("open"))]);
+        for k in keys {
+            let v = match rng.below(8) {
+                0 => continue,
+                1 => Value::Int(rng.below(3) as i64),
+                2 => Value::Bool(rng.below(2) == 0),
+                3 => Value::List(vec![
+                    texts[rng.below(texts.len())].into(),
+                    texts[rng.below(texts.len())].into(),
+                ]),
+                _ if k == "fd.directory" => continue,
+                _ => s(texts[rng.below(texts.len())]),
+            };
+            ev.fields.insert(k.to_string(), v);
+        }
+        let want = e.reference_matches(&ev);
+        let got = e.optimised_matches(&ev);
+        hits.set(hits.get() + want.len());
+        prop_assert_eq!(&got, &want, "event {:?}", ev.fields);
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    assert!(hits.get() > 2000, "only {} matches", hits.get());
 }
