@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::ast::{Modifier, Op, Transformer};
 use crate::compile::Derive;
-use crate::matchers::{bytes_eq, str_eq, Cidr, FxSet, Glob, PathSet};
+use crate::matchers::{bytes_eq, str_eq, Cidr, Glob, PathSet, StrSet};
 
 /// The values of the fields a ruleset needs, for one event, by slot. The event's fields are
 /// resolved to slots once, when the view is built ([`crate::engine`]); derived values
@@ -177,7 +177,7 @@ pub(crate) struct StrAny {
     /// each of them, so it gets exactly the answer of their `or`.
     pub cmps: Box<[Arc<Cmp>]>,
     /// The values of the `=` and `in` comparisons.
-    pub exact: FxSet<Box<str>>,
+    pub exact: StrSet,
     pub prefixes: Box<[Box<str>]>,
     pub suffixes: Box<[Box<str>]>,
     /// The other string comparisons, tested in turn.
@@ -187,14 +187,12 @@ pub(crate) struct StrAny {
 impl StrAny {
     /// Merges string comparisons of `slot` (each `Test::Str` with that slot as its field).
     pub(crate) fn new(slot: u32, cmps: Vec<Arc<Cmp>>) -> StrAny {
-        let mut exact = FxSet::default();
+        let mut exact: Vec<Box<str>> = Vec::new();
         let (mut prefixes, mut suffixes, mut rest) = (Vec::new(), Vec::new(), Vec::new());
         for c in &cmps {
             match &c.test {
-                Test::Str(StrTest::Eq(v)) => {
-                    exact.insert(v.clone());
-                }
-                Test::Str(StrTest::In(set)) => exact.extend(set.iter().cloned()),
+                Test::Str(StrTest::Eq(v)) => exact.push(v.clone()),
+                Test::Str(StrTest::In(set)) => exact.extend(set.keys().map(Box::from)),
                 Test::Str(StrTest::InSmall(v)) => exact.extend(v.iter().cloned()),
                 Test::Str(StrTest::StartsWith(p)) => prefixes.push(p.clone()),
                 Test::Str(StrTest::EndsWith(p)) => suffixes.push(p.clone()),
@@ -204,7 +202,7 @@ impl StrAny {
         StrAny {
             slot,
             cmps: cmps.into_boxed_slice(),
-            exact,
+            exact: exact.into_iter().collect(),
             prefixes: prefixes.into_boxed_slice(),
             suffixes: suffixes.into_boxed_slice(),
             rest: rest.into_boxed_slice(),
@@ -216,7 +214,7 @@ impl StrAny {
         match v.get(self.slot) {
             None => false,
             Some(Value::Str(s)) => {
-                (!self.exact.is_empty() && self.exact.contains(s.as_str()))
+                self.exact.contains(s)
                     || self.prefixes.iter().any(|p| starts_with(s, p))
                     || self.suffixes.iter().any(|p| ends_with(s, p))
                     || self.rest.iter().any(|c| match &c.test {
@@ -296,7 +294,7 @@ pub(crate) enum StrTest {
     Glob(Glob),
     IGlob(Glob),
     Regex(Regex),
-    In(FxSet<Box<str>>),
+    In(StrSet),
     InSmall(Box<[Box<str>]>),
     Pmatch(PathSet),
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use mamori_core::event::Value;
 
-use crate::matchers::FxMap;
+use crate::matchers::{FxMap, StrMap};
 use crate::program::{Cmp, Lhs, Node, StrTest, Test, View};
 
 /// The most fields a program is pre-selected on (each costs one lookup per event).
@@ -42,7 +42,7 @@ struct Key {
     /// Rules not pinned by this field.
     free: Mask,
     /// For each value some rule is pinned to: `free` and the rules that allow it.
-    by_value: FxMap<Box<str>, Mask>,
+    by_value: StrMap<Mask>,
 }
 
 /// The text a field value is compared as, for pre-selection (`None`: not pre-selectable).
@@ -106,15 +106,12 @@ impl Dispatch {
                     }
                 }
             }
-            for m in by_value.values_mut() {
-                *m |= free;
-            }
             keys.push((
                 pinned,
                 Key {
                     slot,
                     free,
-                    by_value,
+                    by_value: StrMap::new(by_value.into_iter().map(|(v, m)| (v, m | free))),
                 },
             ));
         }
@@ -202,7 +199,7 @@ fn pin_cmp(c: &Cmp, slot: u32) -> Option<BTreeSet<&str>> {
     let text = |b: bool| if b { "true" } else { "false" };
     match &c.test {
         Test::Str(StrTest::Eq(r)) => Some(BTreeSet::from([&**r])),
-        Test::Str(StrTest::In(set)) => Some(set.iter().map(|x| &**x).collect()),
+        Test::Str(StrTest::In(set)) => Some(set.keys().collect()),
         Test::Str(StrTest::InSmall(v)) => Some(v.iter().map(|x| &**x).collect()),
         // Passes when the value reads as the boolean `want` (or not, with `!=`).
         Test::Bool { want, ne } => Some(BTreeSet::from([text(*want != *ne)])),

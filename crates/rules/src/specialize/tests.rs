@@ -151,7 +151,7 @@ fn value_pools(e: &Engine) -> Vec<Vec<Value>> {
                         }
                         StrTest::IContains(v) => add_str(&v.to_uppercase()),
                         StrTest::InSmall(v) => v.iter().for_each(|x| add_str(x)),
-                        StrTest::In(set) => set.iter().take(8).for_each(|x| add_str(x)),
+                        StrTest::In(set) => set.keys().take(8).for_each(&mut add_str),
                         _ => {}
                     },
                     Test::Num(NumTest::Cmp(_, n)) => {
