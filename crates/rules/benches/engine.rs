@@ -110,13 +110,28 @@ fn thread_cpu_ns() -> Option<u64> {
 /// CPU nanoseconds per call of `f` over at least two seconds of CPU time. On a machine shared
 /// with other builds, wall-clock samples include time the thread waited for a core; this does
 /// not, so it is the figure to compare across runs (criterion's wall figures stay alongside).
+/// `f` runs in batches of at least ~10 ms between two reads of the counter, so the cost of
+/// reading it (a file read, several microseconds) stays out of the figure.
 fn cpu_ns_per(mut f: impl FnMut()) -> Option<f64> {
     f();
+    let mut batch = 1u64;
+    loop {
+        let t = std::time::Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        if t.elapsed() >= std::time::Duration::from_millis(10) {
+            break;
+        }
+        batch *= 2;
+    }
     let start = thread_cpu_ns()?;
     let mut calls = 0u64;
     loop {
-        f();
-        calls += 1;
+        for _ in 0..batch {
+            f();
+        }
+        calls += batch;
         let used = thread_cpu_ns()?.saturating_sub(start);
         if used >= 2_000_000_000 {
             return Some(used as f64 / calls as f64);
