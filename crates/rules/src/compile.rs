@@ -97,7 +97,7 @@ impl Slots {
         id
     }
 
-    fn named(&mut self, name: &str, arg: Option<&str>) -> u32 {
+    pub(crate) fn named(&mut self, name: &str, arg: Option<&str>) -> u32 {
         match fields::lookup(name) {
             Some(fi) => self.slot(fi, arg),
             None => u32::MAX,

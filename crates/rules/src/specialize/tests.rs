@@ -612,3 +612,124 @@ fn merged_string_ors_agree_with_the_or() {
     }
     assert!(hits.get() > 2000, "only {} matches", hits.get());
 }
+
+#[test]
+fn scratch_dump() {
+    use std::cell::Cell;
+    let Some(e) = falco_engine() else { return };
+    let rs = e.ruleset();
+    fn short(n: &Node, rs: &crate::Ruleset, d: usize, out: &mut String) {
+        let pad = "  ".repeat(d);
+        match n {
+            Node::And(v) | Node::Or(v) => {
+                out.push_str(&format!(
+                    "{pad}{}\n",
+                    if matches!(n, Node::And(_)) {
+                        "AND"
+                    } else {
+                        "OR"
+                    }
+                ));
+                v.iter().for_each(|c| short(c, rs, d + 1, out));
+            }
+            Node::Not(c) => {
+                out.push_str(&format!("{pad}NOT\n"));
+                short(c, rs, d + 1, out)
+            }
+            Node::Macro(i) => out.push_str(&format!("{pad}MACRO {i}\n")),
+            Node::AnyStr(a) => out.push_str(&format!(
+                "{pad}ANYSTR {} exact {} pre {:?} suf {:?} rest {}\n",
+                rs.slots.keys[a.slot as usize].0,
+                a.exact.len(),
+                a.prefixes,
+                a.suffixes,
+                a.rest.len()
+            )),
+            Node::Check(c) => {
+                let l = match &c.lhs {
+                    Lhs::Slot { slot, .. } => rs.slots.keys[*slot as usize].0.clone(),
+                    o => format!("{o:?}").chars().take(40).collect(),
+                };
+                let t: String = format!("{:?}", c.test).chars().take(90).collect();
+                out.push_str(&format!("{pad}{l} {t}\n"));
+            }
+        }
+    }
+    fn count(n: &Node, v: &crate::program::View<'_>, c: &Cell<usize>) -> bool {
+        match n {
+            Node::And(x) => x.iter().all(|k| count(k, v, c)),
+            Node::Or(x) => x.iter().any(|k| count(k, v, c)),
+            Node::Not(x) => !count(x, v, c),
+            Node::Check(x) => {
+                c.set(c.get() + 1);
+                x.eval(v)
+            }
+            Node::Macro(_) | Node::AnyStr(_) => {
+                c.set(c.get() + 1);
+                n.eval(v)
+            }
+        }
+    }
+    let evs = [
+        r#"{"evt.type":"openat","evt.is_open_read":true,"evt.is_open_write":false,"fd.name":"/etc/hosts","fd.typechar":"f","fd.num":5,"proc.name":"nginx","proc.cmdline":"nginx run","proc.pname":"bash","proc.exepath":"/usr/bin/nginx","user.name":"app","user.uid":1000,"user.loginuid":-1,"proc.tty":0,"container.id":"3ad7b26ded6d","container.image.repository":"nginx","evt.time":1}"#,
+        r#"{"evt.type":"execve","proc.name":"python3","proc.exepath":"/usr/bin/python3","proc.cmdline":"python3 -c job","proc.args":"-c job","proc.pname":"containerd-shim","proc.pcmdline":"containerd-shim","proc.aname[2]":"containerd","user.name":"app","user.uid":1000,"user.loginuid":-1,"proc.tty":0,"evt.arg.flags":"","container.id":"3ad7b26ded6d","container.image.repository":"nginx","evt.time":1}"#,
+        r#"{"evt.type":"connect","fd.typechar":"4","fd.type":"ipv4","fd.name":"10.0.0.5:40000->10.96.0.10:53","fd.sip":"10.96.0.10","fd.cip":"10.0.0.5","fd.sport":53,"fd.cport":40000,"fd.rport":53,"fd.lport":40000,"fd.l4proto":"udp","evt.rawres":0,"proc.name":"java","proc.cmdline":"java","proc.pname":"bash","user.name":"app","user.uid":1000,"container.id":"3ad7b26ded6d","evt.time":1}"#,
+        r#"{"evt.type":"mkdir","evt.arg.path":"/tmp/work/1","evt.arg.name":"/tmp/work/1","evt.arg.oldpath":"/tmp/a","evt.arg.newpath":"/tmp/b","evt.rawres":0,"proc.name":"java","proc.cmdline":"java","proc.pname":"bash","user.name":"app","user.uid":1000,"container.id":"3ad7b26ded6d","evt.time":1}"#,
+        r#"{"evt.type":"unlinkat","evt.arg.path":"/tmp/work/1","evt.arg.name":"/tmp/work/1","evt.arg.oldpath":"/tmp/a","evt.arg.newpath":"/tmp/b","evt.rawres":0,"proc.name":"java","proc.cmdline":"java","proc.pname":"bash","user.name":"app","user.uid":1000,"container.id":"3ad7b26ded6d","evt.time":1}"#,
+    ];
+    let mut out = String::new();
+    out.push_str(&format!(
+        "slots {} derived {} maxmacros {}\n",
+        rs.slots.len(),
+        rs.derived.len(),
+        rs.programs.iter().map(|p| p.macros.len()).max().unwrap()
+    ));
+    for line in evs {
+        let ev = crate::replay::parse_line(line, 1).unwrap();
+        let (prog, t) = rs.program(&ev);
+        out.push_str(&format!(
+            "==== {:?} rules {} macros {}\n",
+            ev.fields.get("evt.type"),
+            prog.rules.len(),
+            prog.macros.len()
+        ));
+        rs.with_view(&ev, "", t, &prog.macros, |view| {
+            let mut tot = 0;
+            let mask = prog
+                .dispatch
+                .as_ref()
+                .map(|d| d.candidates(view))
+                .unwrap_or(u128::MAX);
+            out.push_str(&format!(
+                "dispatch slots {:?} mask {:b}\n",
+                prog.dispatch.as_ref().map(|d| d
+                    .slots()
+                    .iter()
+                    .map(|s| rs.slots.keys[*s as usize].0.clone())
+                    .collect::<Vec<_>>()),
+                mask
+            ));
+            for (pos, (ri, n)) in prog.rules.iter().enumerate() {
+                if mask & (1 << pos) == 0 {
+                    continue;
+                }
+                let c = Cell::new(0);
+                let r = count(n, view, &c);
+                tot += c.get();
+                out.push_str(&format!(
+                    "-- rule {} [{}] evals {} -> {r}\n",
+                    ri,
+                    rs.rules[*ri as usize].name,
+                    c.get()
+                ));
+                short(n, rs, 1, &mut out);
+            }
+            out.push_str(&format!("TOTAL evals {tot}\n"));
+        });
+        for (i, m) in prog.macros.iter().enumerate() {
+            out.push_str(&format!("macro {i}:\n"));
+            short(m, rs, 1, &mut out);
+        }
+    }
+    std::fs::write("/tmp/rules-dump.txt", out).unwrap();
+}
