@@ -77,14 +77,14 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[inline(always)]
-fn word8(s: &[u8], i: usize) -> u64 {
+pub(crate) fn word8(s: &[u8], i: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&s[i..i + 8]);
     u64::from_le_bytes(w)
 }
 
 #[inline(always)]
-fn word4(s: &[u8], i: usize) -> u32 {
+pub(crate) fn word4(s: &[u8], i: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&s[i..i + 4]);
     u32::from_le_bytes(w)
