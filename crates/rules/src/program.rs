@@ -432,7 +432,7 @@ pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 
 impl Cmp {
     #[inline]
-    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
+    fn eval(&self, v: &View<'_>) -> bool {
         if let Test::EvtType { bits, ne } = &self.test {
             return v.evt_type.test(bits, *ne);
         }

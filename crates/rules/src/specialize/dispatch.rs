@@ -121,14 +121,9 @@ impl Dispatch {
         // The fields pinning the most rules first; stable, so ties keep slot order.
         keys.sort_by(|a, b| b.0.cmp(&a.0));
         keys.truncate(MAX_KEYS);
-        let all = if rules.len() == Mask::BITS as usize {
-            Mask::MAX
-        } else {
-            (1 << rules.len()) - 1
-        };
         Some(Dispatch {
             keys: keys.into_iter().map(|(_, k)| k).collect(),
-            all,
+            all: all_mask(rules.len()),
         })
     }
 
@@ -136,6 +131,15 @@ impl Dispatch {
     #[cfg(test)]
     pub(crate) fn slots(&self) -> Vec<u32> {
         self.keys.iter().map(|k| k.slot).collect()
+    }
+}
+
+/// The mask of a program's `n` rules (`n` at most 128).
+fn all_mask(n: usize) -> Mask {
+    if n >= Mask::BITS as usize {
+        Mask::MAX
+    } else {
+        (1 << n) - 1
     }
 }
 
