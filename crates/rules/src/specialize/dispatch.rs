@@ -119,7 +119,7 @@ impl Dispatch {
             return None;
         }
         // The fields pinning the most rules first; stable, so ties keep slot order.
-        keys.sort_by(|a, b| b.0.cmp(&a.0));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.0));
         keys.truncate(MAX_KEYS);
         Some(Dispatch {
             keys: keys.into_iter().map(|(_, k)| k).collect(),

@@ -368,7 +368,8 @@ fn rules_are_preselected_by_pinned_field_values() {
     let name = rs.slots.map["proc.name"];
     let d = rs.programs[open].dispatch.as_ref().expect("pre-selected");
     assert_eq!(d.slots()[0], name);
-    let cases: Vec<(Vec<(&str, Value)>, Vec<u32>)> = vec![
+    type Fields = Vec<(&'static str, Value)>;
+    let cases: Vec<(Fields, Vec<u32>)> = vec![
         (
             vec![("proc.name", s("a")), ("fd.name", s("x"))],
             vec![0, 1, 5],
