@@ -63,7 +63,7 @@ impl EvtType {
 
 impl View<'_> {
     #[inline]
-    fn macro_value(&self, i: u32) -> bool {
+    pub(crate) fn macro_value(&self, i: u32) -> bool {
         let Some(cell) = self.memo.get(i as usize) else {
             return false;
         };
@@ -210,7 +210,7 @@ impl StrAny {
     }
 
     #[inline]
-    fn eval(&self, v: &View<'_>) -> bool {
+    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
         match v.get(self.slot) {
             None => false,
             Some(Value::Str(s)) => {
@@ -432,7 +432,7 @@ pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 
 impl Cmp {
     #[inline]
-    fn eval(&self, v: &View<'_>) -> bool {
+    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
         if let Test::EvtType { bits, ne } = &self.test {
             return v.evt_type.test(bits, *ne);
         }

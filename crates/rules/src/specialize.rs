@@ -15,8 +15,10 @@ use std::sync::Arc;
 use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrAny, StrTest, Test, View};
 
 mod dispatch;
+mod flat;
 
 use dispatch::Dispatch;
+use flat::Code;
 
 /// The rules to try for one event-type context, in load order, with their folded conditions,
 /// and the macros those conditions share (memoized per event).
@@ -26,6 +28,8 @@ pub(crate) struct Program {
     pub macros: Box<[Node]>,
     /// Pre-selection of the rules to try by a few field values ([`dispatch`]).
     pub dispatch: Option<Dispatch>,
+    /// The rules' conditions as flat code ([`flat`]), which is what is evaluated.
+    code: Code,
 }
 
 impl Program {
@@ -40,10 +44,10 @@ impl Program {
                 while m != 0 {
                     let i = m.trailing_zeros() as usize;
                     m &= m - 1;
-                    let Some((ri, cond)) = self.rules.get(i) else {
+                    let Some((ri, _)) = self.rules.get(i) else {
                         break;
                     };
-                    if cond.eval(view) {
+                    if self.code.eval(i, view) {
                         n += 1;
                         if !on_match(*ri) {
                             break;
@@ -52,8 +56,8 @@ impl Program {
                 }
             }
             None => {
-                for (ri, cond) in self.rules.iter() {
-                    if cond.eval(view) {
+                for (i, (ri, _)) in self.rules.iter().enumerate() {
+                    if self.code.eval(i, view) {
                         n += 1;
                         if !on_match(*ri) {
                             break;
@@ -127,6 +131,7 @@ pub(crate) fn specialize(
     let macros = f.out.into_boxed_slice();
     Program {
         dispatch: Dispatch::build(&rules, &macros, lazy_of),
+        code: Code::new(rules.iter().map(|(_, n)| n)),
         rules,
         macros,
     }
