@@ -78,6 +78,12 @@ impl View<'_> {
         }
     }
 
+    /// The event's own value of a slot, without derivation (for slots that are not derived).
+    #[inline(always)]
+    pub(crate) fn raw(&self, slot: u32) -> Option<&Value> {
+        self.vals.get(slot as usize).copied().flatten()
+    }
+
     #[inline]
     pub(crate) fn get(&self, slot: u32) -> Option<&Value> {
         let s = slot as usize;
@@ -639,7 +645,7 @@ pub(crate) fn parse_num(s: &str) -> Option<i64> {
 }
 
 #[inline]
-fn num_cmp(op: Op, a: i64, b: i64) -> bool {
+pub(crate) fn num_cmp(op: Op, a: i64, b: i64) -> bool {
     match op {
         Op::Eq => a == b,
         Op::Ne => a != b,
@@ -694,7 +700,7 @@ impl StrTest {
 
 /// `s.starts_with(p)` with the inlined comparison.
 #[inline]
-fn starts_with(s: &str, p: &str) -> bool {
+pub(crate) fn starts_with(s: &str, p: &str) -> bool {
     s.as_bytes()
         .get(..p.len())
         .is_some_and(|h| bytes_eq(h, p.as_bytes()))
@@ -702,7 +708,7 @@ fn starts_with(s: &str, p: &str) -> bool {
 
 /// `s.ends_with(p)` with the inlined comparison.
 #[inline]
-fn ends_with(s: &str, p: &str) -> bool {
+pub(crate) fn ends_with(s: &str, p: &str) -> bool {
     s.len()
         .checked_sub(p.len())
         .and_then(|i| s.as_bytes().get(i..))

@@ -131,7 +131,7 @@ pub(crate) fn specialize(
     let macros = f.out.into_boxed_slice();
     Program {
         dispatch: Dispatch::build(&rules, &macros, lazy_of),
-        code: Code::new(rules.iter().map(|(_, n)| n)),
+        code: Code::new(rules.iter().map(|(_, n)| n), lazy_of),
         rules,
         macros,
     }

@@ -138,7 +138,9 @@ impl Ruleset {
             if let Some((slot, rank)) = self.keys.get(k.as_str()) {
                 let s = slot as usize;
                 if let (Some(val), Some(r)) = (vals.get_mut(s), ranks.get_mut(s)) {
-                    if rank < *r {
+                    // The canonical key (nearly every key) always wins: no need to read the
+                    // rank stored before.
+                    if rank == 0 || rank < *r {
                         *val = Some(v);
                         *r = rank;
                     }
