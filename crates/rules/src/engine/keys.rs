@@ -6,22 +6,26 @@
 use crate::matchers::{bytes_eq, word4, word8};
 
 /// Event key -> (slot, rank); rank 0 is the canonical spelling, then the aliases in order.
+/// The entries sit in the buckets themselves (open addressing, at most half full), so a probe
+/// is one load from the table.
 #[derive(Debug, Default)]
 pub(crate) struct KeyTable {
     shift: u32,
-    /// Buckets: index + 1 into `entries`, 0 when empty (linear probing).
-    buckets: Box<[u16]>,
-    entries: Vec<Entry>,
+    buckets: Box<[Entry]>,
+    /// The full key of each bucket (compared only for keys longer than 16 bytes).
+    keys: Box<[Box<str>]>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     words: (u64, u64),
-    len: usize,
+    len: u32,
+    /// `EMPTY` for an empty bucket.
     slot: u32,
     rank: u8,
-    key: Box<str>,
 }
+
+const EMPTY: u32 = u32::MAX;
 
 /// The first and last eight bytes of `k` (fewer, packed, when it is shorter): with the length,
 /// the whole key when it has at most 16 bytes.
@@ -50,35 +54,42 @@ fn bucket_of(w: (u64, u64), len: usize, shift: u32) -> usize {
 impl KeyTable {
     /// A table of `keys` (the first of a duplicated key wins).
     pub(crate) fn new(keys: impl IntoIterator<Item = (Box<str>, u32, u8)>) -> KeyTable {
-        let mut entries: Vec<Entry> = Vec::new();
-        for (key, slot, rank) in keys {
-            if !entries.iter().any(|x| x.key == key) {
-                entries.push(Entry {
-                    words: words(key.as_bytes()),
-                    len: key.len(),
-                    slot,
-                    rank,
-                    key,
-                });
+        let mut uniq: Vec<(Box<str>, u32, u8)> = Vec::new();
+        for e in keys {
+            // Keys longer than u32::MAX bytes cannot be stored; no field name is.
+            if e.1 != EMPTY && u32::try_from(e.0.len()).is_ok() && !uniq.iter().any(|x| x.0 == e.0)
+            {
+                uniq.push(e);
             }
         }
-        // Indices are stored as u16; a ruleset never reads that many distinct keys, and if
-        // one did, the extra keys would only be unresolved (never wrong).
-        entries.truncate(usize::from(u16::MAX) - 1);
-        let size = (entries.len() * 4).next_power_of_two().max(16);
+        let size = (uniq.len() * 2).next_power_of_two().max(16);
         let shift = 64 - size.trailing_zeros();
-        let mut buckets = vec![0u16; size].into_boxed_slice();
-        for (i, e) in entries.iter().enumerate() {
-            let mut b = bucket_of(e.words, e.len, shift);
-            while buckets[b] != 0 {
+        let empty = Entry {
+            words: (0, 0),
+            len: 0,
+            slot: EMPTY,
+            rank: 0,
+        };
+        let mut buckets = vec![empty; size].into_boxed_slice();
+        let mut full: Vec<Box<str>> = vec![Box::from(""); size];
+        for (key, slot, rank) in uniq {
+            let w = words(key.as_bytes());
+            let mut b = bucket_of(w, key.len(), shift);
+            while buckets[b].slot != EMPTY {
                 b = (b + 1) & (size - 1);
             }
-            buckets[b] = (i + 1) as u16;
+            buckets[b] = Entry {
+                words: w,
+                len: key.len() as u32,
+                slot,
+                rank,
+            };
+            full[b] = key;
         }
         KeyTable {
             shift,
             buckets,
-            entries,
+            keys: full.into_boxed_slice(),
         }
     }
 
@@ -90,15 +101,16 @@ impl KeyTable {
         let w = words(k);
         let mut b = bucket_of(w, k.len(), self.shift);
         loop {
-            let i = *self.buckets.get(b)?;
-            if i == 0 {
+            let e = self.buckets.get(b)?;
+            if e.slot == EMPTY {
                 return None;
             }
-            let e = self.entries.get(usize::from(i) - 1)?;
             if e.words == w
-                && e.len == k.len()
+                && e.len as usize == k.len()
                 && (k.len() <= 16
-                    || bytes_eq(&e.key.as_bytes()[8..k.len() - 8], &k[8..k.len() - 8]))
+                    || self.keys.get(b).is_some_and(|full| {
+                        bytes_eq(&full.as_bytes()[8..k.len() - 8], &k[8..k.len() - 8])
+                    }))
             {
                 return Some((e.slot, e.rank));
             }
