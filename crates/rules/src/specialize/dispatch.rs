@@ -43,6 +43,9 @@ struct Key {
     free: Mask,
     /// For each value some rule is pinned to: `free` and the rules that allow it.
     by_value: StrMap<Mask>,
+    /// The masks of the boolean values `false` and `true` (their texts' masks), so a boolean
+    /// field needs no table lookup.
+    by_bool: [Mask; 2],
 }
 
 /// The text a field value is compared as, for pre-selection (`None`: not pre-selectable).
@@ -63,6 +66,7 @@ impl Dispatch {
         for k in self.keys.iter() {
             m &= match v.get(k.slot) {
                 None => k.free,
+                Some(Value::Bool(b)) => k.by_bool[usize::from(*b)],
                 Some(val) => match key_text(val) {
                     Some(t) => k.by_value.get(t).copied().unwrap_or(k.free),
                     None => continue,
@@ -111,6 +115,7 @@ impl Dispatch {
                 Key {
                     slot,
                     free,
+                    by_bool: ["false", "true"].map(|t| by_value.get(t).map_or(free, |m| m | free)),
                     by_value: StrMap::new(by_value.into_iter().map(|(v, m)| (v, m | free))),
                 },
             ));

@@ -613,3 +613,47 @@ fn merged_string_ors_agree_with_the_or() {
     }
     assert!(hits.get() > 2000, "only {} matches", hits.get());
 }
+
+#[test]
+fn rules_are_preselected_by_boolean_fields() {
+    let rule = |i: usize, c: &str| {
+        format!("- rule: b{i}\n  desc: d\n  condition: evt.type = open and {c}\n  output: o\n  priority: INFO\n")
+    };
+    let yaml: String = [
+        "evt.is_open_write = true and fd.name = a",
+        "evt.is_open_write = true",
+        "evt.is_open_write = false",
+        "evt.is_open_write != true and fd.name exists",
+        "evt.is_open_write in (true) or evt.is_open_write = true",
+        "fd.name = a",
+        "not evt.is_open_write = true",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, c)| rule(i, c))
+    .collect();
+    let e = engine(&yaml);
+    let rs = e.ruleset();
+    let open = rs.slots.types["open"] as usize;
+    let w = rs.slots.map["evt.is_open_write"];
+    let d = rs.programs[open].dispatch.as_ref().expect("pre-selected");
+    assert!(d.slots().contains(&w));
+    let cases: Vec<(Option<Value>, Vec<u32>)> = vec![
+        (Some(Value::Bool(true)), vec![0, 1, 4, 5]),
+        (Some(Value::Bool(false)), vec![2, 3, 5, 6]),
+        (Some(s("true")), vec![0, 1, 4, 5]),
+        (Some(s("false")), vec![2, 3, 5, 6]),
+        (Some(s("yes")), vec![5, 6]),
+        (Some(Value::Int(1)), vec![0, 1, 4, 5]),
+        (None, vec![5, 6]),
+    ];
+    for (val, want) in cases {
+        let mut f = vec![("evt.type", s("open")), ("fd.name", s("a"))];
+        if let Some(v) = &val {
+            f.push(("evt.is_open_write", v.clone()));
+        }
+        let ev = ev(&f);
+        assert_eq!(e.reference_matches(&ev), want, "{val:?}");
+        assert_eq!(e.optimised_matches(&ev), want, "{val:?}");
+    }
+}
