@@ -96,6 +96,20 @@ fn run_all(engine: &Engine, events: &[Event]) -> usize {
     n
 }
 
+/// Looks up each event's `evt.type`, as an engine must at least do.
+fn type_lookups(events: &[Event]) -> usize {
+    let mut n = 0;
+    for ev in events {
+        let ev = black_box(ev);
+        if ev.source == mamori_core::event::EventSource::Syscall {
+            if let Some(mamori_core::event::Value::Str(t)) = ev.fields.get("evt.type") {
+                n += t.len();
+            }
+        }
+    }
+    n
+}
+
 /// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux; updated at
 /// scheduler ticks, so it is only read over windows of a second or more).
 fn thread_cpu_ns() -> Option<u64> {
@@ -110,13 +124,28 @@ fn thread_cpu_ns() -> Option<u64> {
 /// CPU nanoseconds per call of `f` over at least two seconds of CPU time. On a machine shared
 /// with other builds, wall-clock samples include time the thread waited for a core; this does
 /// not, so it is the figure to compare across runs (criterion's wall figures stay alongside).
+/// `f` runs in batches of at least ~10 ms between two reads of the counter, so the cost of
+/// reading it (a file read, several microseconds) stays out of the figure.
 fn cpu_ns_per(mut f: impl FnMut()) -> Option<f64> {
     f();
+    let mut batch = 1u64;
+    loop {
+        let t = std::time::Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        if t.elapsed() >= std::time::Duration::from_millis(10) {
+            break;
+        }
+        batch *= 2;
+    }
     let start = thread_cpu_ns()?;
     let mut calls = 0u64;
     loop {
-        f();
-        calls += 1;
+        for _ in 0..batch {
+            f();
+        }
+        calls += batch;
         let used = thread_cpu_ns()?.saturating_sub(start);
         if used >= 2_000_000_000 {
             return Some(used as f64 / calls as f64);
@@ -154,6 +183,19 @@ fn group(c: &mut Criterion, name: &str, events: &[Event]) {
     let empty = load(&[RulesFile::new("empty.yaml", "")]).map(|l| l.ruleset);
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(events.len() as u64));
+    // The baseline the ratios are taken against: visiting each event and finding its type,
+    // the work the engine with no rules did up to session 3 (it now stops earlier, so that
+    // case alone no longer measures the cost of touching an event).
+    if wanted("baseline_evt_type_lookup") {
+        let per = cpu_ns_per(|| {
+            black_box(type_lookups(events));
+        })
+        .map(|ns| ns / events.len() as f64);
+        report_cpu(&format!("{name}/baseline_evt_type_lookup"), per);
+    }
+    g.bench_function("baseline_evt_type_lookup", |b| {
+        b.iter(|| type_lookups(events))
+    });
     if let Ok(rs) = empty {
         let e = Engine::new(rs, Settings::default());
         if wanted("no_rules_baseline") {

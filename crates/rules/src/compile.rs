@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::ast::{Check, Expr, FieldExpr, Literal, Modifier, Op, Rhs, Transformer};
 use crate::fields::{self, ArgKind, FieldType};
-use crate::matchers::{Cidr, FxMap, FxSet, Glob, PathSet};
+use crate::matchers::{Cidr, FxMap, Glob, PathSet, StrSet};
 use crate::parser::is_number;
 use crate::program::{parse_num, BytesTest, Cmp, Lhs, Multi, Node, NumTest, StrTest, Test};
 
@@ -97,7 +97,7 @@ impl Slots {
         id
     }
 
-    fn named(&mut self, name: &str, arg: Option<&str>) -> u32 {
+    pub(crate) fn named(&mut self, name: &str, arg: Option<&str>) -> u32 {
         match fields::lookup(name) {
             Some(fi) => self.slot(fi, arg),
             None => u32::MAX,
@@ -509,7 +509,7 @@ fn str_test(op: Op, vals: &[&str]) -> Result<StrTest, CompileError> {
             StrTest::InSmall(vals.iter().map(|s| (*s).into()).collect())
         }
         Op::In | Op::Intersects => {
-            let set: FxSet<Box<str>> = vals.iter().map(|s| (*s).into()).collect();
+            let set: StrSet = vals.iter().map(|s| Box::<str>::from(*s)).collect();
             StrTest::In(set)
         }
         Op::Pmatch => StrTest::Pmatch(PathSet::new(vals.iter().copied())),

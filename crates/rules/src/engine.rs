@@ -5,6 +5,7 @@ use mamori_core::Event;
 
 use crate::compile::{Derive, Slots};
 
+use crate::matchers::StrMap;
 use crate::output::{evt_time, rfc3339_nanos, Alert, Format};
 use crate::priority::Priority;
 use crate::program::{EvtType, Node, View};
@@ -61,6 +62,14 @@ pub struct Ruleset {
     pub(crate) keys: KeyTable,
     /// One program per interned event type, then one for unknown and one for missing types.
     pub(crate) programs: Vec<Program>,
+    /// The slot of `evt.type`, which picks the program.
+    pub(crate) type_slot: u32,
+    /// The most memoized macros of any program (the size of the per-event memo).
+    pub(crate) max_macros: usize,
+    /// `slots.types` as a [`StrMap`], probed once per event.
+    type_ids: StrMap<u32>,
+    /// Whether some program has a rule (otherwise events are not even looked at).
+    has_rules: bool,
     stats: Stats,
 }
 
@@ -87,12 +96,18 @@ impl Ruleset {
             lazy_of: Vec::new(),
             keys: KeyTable::default(),
             programs: Vec::new(),
+            type_slot: u32::MAX,
+            max_macros: 0,
+            type_ids: StrMap::default(),
+            has_rules: false,
         };
         rs.reindex();
         rs
     }
 
     fn reindex(&mut self) {
+        // Created before the tables below, so that every event's type is resolved with its fields.
+        self.type_slot = self.slots.named("evt.type", None);
         self.derived = (0..self.slots.len() as u32)
             .filter_map(|s| self.slots.keys[s as usize].2.clone().map(|d| (s, d)))
             .collect();
@@ -127,6 +142,7 @@ impl Ruleset {
             }
         }
         let ntypes = self.slots.types.len();
+        self.type_ids = StrMap::new(self.slots.types.iter().map(|(k, v)| (k.clone(), *v)));
         let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); ntypes];
         for (i, r) in self.rules.iter().enumerate() {
             if !r.enabled {
@@ -159,6 +175,8 @@ impl Ruleset {
                 &self.derived,
             ));
         }
+        self.max_macros = programs.iter().map(|p| p.macros.len()).max().unwrap_or(0);
+        self.has_rules = programs.iter().any(|p| !p.rules.is_empty());
         self.programs = programs;
     }
 
@@ -204,10 +222,17 @@ impl Ruleset {
     }
 
     /// The event's type and the program for it.
-    fn program(&self, ev: &Event) -> (&Program, EvtType) {
+    #[cfg(test)]
+    pub(crate) fn program(&self, ev: &Event) -> (&Program, EvtType) {
+        self.program_of(ev.fields.get("evt.type"))
+    }
+
+    /// The program for an event whose `evt.type` is `t`.
+    #[inline]
+    pub(crate) fn program_of(&self, t: Option<&Value>) -> (&Program, EvtType) {
         let ntypes = self.slots.types.len();
-        let ctx = match ev.fields.get("evt.type") {
-            Some(Value::Str(t)) => match self.slots.types.get(t.as_str()) {
+        let ctx = match t {
+            Some(Value::Str(t)) => match self.type_ids.get(t) {
                 Some(&id) => EvtType::Known(id),
                 None => EvtType::Unknown,
             },
@@ -287,32 +312,18 @@ impl Engine {
             return 0;
         }
         let rs = &self.ruleset;
-        let (prog, evt_type) = rs.program(ev);
-        if prog.rules.is_empty() {
+        if !rs.has_rules {
             return 0;
         }
-        rs.with_view(
-            ev,
-            &self.settings.hostname,
-            evt_type,
-            &prog.macros,
-            |view| {
-                let mut n = 0;
-                for (ri, cond) in prog.rules.iter() {
-                    if !cond.eval(view) {
-                        continue;
-                    }
-                    n += 1;
-                    if let Some(emit) = emit.as_mut() {
-                        emit(self.alert(&rs.rules[*ri as usize], ev, view));
-                    }
-                    if self.settings.rule_matching == RuleMatching::First {
-                        break;
-                    }
+        rs.with_program(ev, &self.settings.hostname, |prog, view| {
+            prog.matches(view, |ri| {
+                if let Some(emit) = emit.as_mut() {
+                    emit(self.alert(&rs.rules[ri as usize], ev, view));
                 }
-                n
-            },
-        )
+                self.settings.rule_matching == RuleMatching::All
+            })
+        })
+        .unwrap_or(0)
     }
 
     /// The indices of the enabled rules whose generic (unspecialised, unordered) conditions
@@ -325,6 +336,7 @@ impl Engine {
         }
         let (_, evt_type) = rs.program(ev);
         rs.with_view(ev, "", evt_type, &rs.macro_nodes, |view| {
+            view.plain.set(true);
             (0..rs.rules.len() as u32)
                 .filter(|&i| {
                     let r = &rs.rules[i as usize];
@@ -348,14 +360,15 @@ impl Engine {
         if ev.source != EventSource::Syscall {
             return Vec::new();
         }
-        let (prog, evt_type) = rs.program(ev);
-        rs.with_view(ev, "", evt_type, &prog.macros, |view| {
-            prog.rules
-                .iter()
-                .filter(|(_, c)| c.eval(view))
-                .map(|(i, _)| *i)
-                .collect()
+        rs.with_program(ev, "", |prog, view| {
+            let mut out = Vec::new();
+            prog.matches(view, |ri| {
+                out.push(ri);
+                true
+            });
+            out
         })
+        .unwrap_or_default()
     }
 
     fn alert(&self, r: &CompiledRule, ev: &Event, view: &View<'_>) -> Alert {

@@ -6,6 +6,12 @@
 //! and list expansion, exceptions, typed [`fields`], precompiled matchers) → **index** (rules by
 //! `evt.type`). Every problem is a [`Diagnostic`] with a stable code, file:line:col and item.
 //!
+//! Evaluation: each event type gets its own program, built at load time: `evt.type` tests
+//! folded to constants, dead rules dropped, cheap operands first, `or`s of string tests on one
+//! field merged, rules pre-selected by the values of a few fields they pin (`proc.name in
+//! (...)`), and conditions run as flat jumping code. A property test checks on random events
+//! that the programs match exactly the rules the plain conditions match.
+//!
 //! Main types: [`load`] / [`RulesFile`] → [`Loaded`] ([`Ruleset`] + warnings) or [`LoadFailed`];
 //! [`Engine`] evaluates [`mamori_core::Event`]s and emits [`Alert`]s; [`replay`] reads JSON Lines.
 //!

@@ -51,6 +51,169 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Byte equality for the short strings rules compare (field names, process names, paths),
+/// inlined: a call into the C library's `memcmp` costs more than the comparison itself.
+#[inline(always)]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if word8(a, i) != word8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The tail as one (overlapping) word.
+        i == n || word8(a, n - 8) == word8(b, n - 8)
+    } else if n >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
+#[inline(always)]
+pub(crate) fn word8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+pub(crate) fn word4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// [`bytes_eq`] on strings.
+#[inline(always)]
+pub fn str_eq(a: &str, b: &str) -> bool {
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// A string-keyed table built once and probed per event: open addressing over a word-at-a-time
+/// hash, and the inlined [`bytes_eq`] to confirm, which for the short keys of rules (process
+/// names, paths, field values) is several times cheaper than a `HashMap` lookup.
+#[derive(Debug, Clone)]
+pub struct StrMap<V> {
+    shift: u32,
+    /// Index + 1 into `entries`; 0 when empty (linear probing, at most half full).
+    buckets: Box<[u32]>,
+    entries: Vec<(Box<str>, V)>,
+}
+
+/// A [`StrMap`] without values.
+pub type StrSet = StrMap<()>;
+
+impl<V> Default for StrMap<V> {
+    fn default() -> Self {
+        StrMap {
+            shift: 64,
+            buckets: Box::new([]),
+            entries: Vec::new(),
+        }
+    }
+}
+
+#[inline(always)]
+fn str_hash(b: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let n = b.len();
+    let mut h = (n as u64).wrapping_mul(K);
+    let mut mix = |w: u64| h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            mix(word8(b, i));
+            i += 8;
+        }
+        if i < n {
+            mix(word8(b, n - 8));
+        }
+    } else if n >= 4 {
+        mix(u64::from(word4(b, 0)) | u64::from(word4(b, n - 4)) << 32);
+    } else if n > 0 {
+        mix(u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16);
+    }
+    h
+}
+
+impl<V> StrMap<V> {
+    /// A table of `pairs`; of duplicate keys the first is kept.
+    pub fn new(pairs: impl IntoIterator<Item = (Box<str>, V)>) -> Self {
+        let mut seen: FxSet<Box<str>> = FxSet::default();
+        let entries: Vec<(Box<str>, V)> = pairs
+            .into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
+        let size = (entries.len() * 2).next_power_of_two().max(8);
+        let shift = 64 - size.trailing_zeros();
+        let mut buckets = vec![0u32; size].into_boxed_slice();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let mut b = (str_hash(k.as_bytes()) >> shift) as usize;
+            while buckets[b] != 0 {
+                b = (b + 1) & (size - 1);
+            }
+            buckets[b] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        }
+        StrMap {
+            shift,
+            buckets,
+            entries,
+        }
+    }
+
+    /// The value of `key`.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&V> {
+        let mask = self.buckets.len().checked_sub(1)?;
+        let mut b = (str_hash(key.as_bytes()) >> self.shift) as usize;
+        loop {
+            let i = *self.buckets.get(b)?;
+            if i == 0 {
+                return None;
+            }
+            let (k, v) = self.entries.get(i as usize - 1)?;
+            if bytes_eq(k.as_bytes(), key.as_bytes()) {
+                return Some(v);
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Whether `key` is in the table.
+    #[inline]
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The keys, in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| &**k)
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl FromIterator<Box<str>> for StrSet {
+    fn from_iter<I: IntoIterator<Item = Box<str>>>(iter: I) -> Self {
+        StrMap::new(iter.into_iter().map(|k| (k, ())))
+    }
+}
+
 /// Hash map with [`FxHasher`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// Hash set with [`FxHasher`].
@@ -127,12 +290,12 @@ impl Glob {
         Glob { toks }
     }
 
-    /// Whether the whole of `s` matches.
+    /// Whether the whole of `s` matches. Walks `s` by byte offset, decoding one char at a
+    /// time, so matching allocates nothing.
     pub fn is_match(&self, s: &str) -> bool {
-        let chars: Vec<char> = s.chars().collect();
         let (mut ti, mut si) = (0usize, 0usize);
         let mut back: Option<(usize, usize)> = None;
-        while si < chars.len() {
+        while let Some(c) = s.get(si..).and_then(|r| r.chars().next()) {
             let ok = match self.toks.get(ti) {
                 Some(GTok::Star) => {
                     back = Some((ti, si));
@@ -140,24 +303,29 @@ impl Glob {
                     continue;
                 }
                 Some(GTok::Any) => true,
-                Some(GTok::Lit(c)) => *c == chars[si],
-                Some(GTok::Class(neg, r)) => {
-                    r.iter().any(|(a, b)| *a <= chars[si] && chars[si] <= *b) != *neg
-                }
+                Some(GTok::Lit(l)) => *l == c,
+                Some(GTok::Class(neg, r)) => r.iter().any(|(a, b)| *a <= c && c <= *b) != *neg,
                 None => false,
             };
             if ok {
                 ti += 1;
-                si += 1;
+                si += c.len_utf8();
             } else if let Some((bt, bs)) = back {
+                // Let the last star take one more char and retry after it.
+                let skip = s
+                    .get(bs..)
+                    .and_then(|r| r.chars().next())
+                    .map_or(1, char::len_utf8);
                 ti = bt + 1;
-                si = bs + 1;
-                back = Some((bt, bs + 1));
+                si = bs + skip;
+                back = Some((bt, si));
             } else {
                 return false;
             }
         }
-        self.toks[ti..].iter().all(|t| *t == GTok::Star)
+        self.toks
+            .get(ti..)
+            .is_some_and(|t| t.iter().all(|t| *t == GTok::Star))
     }
 
     /// Whether the pattern has wildcards.
@@ -276,6 +444,81 @@ impl Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_eq_agrees_with_slice_eq() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijklmnopq",
+            "xbcdefghijklmnopq",
+            "/usr/bin/python3",
+            "/usr/bin/python2",
+            "proc.aname[2]",
+            "proc.aname[3]",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(str_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+            // Every single-byte change is seen, wherever it is.
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                assert!(!bytes_eq(a.as_bytes(), &c), "{a:?} at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn str_map_finds_every_key_and_only_those() {
+        let keys: Vec<String> = (0..500)
+            .map(|i| format!("/usr/bin/p{i}"))
+            .chain(["", "a", "ab", "abc", "abcd", "sh", "bash", "proc.name"].map(String::from))
+            .collect();
+        let m = StrMap::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone().into_boxed_str(), i)),
+        );
+        assert_eq!(m.len(), keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(&i), "{k}");
+        }
+        for k in [
+            "/usr/bin/p500",
+            "/usr/bin/p",
+            "b",
+            "abcde",
+            "bas",
+            "proc.nam",
+        ] {
+            assert_eq!(m.get(k), None, "{k}");
+        }
+        let dup = StrMap::new([("x".into(), 1), ("x".into(), 2)]);
+        assert_eq!((dup.len(), dup.get("x")), (1, Some(&1)));
+        assert!(StrSet::default().get("x").is_none());
+        assert!(StrSet::default().is_empty());
+    }
+
+    #[test]
+    fn globs_on_multibyte_text() {
+        assert!(Glob::new("*é?").is_match("aéé"));
+        assert!(Glob::new("?").is_match("é"));
+        assert!(!Glob::new("??").is_match("é"));
+        assert!(Glob::new("*ü*x").is_match("ääüäx"));
+        assert!(!Glob::new("*ü*x").is_match("ääüäy"));
+        assert!(Glob::new("[à-é]").is_match("è"));
+    }
 
     #[test]
     fn globs() {

@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::ast::{Modifier, Op, Transformer};
 use crate::compile::Derive;
-use crate::matchers::{Cidr, FxSet, Glob, PathSet};
+use crate::matchers::{bytes_eq, str_eq, Cidr, Glob, PathSet, StrSet};
 
 /// The values of the fields a ruleset needs, for one event, by slot. The event's fields are
 /// resolved to slots once, when the view is built ([`crate::engine`]); derived values
@@ -30,6 +30,10 @@ pub struct View<'e> {
     pub(crate) macros: &'e [Node],
     /// Per-macro memo: 0 unknown, 1 false, 2 true.
     pub(crate) memo: &'e [Cell<u8>],
+    /// Evaluate without the shortcuts (derived lists tested value by value): the reference
+    /// the optimised evaluation is tested against.
+    #[cfg(test)]
+    pub(crate) plain: Cell<bool>,
 }
 
 /// The event's type as an interned id.
@@ -59,7 +63,7 @@ impl EvtType {
 
 impl View<'_> {
     #[inline]
-    fn macro_value(&self, i: u32) -> bool {
+    pub(crate) fn macro_value(&self, i: u32) -> bool {
         let Some(cell) = self.memo.get(i as usize) else {
             return false;
         };
@@ -72,6 +76,12 @@ impl View<'_> {
                 r
             }
         }
+    }
+
+    /// The event's own value of a slot, without derivation (for slots that are not derived).
+    #[inline(always)]
+    pub(crate) fn raw(&self, slot: u32) -> Option<&Value> {
+        self.vals.get(slot as usize).copied().flatten()
     }
 
     #[inline]
@@ -88,6 +98,25 @@ impl View<'_> {
             .get(li as usize)?
             .get_or_init(|| self.compute(li as usize))
             .as_ref()
+    }
+
+    /// The slots a field is derived from as "any of these values" (`proc.aname`, `fd.ip`,
+    /// ...), when the event does not carry the field itself.
+    #[inline]
+    fn any_of(&self, slot: u32) -> Option<&[u32]> {
+        let s = slot as usize;
+        #[cfg(test)]
+        if self.plain.get() {
+            return None;
+        }
+        if self.vals.get(s)?.is_some() {
+            return None;
+        }
+        let li = *self.lazy_of.get(s)?;
+        match self.derives.get(li as usize)? {
+            (_, Derive::AnyOf(list)) => Some(list),
+            _ => None,
+        }
     }
 
     fn compute(&self, i: usize) -> Option<Value> {
@@ -140,6 +169,68 @@ pub(crate) enum Node {
     Check(Arc<Cmp>),
     /// A compiled macro, evaluated once per event.
     Macro(u32),
+    /// Several string comparisons of one field joined by `or`, merged when programs are
+    /// built (never in generic conditions).
+    AnyStr(Arc<StrAny>),
+}
+
+/// An `or` of string comparisons of one field: the field is read once, equality and `in`
+/// become one set lookup, prefixes and suffixes are compared in one loop.
+#[derive(Debug)]
+pub(crate) struct StrAny {
+    pub slot: u32,
+    /// The merged comparisons, as compiled: a value that is not a plain string is tested by
+    /// each of them, so it gets exactly the answer of their `or`.
+    pub cmps: Box<[Arc<Cmp>]>,
+    /// The values of the `=` and `in` comparisons.
+    pub exact: StrSet,
+    pub prefixes: Box<[Box<str>]>,
+    pub suffixes: Box<[Box<str>]>,
+    /// The other string comparisons, tested in turn.
+    pub rest: Box<[Arc<Cmp>]>,
+}
+
+impl StrAny {
+    /// Merges string comparisons of `slot` (each `Test::Str` with that slot as its field).
+    pub(crate) fn new(slot: u32, cmps: Vec<Arc<Cmp>>) -> StrAny {
+        let mut exact: Vec<Box<str>> = Vec::new();
+        let (mut prefixes, mut suffixes, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for c in &cmps {
+            match &c.test {
+                Test::Str(StrTest::Eq(v)) => exact.push(v.clone()),
+                Test::Str(StrTest::In(set)) => exact.extend(set.keys().map(Box::from)),
+                Test::Str(StrTest::InSmall(v)) => exact.extend(v.iter().cloned()),
+                Test::Str(StrTest::StartsWith(p)) => prefixes.push(p.clone()),
+                Test::Str(StrTest::EndsWith(p)) => suffixes.push(p.clone()),
+                _ => rest.push(Arc::clone(c)),
+            }
+        }
+        StrAny {
+            slot,
+            cmps: cmps.into_boxed_slice(),
+            exact: exact.into_iter().collect(),
+            prefixes: prefixes.into_boxed_slice(),
+            suffixes: suffixes.into_boxed_slice(),
+            rest: rest.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
+        match v.get(self.slot) {
+            None => false,
+            Some(Value::Str(s)) => {
+                self.exact.contains(s)
+                    || self.prefixes.iter().any(|p| starts_with(s, p))
+                    || self.suffixes.iter().any(|p| ends_with(s, p))
+                    || self.rest.iter().any(|c| match &c.test {
+                        Test::Str(t) => t.test(s),
+                        _ => c.eval(v),
+                    })
+            }
+            Some(_) => self.cmps.iter().any(|c| c.eval(v)),
+        }
+    }
 }
 
 /// How a field with several values is compared.
@@ -209,7 +300,7 @@ pub(crate) enum StrTest {
     Glob(Glob),
     IGlob(Glob),
     Regex(Regex),
-    In(FxSet<Box<str>>),
+    In(StrSet),
     InSmall(Box<[Box<str>]>),
     Pmatch(PathSet),
 }
@@ -242,6 +333,7 @@ impl Node {
             Node::Not(n) => !n.eval(v),
             Node::Check(c) => c.eval(v),
             Node::Macro(i) => v.macro_value(*i),
+            Node::AnyStr(a) => a.eval(v),
         }
     }
 }
@@ -346,9 +438,18 @@ pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
 
 impl Cmp {
     #[inline]
-    fn eval(&self, v: &View<'_>) -> bool {
+    pub(crate) fn eval(&self, v: &View<'_>) -> bool {
         if let Test::EvtType { bits, ne } = &self.test {
             return v.evt_type.test(bits, *ne);
+        }
+        if let Lhs::Slot {
+            slot,
+            multi: Multi::Any,
+        } = self.lhs
+        {
+            if let Some(r) = v.any_of(slot).and_then(|list| self.eval_any_of(list, v)) {
+                return r;
+            }
         }
         // Fields (nearly every comparison) are read by reference: going through `produce`
         // returns a large enum through memory on the hottest path.
@@ -388,18 +489,10 @@ impl Cmp {
                     Modifier::AllOf => n == tests.len(),
                 }
             }),
-            Test::Num(t) => num_values(val, |n| match t {
-                NumTest::Cmp(op, r) => num_cmp(*op, n, *r),
-                NumTest::In(set) => set.contains(&n),
-            }),
+            Test::Num(t) => num_values(val, |n| t.test(n)),
             Test::Bool { want, ne } => bool_of(val).is_some_and(|b| (b == *want) != *ne),
             Test::BoolIn(set) => bool_of(val).is_some_and(|b| set.contains(&b)),
-            Test::Ip { set, ne } => str_values(val, Multi::Any, false, |s| {
-                let Ok(ip) = s.parse::<IpAddr>() else {
-                    return false;
-                };
-                set.iter().any(|c| c.contains(&ip)) != *ne
-            }),
+            Test::Ip { set, ne } => str_values(val, Multi::Any, false, |s| ip_test(s, set, *ne)),
             Test::Bytes(t) => str_values(val, Multi::Any, false, |s| {
                 let b = s.as_bytes();
                 match t {
@@ -430,6 +523,50 @@ impl Cmp {
             }
         }
     }
+}
+
+impl Cmp {
+    /// A test of a field derived as the list of the texts of other slots (`proc.aname`:
+    /// parent and ancestors), on each of those values in turn instead of on the built list:
+    /// the same answer (a list passes when any of its values does) without allocating.
+    /// `None` when a value is not plain text or the test is not one of these.
+    #[inline]
+    fn eval_any_of(&self, list: &[u32], v: &View<'_>) -> Option<bool> {
+        for &p in list {
+            let hit = match (v.get(p), &self.test) {
+                // Not part of the derived list.
+                (None | Some(Value::Bool(_)), _) => continue,
+                (Some(_), Test::Exists) => true,
+                (Some(Value::Str(s)), Test::Str(t)) => t.test(s),
+                (Some(Value::Str(s)), Test::Num(t)) => parse_num(s).is_some_and(|n| t.test(n)),
+                (Some(Value::Int(n)), Test::Num(t)) => t.test(*n),
+                (Some(Value::Str(s)), Test::Ip { set, ne }) => ip_test(s, set, *ne),
+                _ => return None,
+            };
+            if hit {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+}
+
+impl NumTest {
+    #[inline]
+    fn test(&self, n: i64) -> bool {
+        match self {
+            NumTest::Cmp(op, r) => num_cmp(*op, n, *r),
+            NumTest::In(set) => set.contains(&n),
+        }
+    }
+}
+
+/// Whether the text is an address inside (or, with `ne`, outside) one of the networks.
+fn ip_test(s: &str, set: &[Cidr], ne: bool) -> bool {
+    let Ok(ip) = s.parse::<IpAddr>() else {
+        return false;
+    };
+    set.iter().any(|c| c.contains(&ip)) != ne
 }
 
 #[inline]
@@ -508,7 +645,7 @@ pub(crate) fn parse_num(s: &str) -> Option<i64> {
 }
 
 #[inline]
-fn num_cmp(op: Op, a: i64, b: i64) -> bool {
+pub(crate) fn num_cmp(op: Op, a: i64, b: i64) -> bool {
     match op {
         Op::Eq => a == b,
         Op::Ne => a != b,
@@ -544,21 +681,38 @@ impl StrTest {
     #[inline]
     pub(crate) fn test(&self, s: &str) -> bool {
         match self {
-            StrTest::Eq(r) => s == &**r,
-            StrTest::Ne(r) => s != &**r,
+            StrTest::Eq(r) => str_eq(s, r),
+            StrTest::Ne(r) => !str_eq(s, r),
             StrTest::Ord(op, r) => str_op_dyn(*op, s, r),
             StrTest::Contains(f) => f.find(s.as_bytes()).is_some(),
             StrTest::IContains(r) => s.to_lowercase().contains(&**r),
-            StrTest::StartsWith(r) => s.starts_with(&**r),
-            StrTest::EndsWith(r) => s.ends_with(&**r),
+            StrTest::StartsWith(r) => starts_with(s, r),
+            StrTest::EndsWith(r) => ends_with(s, r),
             StrTest::Glob(g) => g.is_match(s),
             StrTest::IGlob(g) => g.is_match(&s.to_lowercase()),
             StrTest::Regex(r) => r.is_match(s),
             StrTest::In(set) => set.contains(s),
-            StrTest::InSmall(v) => v.iter().any(|x| x.len() == s.len() && **x == *s),
+            StrTest::InSmall(v) => v.iter().any(|x| str_eq(x, s)),
             StrTest::Pmatch(p) => p.is_match(s),
         }
     }
+}
+
+/// `s.starts_with(p)` with the inlined comparison.
+#[inline]
+pub(crate) fn starts_with(s: &str, p: &str) -> bool {
+    s.as_bytes()
+        .get(..p.len())
+        .is_some_and(|h| bytes_eq(h, p.as_bytes()))
+}
+
+/// `s.ends_with(p)` with the inlined comparison.
+#[inline]
+pub(crate) fn ends_with(s: &str, p: &str) -> bool {
+    s.len()
+        .checked_sub(p.len())
+        .and_then(|i| s.as_bytes().get(i..))
+        .is_some_and(|t| bytes_eq(t, p.as_bytes()))
 }
 
 /// The value of a non-slot left-hand side (transformer or literal), owned.

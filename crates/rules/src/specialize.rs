@@ -10,7 +10,15 @@
 use crate::ast::Op;
 use crate::compile::Derive;
 use crate::engine::CompiledRule;
-use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrTest, Test};
+use std::sync::Arc;
+
+use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrAny, StrTest, Test, View};
+
+mod dispatch;
+mod flat;
+
+use dispatch::Dispatch;
+use flat::Code;
 
 /// The rules to try for one event-type context, in load order, with their folded conditions,
 /// and the macros those conditions share (memoized per event).
@@ -18,6 +26,48 @@ use crate::program::{BytesTest, Cmp, EvtType, Lhs, Node, NumTest, StrTest, Test}
 pub(crate) struct Program {
     pub rules: Box<[(u32, Node)]>,
     pub macros: Box<[Node]>,
+    /// Pre-selection of the rules to try by a few field values ([`dispatch`]).
+    pub dispatch: Option<Dispatch>,
+    /// The rules' conditions as flat code ([`flat`]), which is what is evaluated.
+    code: Code,
+}
+
+impl Program {
+    /// Calls `on_match` with the index (into the ruleset) of each rule whose condition holds for
+    /// `view`, in load order, until it returns false. Returns the number of matches.
+    #[inline]
+    pub(crate) fn matches(&self, view: &View<'_>, mut on_match: impl FnMut(u32) -> bool) -> usize {
+        let mut n = 0;
+        match &self.dispatch {
+            Some(d) => {
+                let mut m = d.candidates(view);
+                while m != 0 {
+                    let i = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let Some((ri, _)) = self.rules.get(i) else {
+                        break;
+                    };
+                    if self.code.eval(i, view) {
+                        n += 1;
+                        if !on_match(*ri) {
+                            break;
+                        }
+                    }
+                }
+            }
+            None => {
+                for (i, (ri, _)) in self.rules.iter().enumerate() {
+                    if self.code.eval(i, view) {
+                        n += 1;
+                        if !on_match(*ri) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
 }
 
 /// What a generic macro became in this context.
@@ -77,9 +127,13 @@ pub(crate) fn specialize(
             Folded::Node(n) => out.push((ri, n)),
         }
     }
+    let rules = out.into_boxed_slice();
+    let macros = f.out.into_boxed_slice();
     Program {
-        rules: out.into_boxed_slice(),
-        macros: f.out.into_boxed_slice(),
+        dispatch: Dispatch::build(&rules, &macros, lazy_of),
+        code: Code::new(rules.iter().map(|(_, n)| n), lazy_of),
+        rules,
+        macros,
     }
 }
 
@@ -88,7 +142,7 @@ fn count_uses(rules: &[CompiledRule], candidates: &[u32], macros: &[Node]) -> Ve
         match n {
             Node::And(v) | Node::Or(v) => v.iter().for_each(|c| walk(c, uses, seen, macros)),
             Node::Not(c) => walk(c, uses, seen, macros),
-            Node::Check(_) => {}
+            Node::Check(_) | Node::AnyStr(_) => {}
             Node::Macro(i) => {
                 let i = *i as usize;
                 if let Some(u) = uses.get_mut(i) {
@@ -129,6 +183,7 @@ impl Folder<'_> {
             },
             Node::And(xs) => self.fold_list(xs, true),
             Node::Or(xs) => self.fold_list(xs, false),
+            Node::AnyStr(_) => Folded::Node(n.clone()),
             Node::Macro(i) => match self.fold_macro(*i as usize) {
                 Done::Const(b) => Folded::Const(b),
                 Done::Inline(n) => Folded::Node(n),
@@ -150,6 +205,9 @@ impl Folder<'_> {
                 Folded::Node(n) => kids.push(n),
             }
         }
+        if !is_and {
+            kids = self.merge_str_ors(kids);
+        }
         match kids.len() {
             0 => Folded::Const(is_and),
             1 => Folded::Node(kids.pop().unwrap_or(Node::And(Box::new([])))),
@@ -169,6 +227,60 @@ impl Folder<'_> {
                 })
             }
         }
+    }
+
+    /// Merges the string comparisons of one (non-list-derived) field among the operands of an
+    /// `or` into one [`StrAny`], where the field is read once.
+    fn merge_str_ors(&self, kids: Vec<Node>) -> Vec<Node> {
+        let mergeable = |n: &Node| -> Option<u32> {
+            let Node::Check(c) = n else {
+                return None;
+            };
+            let (Lhs::Slot { slot, .. }, Test::Str(_)) = (&c.lhs, &c.test) else {
+                return None;
+            };
+            // Derived lists are tested value by value by each comparison instead.
+            let derived = self.lazy_of.get(*slot as usize).copied() != Some(u32::MAX);
+            let is_list = derived
+                && self
+                    .lazy_of
+                    .get(*slot as usize)
+                    .and_then(|li| self.derives.get(*li as usize))
+                    .is_some_and(|(_, d)| matches!(d, Derive::AnyOf(_)));
+            (!is_list).then_some(*slot)
+        };
+        let mut count: Vec<(u32, usize)> = Vec::new();
+        for k in &kids {
+            if let Some(s) = mergeable(k) {
+                match count.iter_mut().find(|(x, _)| *x == s) {
+                    Some((_, n)) => *n += 1,
+                    None => count.push((s, 1)),
+                }
+            }
+        }
+        if count.iter().all(|(_, n)| *n < 2) {
+            return kids;
+        }
+        let mut out = Vec::with_capacity(kids.len());
+        let mut groups: Vec<(u32, Vec<Arc<Cmp>>)> = Vec::new();
+        for k in kids {
+            match mergeable(&k) {
+                Some(s) if count.iter().any(|&(x, n)| x == s && n >= 2) => {
+                    let Node::Check(c) = k else { continue };
+                    match groups.iter_mut().find(|(x, _)| *x == s) {
+                        Some((_, g)) => g.push(c),
+                        None => groups.push((s, vec![c])),
+                    }
+                }
+                _ => out.push(k),
+            }
+        }
+        out.extend(
+            groups
+                .into_iter()
+                .map(|(s, g)| Node::AnyStr(Arc::new(StrAny::new(s, g)))),
+        );
+        out
     }
 
     fn fold_macro(&mut self, i: usize) -> Done {
@@ -224,6 +336,12 @@ impl Folder<'_> {
                 (c, 1.0 - q)
             }
             Node::Check(c) => (self.cmp_cost(c), cmp_prob(c)),
+            Node::AnyStr(a) => {
+                let miss: f64 = a.cmps.iter().map(|c| 1.0 - cmp_prob(c)).product();
+                let tests = (a.prefixes.len() + a.suffixes.len()) as f64
+                    + a.rest.iter().map(|c| self.cmp_cost(c)).sum::<f64>();
+                (4.0 + tests, 1.0 - miss)
+            }
             // Memoized: shared macros are often already known when reached.
             Node::Macro(id) => match self.out_est.get(*id as usize) {
                 Some(&(c, p)) => (1.0 + c / 2.0, p),
@@ -317,7 +435,7 @@ fn str_cost(t: &StrTest) -> f64 {
 
 fn is_leaf(n: &Node) -> bool {
     match n {
-        Node::Check(_) => true,
+        Node::Check(_) | Node::AnyStr(_) => true,
         Node::Not(x) => matches!(**x, Node::Check(_)),
         _ => false,
     }
