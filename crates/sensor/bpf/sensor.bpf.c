@@ -300,6 +300,17 @@ static __always_inline __u16 user_str(struct scratch_buf *s, __u32 off, const vo
 	return n > 0 ? (__u16)n : 0;
 }
 
+// The overlay inode's upper dentry (set when the file is on the upper layer). overlayfs is often
+// a module (Debian), so `struct ovl_inode` is not in vmlinux's BTF and a CO-RE relocation against
+// it fails to load: use its layout instead, which has been stable since 4.19 — `__upperdentry`
+// directly follows the embedded `struct inode vfs_inode` (sized from vmlinux's BTF).
+static __always_inline struct dentry *ovl_upper(struct inode *ino)
+{
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)ino + bpf_core_type_size(struct inode));
+	return upper;
+}
+
 static __always_inline int is_sock_file(struct file *f)
 {
 	if (!f)
@@ -421,9 +432,7 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	unsigned long magic = BPF_CORE_READ(ino, i_sb, s_magic);
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		h->flags |= F_OVERLAY;
-		struct ovl_inode *oi = container_of(ino, struct ovl_inode, vfs_inode);
-		struct dentry *upper = BPF_CORE_READ(oi, __upperdentry);
-		if (upper)
+		if (ovl_upper(ino))
 			h->flags |= F_UPPER;
 	}
 	char dname[8] = {};
