@@ -279,21 +279,45 @@ pub fn boot(
     for (name, _) in &mods {
         let _ = writeln!(init, "insmod /mods/{name}.ko || echo MAMORI-VM insmod {name} failed");
     }
+    // The host's root is moved onto `/` before the chroot (what switch_root does): container
+    // runtimes that pivot_root and later setns(CLONE_NEWNS) (runc exec) find the namespace's root
+    // by following what is mounted on `/`, so a plain chroot into /host would leave `runc exec`
+    // in the initramfs.
+    let boot_path = out.join("boot.sh");
     let _ = writeln!(
         init,
         "mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host || echo MAMORI-VM mount hostroot failed\n\
-         mount -t proc proc /host/proc\nmount -t sysfs sys /host/sys\nmount -t devtmpfs dev /host/dev\n\
-         mkdir -p /host/dev/pts /host/dev/shm\nmount -t devpts devpts /host/dev/pts\nmount -t tmpfs shm /host/dev/shm\n\
-         mount -t tmpfs tmp /host/tmp\nmount -t tmpfs run /host/run\n\
-         mount -t cgroup2 cgroup2 /host/sys/fs/cgroup\nmount -t bpf bpf /host/sys/fs/bpf\n\
-         mount -t tracefs tracefs /host/sys/kernel/tracing\nmount -t securityfs securityfs /host/sys/kernel/security\n\
-         mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /host{out} || echo MAMORI-VM mount out failed\n\
-         ip link set lo up\necho MAMORI-VM payload start\n\
-         chroot /host /bin/sh /init-payload.sh\n\
-         echo MAMORI-VM-EXIT $?\nsync\npoweroff -f",
-        out = out.display()
+         cd /host && mount --move . / && exec chroot . {bb} sh {boot}\n\
+         echo MAMORI-VM switching root failed\npoweroff -f",
+        bb = busybox.display(),
+        boot = boot_path.display(),
     );
-    // The payload is read from the out share (the initramfs is not visible after chroot).
+    let bbp = busybox.display();
+    let mut boot = String::new();
+    for (fs_type, dest) in [
+        ("proc", "/proc"),
+        ("sysfs", "/sys"),
+        ("devtmpfs", "/dev"),
+        ("tmpfs", "/tmp"),
+        ("tmpfs", "/run"),
+        ("cgroup2", "/sys/fs/cgroup"),
+        ("bpf", "/sys/fs/bpf"),
+        ("tracefs", "/sys/kernel/tracing"),
+        ("securityfs", "/sys/kernel/security"),
+    ] {
+        let _ = writeln!(boot, "{bbp} mount -t {fs_type} {fs_type} {dest}");
+    }
+    let _ = writeln!(
+        boot,
+        "{bbp} mkdir -p /dev/pts /dev/shm\n{bbp} mount -t devpts devpts /dev/pts\n{bbp} mount -t tmpfs shm /dev/shm\n\
+         {bbp} mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out {out} || echo MAMORI-VM mount out failed\n\
+         {bbp} ip link set lo up\necho MAMORI-VM payload start\n\
+         /bin/sh {payload}\necho MAMORI-VM-EXIT $?\nsync\n{bbp} poweroff -f",
+        out = out.display(),
+        payload = out.join("payload.sh").display(),
+    );
+    fs::write(&boot_path, boot).map_err(|e| format!("cannot write the boot script: {e}"))?;
+    // The payload is read through the shared root (the initramfs is gone after the switch).
     let mut script = String::from("#!/bin/sh\nexport PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nexport HOME=/tmp TMPDIR=/tmp\n");
     for (k, v) in env {
         let _ = writeln!(script, "export {k}='{}'", v.replace('\'', "'\\''"));
@@ -301,10 +325,6 @@ pub fn boot(
     script.push_str(payload);
     let payload_path = out.join("payload.sh");
     fs::write(&payload_path, script).map_err(|e| format!("cannot write the payload: {e}"))?;
-    let init = init.replace(
-        "chroot /host /bin/sh /init-payload.sh",
-        &format!("chroot /host /bin/sh {}", payload_path.display()),
-    );
     let mut cpio = Cpio::default();
     for d in ["bin", "mods", "proc", "sys", "dev", "host"] {
         cpio.dir(d);
