@@ -292,10 +292,14 @@ impl Agent {
             ExecBackend::Auto | ExecBackend::Lsm => match LsmEnforcer::start() {
                 Ok(e) => {
                     lsm_backend = Some(e);
-                    "in use: bprm_check_security, file_open and path_* hooks decide in the kernel".to_string()
+                    "in use: bprm_check_security, file_open and path_* hooks decide in the kernel"
+                        .to_string()
                 }
                 Err(e) if cfg.exec_backend == ExecBackend::Lsm => return Err(AgentError::Lsm(e)),
-                Err(e) => format!("BPF LSM refused by this kernel ({}); falling back to fanotify", e.chain()),
+                Err(e) => format!(
+                    "BPF LSM refused by this kernel ({}); falling back to fanotify",
+                    e.chain()
+                ),
             },
             _ => "not used: another backend was chosen by configuration".to_string(),
         };
@@ -825,7 +829,8 @@ impl Agent {
                 let plan = plan::plan_for(&self.policies, &wl, now);
                 kernel_gaps = !plan.unsupported.is_empty();
                 in_kernel = !plan.is_empty();
-                let changed = l.plan_of(pidns) != Some(&plan) && !(plan.is_empty() && l.plan_of(pidns).is_none());
+                let changed = l.plan_of(pidns) != Some(&plan)
+                    && !(plan.is_empty() && l.plan_of(pidns).is_none());
                 match l.set_container(pidns, &plan) {
                     Ok(()) if changed => {
                         for u in &plan.unsupported {

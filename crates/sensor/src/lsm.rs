@@ -123,7 +123,9 @@ pub fn active_lsms() -> Option<String> {
             .stderr(std::process::Stdio::null())
             .status();
     }
-    std::fs::read_to_string(file).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(file)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Pattern sets shared by containers with the same plan.
@@ -220,12 +222,8 @@ impl LsmEnforcer {
                 self.next_set = self.next_set.wrapping_add(1).max(1);
                 let mut keys = Vec::new();
                 for ((kind, bytes), mask) in &plan.patterns {
-                    let k = wire::pattern_key(
-                        plan::fnv1a(bytes),
-                        id,
-                        bytes.len() as u16,
-                        *kind as u8,
-                    );
+                    let k =
+                        wire::pattern_key(plan::fnv1a(bytes), id, bytes.len() as u16, *kind as u8);
                     self.patterns
                         .insert(k, wire::pattern_value(mask), 0)
                         .map_err(|source| LsmError::MapOp {

@@ -82,11 +82,19 @@ fn lsm_backend_enforces_runtime_policies_in_a_vm() {
     println!(
         "VM: kernel {} under {} in {:.1} s\n--- console ---\n{}\n--- end ---",
         kernel.version,
-        if run.kvm { "KVM" } else { "TCG (no usable KVM)" },
+        if run.kvm {
+            "KVM"
+        } else {
+            "TCG (no usable KVM)"
+        },
         run.elapsed.as_secs_f64(),
         run.console
     );
-    assert_eq!(run.status, Some(0), "the guest payload failed (console above)");
+    assert_eq!(
+        run.status,
+        Some(0),
+        "the guest payload failed (console above)"
+    );
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap_or_default();
     assert!(summary.contains("backend=lsm"), "{summary}");
     assert!(summary.contains("guest=ok"), "{summary}");
@@ -146,7 +154,10 @@ fn container(name: &str, ns: &str, state: &Path, args: &[&str]) -> runc::TestCon
         .annotation("io.kubernetes.cri.sandbox-name", &format!("{name}-pod"))
         .annotation("io.kubernetes.cri.sandbox-namespace", ns)
         .annotation("io.kubernetes.cri.container-name", name)
-        .annotation("io.kubernetes.cri.image-name", "docker.io/library/busybox:1.36")
+        .annotation(
+            "io.kubernetes.cri.image-name",
+            "docker.io/library/busybox:1.36",
+        )
         .file("/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)
         .file("/srv/ro/keep.txt", "keep\n", 0o644)
         .args(args);
@@ -251,7 +262,12 @@ fn wait_for(alerts: &Mutex<Vec<Alert>>, what: &str, f: impl Fn(&[Alert]) -> bool
             return;
         }
         if Instant::now() > deadline {
-            let all: Vec<String> = alerts.lock().unwrap().iter().map(|a| a.output.clone()).collect();
+            let all: Vec<String> = alerts
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|a| a.output.clone())
+                .collect();
             panic!("no {what} decision; alerts: {all:#?}");
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -266,8 +282,18 @@ fn guest() {
     assert!(runc::available());
     let state = tempfile::tempdir().unwrap();
     let shop = container("shop", "shop", state.path(), &["sh", "-c", DRIFT_LOOP]);
-    let files = container("files", "files", state.path(), &["sh", "-c", "while true; do sleep 1; done"]);
-    let audit = container("audit", "audit", state.path(), &["sh", "-c", "while true; do sleep 1; done"]);
+    let files = container(
+        "files",
+        "files",
+        state.path(),
+        &["sh", "-c", "while true; do sleep 1; done"],
+    );
+    let audit = container(
+        "audit",
+        "audit",
+        state.path(),
+        &["sh", "-c", "while true; do sleep 1; done"],
+    );
     let mut summary = format!("kernel={} lsm={}\n", release.trim(), lsms.trim());
     let t0 = Instant::now();
     let mark = |what: &str| println!("[{:.1} s] {what}", t0.elapsed().as_secs_f64());
@@ -315,7 +341,10 @@ fn guest() {
     );
     print!("{line}");
     summary.push_str(&line);
-    assert!(checks >= u64::from(n), "the LSM programs did not see the container's execs");
+    assert!(
+        checks >= u64::from(n),
+        "the LSM programs did not see the container's execs"
+    );
     mark("exec cost measured");
     let agent = start_agent(policies, state.path());
     mark("agent started");
@@ -327,15 +356,25 @@ fn guest() {
 
     // blockContainerExec: a shell is refused; allowed names and paths run.
     let sh = shop.exec(&["sh", "-c", "echo hi"]);
-    assert!(!sh.status.success() && text(&sh).contains("operation not permitted"), "{}", text(&sh));
+    assert!(
+        !sh.status.success() && text(&sh).contains("operation not permitted"),
+        "{}",
+        text(&sh)
+    );
     let ls = shop.exec(&["ls", "/"]);
     assert!(ls.status.success(), "ls is allowed: {}", text(&ls));
     let date = shop.exec(&["/bin/date"]);
-    assert!(date.status.success(), "/bin/date is allowed: {}", text(&date));
+    assert!(
+        date.status.success(),
+        "/bin/date is allowed: {}",
+        text(&date)
+    );
     wait_for(&agent.alerts, "blockContainerExec block", |a| {
         decisions(a, shop.id(), "block-container-exec", "block")
             .iter()
-            .any(|d| d.output_fields.get("proc.exepath").and_then(|v| v.as_str()) == Some("/bin/sh"))
+            .any(|d| {
+                d.output_fields.get("proc.exepath").and_then(|v| v.as_str()) == Some("/bin/sh")
+            })
     });
 
     // driftPrevention: the container's own loop runs a binary written after start.
@@ -349,7 +388,10 @@ fn guest() {
                 break s;
             }
         }
-        assert!(Instant::now() < deadline, "the container loop never ran /tmp/true");
+        assert!(
+            Instant::now() < deadline,
+            "the container loop never ran /tmp/true"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(drift.contains("Operation not permitted"), "drift: {drift}");
@@ -359,9 +401,17 @@ fn guest() {
 
     // blockedFiles and readOnlyPaths.
     let shadow = files.exec(&["cat", "/etc/shadow"]);
-    assert!(!shadow.status.success() && text(&shadow).contains("Operation not permitted"), "{}", text(&shadow));
+    assert!(
+        !shadow.status.success() && text(&shadow).contains("Operation not permitted"),
+        "{}",
+        text(&shadow)
+    );
     let read = files.exec(&["cat", "/srv/ro/keep.txt"]);
-    assert!(read.status.success() && text(&read).contains("keep"), "{}", text(&read));
+    assert!(
+        read.status.success() && text(&read).contains("keep"),
+        "{}",
+        text(&read)
+    );
     for (what, cmd) in [
         ("write", "echo x > /srv/ro/keep.txt"),
         ("append", "echo x >> /srv/ro/keep.txt"),
@@ -373,14 +423,33 @@ fn guest() {
         ("mkdir", "mkdir /srv/ro/dir"),
     ] {
         let o = files.exec(&["sh", "-c", cmd]);
-        assert!(!o.status.success() && text(&o).contains("Operation not permitted"), "{what}: {}", text(&o));
+        assert!(
+            !o.status.success() && text(&o).contains("Operation not permitted"),
+            "{what}: {}",
+            text(&o)
+        );
     }
-    let after = files.exec(&["sh", "-c", "cat /srv/ro/keep.txt; ls /srv/ro; stat -c %a /srv/ro/keep.txt"]);
+    let after = files.exec(&[
+        "sh",
+        "-c",
+        "cat /srv/ro/keep.txt; ls /srv/ro; stat -c %a /srv/ro/keep.txt",
+    ]);
     let after_t = text(&after);
     assert!(after.status.success(), "{after_t}");
-    assert!(after_t.contains("keep\nkeep.txt\n644"), "the read-only folder changed: {after_t}");
-    let tmp = files.exec(&["sh", "-c", "echo ok > /tmp/ok && mkdir /tmp/d && mv /tmp/ok /tmp/d/ok && cat /tmp/d/ok"]);
-    assert!(tmp.status.success(), "writes elsewhere work: {}", text(&tmp));
+    assert!(
+        after_t.contains("keep\nkeep.txt\n644"),
+        "the read-only folder changed: {after_t}"
+    );
+    let tmp = files.exec(&[
+        "sh",
+        "-c",
+        "echo ok > /tmp/ok && mkdir /tmp/d && mv /tmp/ok /tmp/d/ok && cat /tmp/d/ok",
+    ]);
+    assert!(
+        tmp.status.success(),
+        "writes elsewhere work: {}",
+        text(&tmp)
+    );
     wait_for(&agent.alerts, "blockedFiles block", |a| {
         decisions(a, files.id(), "blocked-files", "block")
             .iter()
@@ -397,7 +466,11 @@ fn guest() {
         "(echo 'echo pwned > /tmp/pwned'; sleep 1) | nc -l -p 9000 & sleep 0.3; \
          nc 127.0.0.1 9000 -e /bin/sh; echo rc=$?; wait",
     ]);
-    assert!(text(&rs).contains("Operation not permitted"), "{}", text(&rs));
+    assert!(
+        text(&rs).contains("Operation not permitted"),
+        "{}",
+        text(&rs)
+    );
     assert!(!files.rootfs().join("tmp/pwned").exists(), "{}", text(&rs));
     wait_for(&agent.alerts, "reverseShell block", |a| {
         !decisions(a, files.id(), "reverse-shell", "block").is_empty()
@@ -406,11 +479,21 @@ fn guest() {
     mark("exec, drift, file and reverse-shell checks done");
     // Audit: the exec runs and is reported as detect.
     let a = audit.exec(&["sh", "-c", "echo audited"]);
-    assert!(a.status.success() && text(&a).contains("audited"), "{}", text(&a));
+    assert!(
+        a.status.success() && text(&a).contains("audited"),
+        "{}",
+        text(&a)
+    );
     wait_for(&agent.alerts, "blockContainerExec detect (audit)", |al| {
         !decisions(al, audit.id(), "block-container-exec", "detect").is_empty()
     });
-    assert!(decisions(&agent.alerts.lock().unwrap(), audit.id(), "block-container-exec", "block").is_empty());
+    assert!(decisions(
+        &agent.alerts.lock().unwrap(),
+        audit.id(),
+        "block-container-exec",
+        "block"
+    )
+    .is_empty());
 
     agent.stop.store(true, Ordering::Relaxed);
     agent.thread.join().unwrap();

@@ -39,10 +39,16 @@ fn denial_event(d: &Denial, c: &crate::container::ContainerInfo) -> Event {
         DenialKind::Exec => {
             // The exec never happened: the process still runs its caller's image.
             f.insert("proc.exepath".into(), Value::Str(d.path.clone()));
-            f.insert("proc.name".into(), Value::Str(basename(&d.path).to_string()));
+            f.insert(
+                "proc.name".into(),
+                Value::Str(basename(&d.path).to_string()),
+            );
             f.insert("proc.pname".into(), Value::Str(d.comm.clone()));
             f.insert("fd.name".into(), Value::Str(d.path.clone()));
-            f.insert("proc.is_exe_upper_layer".into(), Value::Bool(d.has(F_UPPER)));
+            f.insert(
+                "proc.is_exe_upper_layer".into(),
+                Value::Bool(d.has(F_UPPER)),
+            );
         }
         DenialKind::Open | DenialKind::Modify(_) => {
             f.insert("proc.name".into(), Value::Str(d.comm.clone()));
@@ -114,8 +120,12 @@ impl Agent {
             ));
         }
         let how = match d.kind {
-            DenialKind::Exec => " (blocked before exec by BPF LSM: Operation not permitted)".to_string(),
-            DenialKind::Open => " (blocked before open by BPF LSM: Operation not permitted)".to_string(),
+            DenialKind::Exec => {
+                " (blocked before exec by BPF LSM: Operation not permitted)".to_string()
+            }
+            DenialKind::Open => {
+                " (blocked before open by BPF LSM: Operation not permitted)".to_string()
+            }
             DenialKind::Modify(op) => {
                 format!(" (blocked before {op} by BPF LSM: Operation not permitted)")
             }

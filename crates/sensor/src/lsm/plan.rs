@@ -236,14 +236,22 @@ pub fn plan_for(set: &RuntimePolicySet, w: &Workload<'_>, now: OffsetDateTime) -
         if i >= MAX_SLOTS {
             for control in Control::ALL.into_iter().filter(|k| c.has(*k)) {
                 if control_index(control).is_some() {
-                    unsupported(&mut b, control, format!("policy #{} (more than {MAX_SLOTS} policies)", i + 1));
+                    unsupported(
+                        &mut b,
+                        control,
+                        format!("policy #{} (more than {MAX_SLOTS} policies)", i + 1),
+                    );
                 }
             }
             continue;
         }
         let slot = i as u32;
         let allow_lists = [
-            (Control::BlockContainerExec, &c.block_container_exec, C_SESSION),
+            (
+                Control::BlockContainerExec,
+                &c.block_container_exec,
+                C_SESSION,
+            ),
             (Control::DriftPrevention, &c.drift_prevention, C_DRIFT),
             (Control::ReverseShell, &c.reverse_shell, C_REVERSE_SHELL),
         ];
@@ -314,8 +322,7 @@ pub fn set_has_unsupported(set: &RuntimePolicySet) -> bool {
             .iter()
             .filter_map(|l| l.as_ref())
             .any(|l| b.exec_list(&l.allowed_executables, C_SESSION, 0).is_err())
-            || c
-                .blocked_executables
+            || c.blocked_executables
                 .as_ref()
                 .is_some_and(|l| b.exec_list(l, C_BLOCKED_EXE, 0).is_err())
             || [&c.blocked_files, &c.read_only_paths]
@@ -351,9 +358,15 @@ mod tests {
 
     #[test]
     fn globs_compile_to_exact_prefix_or_nothing() {
-        assert_eq!(compile("/etc/shadow"), Some(Compiled::Exact(b"/etc/shadow".to_vec())));
+        assert_eq!(
+            compile("/etc/shadow"),
+            Some(Compiled::Exact(b"/etc/shadow".to_vec()))
+        );
         assert_eq!(compile("/etc/*"), Some(Compiled::Prefix(b"/etc/".to_vec())));
-        assert_eq!(compile("/tmp/evil**"), Some(Compiled::Prefix(b"/tmp/evil".to_vec())));
+        assert_eq!(
+            compile("/tmp/evil**"),
+            Some(Compiled::Prefix(b"/tmp/evil".to_vec()))
+        );
         assert_eq!(compile("*"), Some(Compiled::All));
         assert_eq!(compile("a\\*b"), Some(Compiled::Exact(b"a*b".to_vec())));
         assert_eq!(compile("/etc/*.conf"), None);
@@ -378,11 +391,26 @@ mod tests {
         assert_eq!(p.need[C_SESSION as usize], 1);
         assert_eq!(p.need[C_DRIFT as usize], 1);
         assert_eq!(p.need[C_READ_ONLY as usize], 1);
-        assert_eq!(p.need[C_BLOCKED_FILES as usize], 0, "audit policies stay out of the kernel");
-        assert_eq!(p.patterns[&(MatchKind::Name, b"ls".to_vec())][C_SESSION as usize], 1);
-        assert_eq!(p.patterns[&(MatchKind::Exact, b"/bin/date".to_vec())][C_SESSION as usize], 1);
-        assert_eq!(p.patterns[&(MatchKind::Prefix, b"/etc/".to_vec())][C_READ_ONLY as usize], 1);
-        assert_eq!(p.patterns[&(MatchKind::Name, b"sh".to_vec())][C_SHELL as usize], 1);
+        assert_eq!(
+            p.need[C_BLOCKED_FILES as usize], 0,
+            "audit policies stay out of the kernel"
+        );
+        assert_eq!(
+            p.patterns[&(MatchKind::Name, b"ls".to_vec())][C_SESSION as usize],
+            1
+        );
+        assert_eq!(
+            p.patterns[&(MatchKind::Exact, b"/bin/date".to_vec())][C_SESSION as usize],
+            1
+        );
+        assert_eq!(
+            p.patterns[&(MatchKind::Prefix, b"/etc/".to_vec())][C_READ_ONLY as usize],
+            1
+        );
+        assert_eq!(
+            p.patterns[&(MatchKind::Name, b"sh".to_vec())][C_SHELL as usize],
+            1
+        );
         assert!(p.unsupported.is_empty());
         let lens = p.prefix_lengths();
         assert!(lens[5] && lens.iter().filter(|b| **b).count() == 1);
@@ -395,7 +423,10 @@ mod tests {
         let s = set("apiVersion: mamori.dev/v1\nkind: RuntimePolicy\nmetadata: {name: a}\nspec:\n  mode: enforce\n  controls:\n    blockedFiles: [/etc/shadow, /etc/*.key]\n    blockContainerExec: {allowedExecutables: ['*']}\n");
         let p = plan_for(&s, &w(None), OffsetDateTime::now_utc());
         assert_eq!(p.need[C_BLOCKED_FILES as usize], 0);
-        assert_eq!(p.need[C_SESSION as usize], 0, "an allow-all list enforces nothing");
+        assert_eq!(
+            p.need[C_SESSION as usize], 0,
+            "an allow-all list enforces nothing"
+        );
         assert_eq!(p.unsupported.len(), 1);
         assert_eq!(p.unsupported[0].pattern, "/etc/*.key");
         assert_eq!(p.unsupported[0].control, Control::BlockedFiles);
@@ -414,7 +445,13 @@ mod tests {
     fn applies_agrees_with_the_engine() {
         let s = set("apiVersion: mamori.dev/v1\nkind: RuntimePolicy\nmetadata: {name: a}\nspec:\n  mode: enforce\n  scope: {namespaces: [shop*], images: ['busybox*']}\n  bypass: {namespaces: [shop-dev]}\n  controls:\n    driftPrevention: {}\n");
         let now = OffsetDateTime::now_utc();
-        for ns in [None, Some("shop"), Some("shop-dev"), Some("kube-system"), Some("other")] {
+        for ns in [
+            None,
+            Some("shop"),
+            Some("shop-dev"),
+            Some("kube-system"),
+            Some("other"),
+        ] {
             let wl = w(ns);
             assert_eq!(
                 applies(&s.policies()[0], &wl),

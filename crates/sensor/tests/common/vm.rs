@@ -269,15 +269,17 @@ pub fn boot(
         .find(|p| p.is_file())
         .ok_or("no static busybox (install busybox-static)")?;
     let mods = module_order(&kernel.modules, MODULES)?;
-    let mut init = String::from(
-        "#!/bin/busybox sh\n/bin/busybox --install -s /bin\necho MAMORI-VM init\n",
-    );
+    let mut init =
+        String::from("#!/bin/busybox sh\n/bin/busybox --install -s /bin\necho MAMORI-VM init\n");
     init.push_str(
         "mkdir -p /proc /sys /dev /host\nmount -t proc proc /proc\nmount -t sysfs sys /sys\n\
          mount -t devtmpfs dev /dev\n",
     );
     for (name, _) in &mods {
-        let _ = writeln!(init, "insmod /mods/{name}.ko || echo MAMORI-VM insmod {name} failed");
+        let _ = writeln!(
+            init,
+            "insmod /mods/{name}.ko || echo MAMORI-VM insmod {name} failed"
+        );
     }
     // The host's root is moved onto `/` before the chroot (what switch_root does): container
     // runtimes that pivot_root and later setns(CLONE_NEWNS) (runc exec) find the namespace's root
@@ -358,29 +360,40 @@ fn run_qemu(
     kvm: bool,
     timeout: Duration,
 ) -> Result<Option<VmRun>, String> {
-    let qemu = mamori_testkit::find_tool("qemu-system-x86_64").ok_or("qemu-system-x86_64 not found")?;
+    let qemu =
+        mamori_testkit::find_tool("qemu-system-x86_64").ok_or("qemu-system-x86_64 not found")?;
     let mut cmd = Command::new(qemu);
     if kvm {
         cmd.args(["-enable-kvm", "-cpu", "host"]);
     } else {
         cmd.args(["-cpu", "max"]);
     }
-    cmd.args(["-m", "2048", "-smp", "2", "-nographic", "-no-reboot", "-kernel"])
-        .arg(&kernel.vmlinuz)
-        .arg("-initrd")
-        .arg(initrd)
-        .arg("-append")
-        .arg(format!("console=ttyS0 {LSM_PARAM} panic=-1 quiet loglevel=4"))
-        .arg("-virtfs")
-        .arg("local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
-        .arg("-virtfs")
-        .arg(format!(
-            "local,path={},mount_tag=out,security_model=none,multidevs=remap",
-            out.display()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-m",
+        "2048",
+        "-smp",
+        "2",
+        "-nographic",
+        "-no-reboot",
+        "-kernel",
+    ])
+    .arg(&kernel.vmlinuz)
+    .arg("-initrd")
+    .arg(initrd)
+    .arg("-append")
+    .arg(format!(
+        "console=ttyS0 {LSM_PARAM} panic=-1 quiet loglevel=4"
+    ))
+    .arg("-virtfs")
+    .arg("local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+    .arg("-virtfs")
+    .arg(format!(
+        "local,path={},mount_tag=out,security_model=none,multidevs=remap",
+        out.display()
+    ))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("cannot start qemu: {e}"))?;
     let mut stdout = child.stdout.take().ok_or("no qemu stdout")?;
@@ -392,7 +405,9 @@ fn run_qemu(
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]);
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&chunk[..n]);
         }
     });
     let spoke = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
@@ -408,7 +423,10 @@ fn run_qemu(
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                eprintln!("qemu under KVM stopped before the init ran ({}); retrying with TCG", err.trim());
+                eprintln!(
+                    "qemu under KVM stopped before the init ran ({}); retrying with TCG",
+                    err.trim()
+                );
                 return Ok(None);
             }
             break;
@@ -437,8 +455,9 @@ fn run_qemu(
         .replace('\r', "");
     let status = console
         .lines()
+        .rev()
         .filter_map(|l| l.trim().strip_prefix("MAMORI-VM-EXIT "))
-        .last()
+        .next()
         .and_then(|s| s.trim().parse().ok());
     if timed_out {
         return Err(format!(
