@@ -10,6 +10,7 @@
 //! - reading a blocked file; writing, truncating, creating, removing, renaming, chmod-ing and
 //!   mkdir-ing under a read-only path (reads there still work, and nothing is left behind);
 //! - a reverse shell (`nc -e /bin/sh` on a socket);
+//! - blocked executables, by name (`whoami`) and by path (`/bin/id`);
 //!
 //! and that an audit policy lets the same exec run and reports `detect`. It also measures the cost
 //! of an exec with the LSM programs attached against the same loop without them, in the same VM.
@@ -137,6 +138,7 @@ spec:
     blockedFiles: [/etc/shadow]
     readOnlyPaths: [/srv/ro/*]
     reverseShell: {}
+    blockedExecutables: [whoami, /bin/id]
 ---
 apiVersion: mamori.dev/v1
 kind: RuntimePolicy
@@ -457,6 +459,22 @@ fn guest() {
     });
     wait_for(&agent.alerts, "readOnlyPaths block for 8 changes", |a| {
         decisions(a, files.id(), "read-only-paths", "block").len() >= 8
+    });
+
+    // blockedExecutables: by name and by path; other executables run. (Run by runc itself: busybox
+    // sh runs some applets, whoami among them, in-process without any exec.)
+    for cmd in ["whoami", "/bin/id"] {
+        let o = files.exec(&[cmd]);
+        assert!(
+            !o.status.success() && text(&o).to_lowercase().contains("operation not permitted"),
+            "{cmd}: {}",
+            text(&o)
+        );
+    }
+    let echo = files.exec(&["sh", "-c", "/bin/echo fine"]);
+    assert!(echo.status.success(), "{}", text(&echo));
+    wait_for(&agent.alerts, "blockedExecutables block", |a| {
+        decisions(a, files.id(), "blocked-executables", "block").len() >= 2
     });
 
     // reverseShell: sh on a socket is refused; a plain shell runs.
