@@ -25,7 +25,8 @@ pub struct RuntimeArgs {
     /// Also write every enriched event to FILE in the replay format (`ebpf` source only).
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
-    /// Exec enforcement backend for enforce-mode policies (`ebpf` source only).
+    /// Enforcement backend for enforce-mode policies (`ebpf` source only); the one chosen, and
+    /// why, is printed at start.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub enforcement: Backend,
     /// Only events of processes in containers cross from the kernel (`ebpf` source only).
@@ -67,8 +68,10 @@ pub struct RuntimeArgs {
 /// `--enforcement` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
-    /// fanotify when available, else post-exec SIGKILL.
+    /// BPF LSM when the kernel allows it, else fanotify, else post-exec SIGKILL.
     Auto,
+    /// BPF LSM only (fail when the kernel refuses it).
+    Lsm,
     /// fanotify only (fail when unavailable).
     Fanotify,
     /// Post-exec SIGKILL only.

@@ -40,6 +40,7 @@ pub fn run_ebpf(
         roots,
         exec_backend: match args.enforcement {
             Backend::Auto => ExecBackend::Auto,
+            Backend::Lsm => ExecBackend::Lsm,
             Backend::Fanotify => ExecBackend::Fanotify,
             Backend::Kill => ExecBackend::Kill,
             Backend::None => ExecBackend::None,
@@ -121,6 +122,12 @@ pub fn run_ebpf(
         s.guard.denied,
         s.guard.timed_out
     );
+    if b.exec == "lsm" {
+        eprintln!(
+            "BPF LSM: {} denied, {} denial record(s) lost, {} path(s) unreadable, {} check(s)",
+            s.lsm.denied, s.lsm.lost, s.lsm.path_errors, s.lsm.checks
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the sensor's BPF objects (sensor.bpf.o from sensor.bpf.c, netblock.bpf.o from
-# netblock.bpf.c) with Debian's clang (CO-RE against the committed vmlinux.h, so the objects are
+# netblock.bpf.c, lsm.bpf.o from lsm.bpf.c) with Debian's clang (CO-RE against the committed vmlinux.h, so the objects are
 # the same whatever kernel builds them).
 #   build.sh            rebuild every object in place
 #   build.sh --check    rebuild into temp files and fail if any differs from the committed object
@@ -19,7 +19,7 @@ fi
 tmpdir="$(mktemp -d)"
 trap 'rm -rf "$tmpdir"' EXIT
 stale=0
-for name in sensor netblock; do
+for name in sensor netblock lsm; do
   out="$name.bpf.o"
   if [[ $check == 1 ]]; then
     out="$tmpdir/$name.bpf.o"

@@ -300,6 +300,39 @@ static __always_inline __u16 user_str(struct scratch_buf *s, __u32 off, const vo
 	return n > 0 ? (__u16)n : 0;
 }
 
+// The inode's ctime seconds across kernel versions: `i_ctime_sec` (6.11+), `__i_ctime` (6.6 to
+// 6.10), `i_ctime` (before 6.6). A relocation against a field the running kernel lacks would
+// make the whole program fail to load.
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_ctime_sec(struct inode *ino)
+{
+	if (bpf_core_field_exists(ino->i_ctime_sec))
+		return BPF_CORE_READ(ino, i_ctime_sec);
+	struct inode___v66 *v66 = (void *)ino;
+	if (bpf_core_field_exists(v66->__i_ctime))
+		return BPF_CORE_READ(v66, __i_ctime.tv_sec);
+	struct inode___old *old = (void *)ino;
+	return BPF_CORE_READ(old, i_ctime.tv_sec);
+}
+
+// The overlay inode's upper dentry (set when the file is on the upper layer). overlayfs is often
+// a module (Debian), so `struct ovl_inode` is not in vmlinux's BTF and a CO-RE relocation against
+// it fails to load: use its layout instead, which has been stable since 4.19 — `__upperdentry`
+// directly follows the embedded `struct inode vfs_inode` (sized from vmlinux's BTF).
+static __always_inline struct dentry *ovl_upper(struct inode *ino)
+{
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)ino + bpf_core_type_size(struct inode));
+	return upper;
+}
+
 static __always_inline int is_sock_file(struct file *f)
 {
 	if (!f)
@@ -412,7 +445,7 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	h->args[0] = BPF_CORE_READ(ino, i_ino);
 	h->args[1] = BPF_CORE_READ(ino, i_sb, s_dev);
 	h->args[2] = BPF_CORE_READ(ino, __i_nlink);
-	h->args[3] = BPF_CORE_READ(ino, i_ctime_sec);
+	h->args[3] = inode_ctime_sec(ino);
 	// Session and process group, as seen from the task's own pid namespace (proc.sid,
 	// proc.vpgid).
 	unsigned int lvl = BPF_CORE_READ(t, thread_pid, level);
@@ -421,9 +454,7 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	unsigned long magic = BPF_CORE_READ(ino, i_sb, s_magic);
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		h->flags |= F_OVERLAY;
-		struct ovl_inode *oi = container_of(ino, struct ovl_inode, vfs_inode);
-		struct dentry *upper = BPF_CORE_READ(oi, __upperdentry);
-		if (upper)
+		if (ovl_upper(ino))
 			h->flags |= F_UPPER;
 	}
 	char dname[8] = {};

@@ -1,6 +1,6 @@
 //! The node agent: kernel events → enrichment → the rules engine and the runtime policies →
-//! alerts, plus the enforcement backends (fanotify before exec, SIGKILL after exec) kept in step
-//! with the containers that come and go.
+//! alerts, plus the enforcement backends (BPF LSM in the kernel where it is allowed, else
+//! fanotify before exec, SIGKILL after exec) kept in step with the containers that come and go.
 //!
 //! Every policy decision becomes an [`Alert`] (source `policy`, status `detect` or `block`) with
 //! the process and container context, through the same outputs as rule alerts. Lost kernel
@@ -22,6 +22,7 @@ use crate::container::{ContainerInfo, ContainerResolver, CriClient, CriConfig, R
 use crate::ebpf::{enforce, KernelStats, Probe, ProbeConfig, ProbeError};
 use crate::enrich::{Enriched, Enricher, FieldMask, POLICY_CONTEXT};
 use crate::fanotify::{ExecGuard, GuardCounters, GuardSettings, MarkId};
+use crate::lsm::{plan, LsmEnforcer, LsmError, LsmStats};
 use crate::netblock::{Denial, NetBlocker, NetTarget};
 use crate::proctable::ProcTable;
 use crate::syscalls;
@@ -30,6 +31,7 @@ use crate::wire::{flags, Kind, RawEvent};
 
 mod alerts;
 mod decider;
+mod denials;
 
 pub use alerts::decision_alert;
 use alerts::{internal_alert, value_json};
@@ -38,8 +40,10 @@ use decider::PolicyDecider;
 /// How execs are blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecBackend {
-    /// Pick the best that works: fanotify, else post-exec SIGKILL.
+    /// Pick the best that works: BPF LSM, else fanotify, else post-exec SIGKILL.
     Auto,
+    /// BPF LSM only (fail at start when the kernel refuses it).
+    Lsm,
     /// fanotify permission events only (fail at start when unavailable).
     Fanotify,
     /// Post-exec SIGKILL from the exec tracepoint only.
@@ -102,14 +106,17 @@ pub enum AgentError {
     /// fanotify was asked for and is not available.
     #[error("fanotify enforcement was requested but is not available")]
     Guard(#[source] crate::fanotify::GuardError),
+    /// BPF LSM was asked for and the kernel refuses it.
+    #[error("BPF LSM enforcement was requested but is not available")]
+    Lsm(#[source] LsmError),
 }
 
 /// How enforcement is set up on this node (printed at start, reported in counters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendReport {
-    /// `bpf-lsm` is never used by this version; why (the kernel's refusal, or "not implemented").
+    /// BPF LSM: in use, or why not (the kernel's refusal, or the configuration).
     pub lsm: String,
-    /// `fanotify`, `sigkill` (post-exec) or `none`.
+    /// `lsm` (in the kernel), `fanotify`, `sigkill` (post-exec) or `none`.
     pub exec: &'static str,
     /// Why fanotify is not used, when it is not.
     pub exec_note: Option<String>,
@@ -121,6 +128,7 @@ impl BackendReport {
     /// One line for logs: `enforce available (fanotify)` or `detect-only (...)`.
     pub fn summary(&self) -> String {
         match self.exec {
+            "lsm" => "enforce available (lsm): exec, open and path changes blocked in the kernel by BPF LSM".into(),
             "fanotify" => {
                 "enforce available: exec blocked before it runs (fanotify); network detect-only"
                     .into()
@@ -156,6 +164,10 @@ pub struct AgentStats {
     pub kernel: KernelStats,
     /// fanotify counters.
     pub guard: GuardCounters,
+    /// BPF LSM counters.
+    pub lsm: LsmStats,
+    /// BPF LSM denials reported as decisions.
+    pub lsm_denials: u64,
 }
 
 struct Marked {
@@ -163,6 +175,8 @@ struct Marked {
     /// The mark also holds opens (blocked files / read-only paths enforced).
     files: bool,
     pidns: u64,
+    /// The kernel (BPF LSM) enforces controls for this container.
+    lsm: bool,
 }
 
 /// The running agent.
@@ -173,6 +187,10 @@ pub struct Agent {
     enricher: Enricher,
     containers: Arc<Mutex<ContainerResolver>>,
     guard: Option<ExecGuard>,
+    /// The BPF LSM backend, when the kernel allows it.
+    lsm: Option<LsmEnforcer>,
+    /// Containers in the LSM maps, by pid namespace.
+    lsm_containers: HashMap<u64, Arc<ContainerInfo>>,
     marks: Arc<Mutex<HashMap<u64, Arc<ContainerInfo>>>>,
     marked: HashMap<String, Marked>,
     net: Option<NetBlocker>,
@@ -267,11 +285,26 @@ impl Agent {
             failed_syscalls: false,
             trace_self: cfg.trace_self,
         };
-        let mut probe = Probe::load(&probe_cfg)?;
-        let lsm = match probe.lsm_available() {
-            Ok(()) => "the kernel accepts BPF LSM programs, but mamori's LSM enforcement is not implemented yet; using fanotify".to_string(),
-            Err(e) => format!("BPF LSM refused by this kernel ({e}); falling back"),
+        let probe = Probe::load(&probe_cfg)?;
+        let mut lsm_backend = None;
+        let lsm = match cfg.exec_backend {
+            _ if cfg.policies.is_empty() => "not used: no runtime policies loaded".to_string(),
+            ExecBackend::Auto | ExecBackend::Lsm => match LsmEnforcer::start() {
+                Ok(e) => {
+                    lsm_backend = Some(e);
+                    "in use: bprm_check_security, file_open and path_* hooks decide in the kernel"
+                        .to_string()
+                }
+                Err(e) if cfg.exec_backend == ExecBackend::Lsm => return Err(AgentError::Lsm(e)),
+                Err(e) => format!(
+                    "BPF LSM refused by this kernel ({}); falling back to fanotify",
+                    e.chain()
+                ),
+            },
+            _ => "not used: another backend was chosen by configuration".to_string(),
         };
+        // With BPF LSM, fanotify is only needed for controls whose globs the kernel cannot match.
+        let need_guard = lsm_backend.is_none() || plan::set_has_unsupported(&cfg.policies);
         let containers = ContainerResolver::new(cfg.roots.clone(), 1024);
         let containers = Arc::new(Mutex::new(containers.with_cri(CriClient::new(cfg.cri))));
         let policies = Arc::new(cfg.policies);
@@ -287,7 +320,10 @@ impl Agent {
         });
         let mut exec_note = None;
         let guard = match cfg.exec_backend {
-            ExecBackend::Auto | ExecBackend::Fanotify if !policies.is_empty() => {
+            ExecBackend::Auto | ExecBackend::Lsm if lsm_backend.is_some() && !need_guard => None,
+            ExecBackend::Auto | ExecBackend::Fanotify | ExecBackend::Lsm
+                if !policies.is_empty() =>
+            {
                 match ExecGuard::start(decider.clone(), cfg.guard.clone()) {
                     Ok(g) => Some(g),
                     Err(e) if cfg.exec_backend == ExecBackend::Fanotify => {
@@ -312,7 +348,9 @@ impl Agent {
                 None
             }
         };
-        let exec = if guard.is_some() {
+        let exec = if lsm_backend.is_some() {
+            "lsm"
+        } else if guard.is_some() {
             "fanotify"
         } else if matches!(cfg.exec_backend, ExecBackend::Auto | ExecBackend::Kill)
             && !policies.is_empty()
@@ -361,6 +399,8 @@ impl Agent {
             enricher,
             containers,
             guard,
+            lsm: lsm_backend,
+            lsm_containers: HashMap::new(),
             marks,
             marked: HashMap::new(),
             net,
@@ -414,6 +454,7 @@ impl Agent {
             .map(|g| g.counters())
             .unwrap_or_default();
         s.decisions_dropped = self.decider.dropped.load(Ordering::Relaxed);
+        s.lsm = self.lsm.as_ref().map(|l| l.stats()).unwrap_or_default();
         s
     }
 
@@ -471,6 +512,7 @@ impl Agent {
         for raw in &batch {
             self.handle(raw, emit);
         }
+        self.drain_lsm(emit);
         while let Ok(a) = self.decisions_rx.try_recv() {
             self.stats.decisions += 1;
             emit(a);
@@ -646,10 +688,22 @@ impl Agent {
         let marked = self.marked.get(&c.id);
         let guarded = marked.is_some_and(|m| m.mark.is_some());
         let files_guarded = marked.is_some_and(|m| m.files);
+        let kernel_plan = self
+            .lsm
+            .as_ref()
+            .filter(|_| marked.is_some_and(|m| m.lsm))
+            .and_then(|l| l.plan_of(raw.pidns));
         for mut d in decisions {
             if d.status == Status::Block {
                 let is_exec = raw.kind == Kind::Exec;
-                if matches!(activity, Activity::Open { .. }) && files_guarded {
+                if kernel_plan.is_some_and(|p| p.enforces(d.control)) {
+                    // The kernel had this control and let the operation through: it started
+                    // before the container's policy reached the kernel.
+                    d.status = Status::Detect;
+                    d.message.push_str(
+                        " (not blocked: it happened before the policy reached the kernel's BPF LSM maps)",
+                    );
+                } else if matches!(activity, Activity::Open { .. }) && files_guarded {
                     // The guard saw this open and let it through (the watchdog answered, or the
                     // open began before the container was marked).
                     d.status = Status::Detect;
@@ -658,9 +712,15 @@ impl Agent {
                     );
                 } else if let Activity::Modify { op, .. } = activity {
                     d.status = Status::Detect;
-                    d.message.push_str(&format!(
-                        " (not blocked: {op} cannot be stopped before it happens without BPF LSM, which this node does not offer; fanotify only holds opens and execs)"
-                    ));
+                    if self.lsm.is_some() {
+                        d.message.push_str(&format!(
+                            " (not blocked: the policy's pattern cannot be matched by the BPF LSM programs, and fanotify cannot stop {op})"
+                        ));
+                    } else {
+                        d.message.push_str(&format!(
+                            " (not blocked: {op} cannot be stopped before it happens without BPF LSM, which this node does not offer; fanotify only holds opens and execs)"
+                        ));
+                    }
                 } else if is_exec && raw.has(flags::KILLED) {
                     d.message
                         .push_str(" (blocked after exec: the process was killed with SIGKILL)");
@@ -761,12 +821,47 @@ impl Agent {
             let drift = self.policies.enforces(&wl, Control::DriftPrevention, now);
             self.sync_net(&c, &wl, now);
             let Some(pidns) = c.pidns else { continue };
+            // BPF LSM: the container's plan in the kernel; what the kernel cannot match stays
+            // with fanotify.
+            let mut in_kernel = false;
+            let mut kernel_gaps = false;
+            if let Some(l) = self.lsm.as_mut() {
+                let plan = plan::plan_for(&self.policies, &wl, now);
+                kernel_gaps = !plan.unsupported.is_empty();
+                in_kernel = !plan.is_empty();
+                let changed = l.plan_of(pidns) != Some(&plan)
+                    && !(plan.is_empty() && l.plan_of(pidns).is_none());
+                match l.set_container(pidns, &plan) {
+                    Ok(()) if changed => {
+                        for u in &plan.unsupported {
+                            tracing::warn!(container = %c.short_id(), policy = %u.policy, control = u.control.as_str(), pattern = %u.pattern, "BPF LSM cannot match this pattern in the kernel; the control is left to fanotify for this container.");
+                        }
+                        if in_kernel {
+                            tracing::info!(container = %c.short_id(), "Container enforced in the kernel (BPF LSM).");
+                        }
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        in_kernel = false;
+                        tracing::warn!(error = %e.chain(), container = %c.short_id(), "Putting the container's policy in the BPF LSM maps failed.")
+                    }
+                }
+                if in_kernel {
+                    self.lsm_containers.insert(pidns, c.clone());
+                } else {
+                    self.lsm_containers.remove(&pidns);
+                }
+            }
+            if let Some(m) = self.marked.get_mut(&c.id) {
+                m.lsm = in_kernel;
+            }
+            let fanotify_ok = self.guard.is_some() && (self.lsm.is_none() || kernel_gaps);
             let mut flags = 0;
             if kill_fileless {
                 flags |= enforce::KILL_FILELESS;
             }
-            let want_files = enforce_files && self.guard.is_some();
-            let want_mark = (enforce_exec || want_files) && self.guard.is_some();
+            let want_files = enforce_files && fanotify_ok;
+            let want_mark = (enforce_exec || want_files) && fanotify_ok;
             if want_mark {
                 flags |= enforce::TRACK_EXEC;
             } else if enforce_exec && self.backend.exec == "sigkill" && drift {
@@ -834,8 +929,15 @@ impl Agent {
                 tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
             }
             let files = want_files && mark.is_some();
-            self.marked
-                .insert(c.id.clone(), Marked { mark, files, pidns });
+            self.marked.insert(
+                c.id.clone(),
+                Marked {
+                    mark,
+                    files,
+                    pidns,
+                    lsm: in_kernel,
+                },
+            );
         }
         let gone: Vec<String> = self
             .marked
@@ -853,6 +955,10 @@ impl Agent {
                         .remove(&mark.get());
                 }
                 let _ = self.probe.set_enforce(m.pidns, 0);
+                if let Some(l) = self.lsm.as_mut() {
+                    let _ = l.clear_container(m.pidns);
+                }
+                self.lsm_containers.remove(&m.pidns);
             }
         }
     }

@@ -16,6 +16,8 @@
 //!   events the policy did not answer in time (fail-open by default, counted);
 //! - [`supervisor`]: a child process that kills a frozen sensor so the kernel releases the
 //!   execs waiting on its fanotify group (fail-open);
+//! - [`lsm`]: the BPF LSM enforcement backend (`bpf/lsm.bpf.o`): exec, open and path-change
+//!   controls decided in the kernel where BPF LSM is available (fanotify is the fallback);
 //! - [`netblock`]: outbound-connection enforcement (`blockedOutbound`) with cgroup
 //!   connect/sendmsg programs (`bpf/netblock.bpf.o`), keyed per container by cgroup v2 id.
 #![cfg_attr(not(target_os = "linux"), allow(unused))]
@@ -29,6 +31,8 @@ pub mod ebpf;
 pub mod enrich;
 #[cfg(target_os = "linux")]
 pub mod fanotify;
+#[cfg(target_os = "linux")]
+pub mod lsm;
 #[cfg(target_os = "linux")]
 pub mod netblock;
 pub mod proctable;
