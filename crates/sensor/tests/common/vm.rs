@@ -50,19 +50,32 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Downloads (once) and unpacks the kernel `linux-image-amd64` depends on.
-pub fn fetch_kernel() -> Result<Kernel, String> {
-    let dir = cache_dir();
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// The versioned kernel package `linux-image-amd64` depends on, from apt's package lists.
+fn kernel_package() -> Result<String, String> {
     let deps = run(Command::new("apt-cache").args(["depends", "linux-image-amd64"]))?;
-    let pkg = deps
-        .lines()
+    deps.lines()
         .filter_map(|l| l.trim().strip_prefix("Depends: "))
         .find(|p| p.starts_with("linux-image-"))
         .map(str::to_string)
         .ok_or_else(|| {
-            format!("apt-cache knows no kernel package behind linux-image-amd64 (run apt-get update): {deps}")
-        })?;
+            format!("apt-cache knows no kernel package behind linux-image-amd64: {deps}")
+        })
+}
+
+/// Downloads (once) and unpacks the kernel `linux-image-amd64` depends on.
+pub fn fetch_kernel() -> Result<Kernel, String> {
+    let dir = cache_dir();
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // A machine whose package lists are missing or stale knows no (or an outdated) kernel
+    // package: refresh the lists once and ask again.
+    let pkg = match kernel_package() {
+        Ok(p) => p,
+        Err(first) => {
+            run(Command::new("apt-get").args(["update", "-qq"]))
+                .map_err(|e| format!("{first}; apt-get update failed too: {e}"))?;
+            kernel_package()?
+        }
+    };
     let unpacked = dir.join(&pkg);
     if !unpacked.join("boot").is_dir() {
         let debs = |d: &Path| -> Vec<PathBuf> {
@@ -79,9 +92,15 @@ pub fn fetch_kernel() -> Result<Kernel, String> {
                 .collect()
         };
         if debs(&dir).is_empty() {
-            run(Command::new("apt-get")
-                .args(["download", "-q", &pkg])
-                .current_dir(&dir))?;
+            let download = || {
+                run(Command::new("apt-get")
+                    .args(["download", "-q", &pkg])
+                    .current_dir(&dir))
+            };
+            if download().is_err() {
+                run(Command::new("apt-get").args(["update", "-qq"]))?;
+                download()?;
+            }
         }
         let deb = debs(&dir)
             .into_iter()
