@@ -319,8 +319,35 @@ pub fn boot(
         ("proc", "/proc"),
         ("sysfs", "/sys"),
         ("devtmpfs", "/dev"),
-        ("tmpfs", "/tmp"),
         ("tmpfs", "/run"),
+    ] {
+        let _ = writeln!(boot, "{bbp} mount -t {fs_type} {fs_type} {dest}");
+    }
+    // The guest gets a fresh tmpfs on /tmp. A checkout under the host's /tmp (the test executable,
+    // `out`) must stay visible: its top folder is bound back from the host's /tmp.
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the test executable: {e}"))?;
+    let kept: std::collections::BTreeSet<String> = [out, exe.as_path()]
+        .iter()
+        .filter_map(|p| p.strip_prefix("/tmp").ok()?.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if !kept.is_empty() {
+        let _ = writeln!(
+            boot,
+            "{bbp} mkdir -p /run/hosttmp
+{bbp} mount --bind /tmp /run/hosttmp"
+        );
+    }
+    let _ = writeln!(boot, "{bbp} mount -t tmpfs tmpfs /tmp");
+    for top in &kept {
+        let _ = writeln!(
+            boot,
+            "{bbp} mkdir -p '/tmp/{top}'
+{bbp} mount --bind '/run/hosttmp/{top}' '/tmp/{top}'"
+        );
+    }
+    for (fs_type, dest) in [
         ("cgroup2", "/sys/fs/cgroup"),
         ("bpf", "/sys/fs/bpf"),
         ("tracefs", "/sys/kernel/tracing"),
