@@ -290,3 +290,83 @@ fn memfd_exec_is_blocked_in_enforce_and_reported_in_audit() {
     drop(alerts);
     drop((enforce, audit));
 }
+
+/// A policy whose `enforceAfter` passes while the agent runs: the container is already known (in
+/// audit, no kernel flags), and the switch to enforce must reach the kernel on a later tick even
+/// though nothing else about the container changes.
+#[test]
+fn memfd_exec_is_blocked_once_enforce_after_passes() {
+    if !runc::available() {
+        return;
+    }
+    let build_dir = tempfile::tempdir().unwrap();
+    let prog = match memfd::build(build_dir.path()) {
+        None => return,
+        Some(r) => r.unwrap_or_else(|e| panic!("building the memfd program: {e}")),
+    };
+    let prog = std::fs::read(prog).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let c = container("fl-later", "fl-later", state.path(), &prog);
+    let after = time::OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    let when = after
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let doc = format!(
+        "apiVersion: mamori.dev/v1
+kind: RuntimePolicy
+metadata: {{name: fileless-later}}
+spec:
+  mode: enforce
+  enforceAfter: \"{when}\"
+  scope: {{namespaces: [fl-later]}}
+  controls:
+    filelessExec: {{}}
+"
+    );
+    let policies = RuntimePolicySet::from_str_named(&doc, "later.yaml").unwrap();
+    let agent = start_agent(policies, state.path());
+    println!("backend: {:?}", agent.backend);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        time::OffsetDateTime::now_utc() < after,
+        "the machine was too slow to see the audit phase"
+    );
+
+    // Before enforceAfter: audit, it runs.
+    let script = "/bin/memfd_exec echo fileless-ran; echo rc=$?";
+    let o = c.exec(&["sh", "-c", script]);
+    let all = text(&o);
+    println!("before: {all}");
+    assert!(all.contains("fileless-ran\\nrc=0"), "{all}");
+    wait_for(
+        &agent.alerts,
+        "fileless-exec detect before enforceAfter",
+        |a| !decisions(a, c.id(), "detect").is_empty(),
+    );
+
+    // After it (plus two ticks for the agent to notice): blocked.
+    while time::OffsetDateTime::now_utc() < after {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let o = c.exec(&["sh", "-c", script]);
+    let all = text(&o);
+    println!("after: {all}");
+    let blocks = decisions(&agent.alerts.lock().unwrap(), c.id(), "block");
+    let detects: Vec<String> = decisions(&agent.alerts.lock().unwrap(), c.id(), "detect")
+        .iter()
+        .map(|a| a.output.clone())
+        .collect();
+    assert!(
+        !all.contains("fileless-ran"),
+        "the memfd program ran after enforceAfter: {all}; blocks {blocks:#?}; detects {detects:#?}"
+    );
+    wait_for(
+        &agent.alerts,
+        "fileless-exec block after enforceAfter",
+        |a| !decisions(a, c.id(), "block").is_empty(),
+    );
+    agent.stop.store(true, Ordering::Relaxed);
+    agent.thread.join().unwrap();
+    drop(c);
+}
