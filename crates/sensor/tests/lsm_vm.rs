@@ -112,6 +112,10 @@ fn lsm_backend_enforces_runtime_policies_in_a_vm() {
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap_or_default();
     assert!(summary.contains("backend=lsm"), "{summary}");
     assert!(summary.contains("guest=ok"), "{summary}");
+    assert!(
+        summary.contains("control=fileless-exec") && summary.contains("by BPF LSM"),
+        "{summary}"
+    );
     println!("{summary}");
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -598,7 +602,22 @@ fn guest() {
         .find(|a| a.status.as_deref() == Some("block"))
         .map(|a| a.output.clone())
         .unwrap_or_default();
-    summary.push_str(&format!("blocks={blocks}\nsample={sample}\nguest=ok\n"));
+    let fileless = decisions(&alerts, files.id(), "fileless-exec", "block");
+    assert_eq!(
+        fileless.len(),
+        1,
+        "one memfd exec, one block: {fileless:#?}"
+    );
+    assert_eq!(
+        fileless[0].output_fields.get("proc.is_exe_from_memfd"),
+        Some(&serde_json::Value::Bool(true)),
+        "{}",
+        fileless[0].output
+    );
+    summary.push_str(&format!(
+        "blocks={blocks}\nsample={sample}\nfileless={}\nguest=ok\n",
+        fileless[0].output
+    ));
     print!("{summary}");
     std::fs::write(out.join("summary.txt"), summary).unwrap();
     drop((shop, files, audit));
