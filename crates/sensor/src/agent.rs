@@ -177,6 +177,8 @@ struct Marked {
     pidns: u64,
     /// The kernel (BPF LSM) enforces controls for this container.
     lsm: bool,
+    /// The flags last written to the sensor's `enforce` map (`None`: the write failed).
+    flags: Option<u32>,
 }
 
 /// The running agent.
@@ -871,10 +873,25 @@ impl Agent {
             let has_mark = entry.is_some_and(|m| m.mark.is_some());
             let has_files = entry.is_some_and(|m| m.files);
             if entry.is_some() && has_mark == want_mark && has_files == want_files {
+                let old_mark = entry.and_then(|m| m.mark);
+                if entry.is_some_and(|m| m.flags != Some(flags)) {
+                    // Only the kernel's post-exec flags change (a filelessExec policy whose
+                    // `enforceAfter` passed, say): the marks stay, the flags must follow.
+                    let written = match self.probe.set_enforce(pidns, flags) {
+                        Ok(()) => Some(flags),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
+                            None
+                        }
+                    };
+                    if let Some(m) = self.marked.get_mut(&c.id) {
+                        m.flags = written;
+                    }
+                }
                 // Same marks; but the container's details may have been completed since (pod
                 // labels from a CRI runtime that was down at first sight): the decider must see
                 // the current ones.
-                if let Some(id) = entry.and_then(|m| m.mark) {
+                if let Some(id) = old_mark {
                     let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(old) = marks.get_mut(&id.get()) {
                         if !Arc::ptr_eq(old, &c) {
@@ -925,9 +942,13 @@ impl Agent {
                     }
                 }
             }
-            if let Err(e) = self.probe.set_enforce(pidns, flags) {
-                tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
-            }
+            let written = match self.probe.set_enforce(pidns, flags) {
+                Ok(()) => Some(flags),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Setting kernel enforcement flags failed.");
+                    None
+                }
+            };
             let files = want_files && mark.is_some();
             self.marked.insert(
                 c.id.clone(),
@@ -936,6 +957,7 @@ impl Agent {
                     files,
                     pidns,
                     lsm: in_kernel,
+                    flags: written,
                 },
             );
         }

@@ -11,13 +11,18 @@
 //!   mkdir-ing under a read-only path (reads there still work, and nothing is left behind);
 //! - a reverse shell (`nc -e /bin/sh` on a socket);
 //! - blocked executables, by name (`whoami`) and by path (`/bin/id`);
+//! - a fileless exec: a program in the image copies busybox into a memfd and `execveat`s it
+//!   (`tests/data/memfd_exec.c`, built on the host with `cc -static` before the VM boots);
 //!
-//! and that an audit policy lets the same exec run and reports `detect`. It also measures the cost
+//! and that an audit policy lets the same exec (and the same fileless exec) run and reports
+//! `detect`. It also measures the cost
 //! of an exec with the LSM programs attached against the same loop without them, in the same VM.
 //!
 //! Without root, qemu, runc or a static busybox it prints `SKIPPED:`; with
 //! `MAMORI_REQUIRE_PRIVILEGED=1` that is a failure, and so is a kernel that cannot be fetched.
 
+#[path = "common/memfd.rs"]
+mod memfd;
 #[path = "common/runc.rs"]
 mod runc;
 #[path = "common/vm.rs"]
@@ -34,6 +39,8 @@ use mamori_sensor::agent::{Agent, AgentConfig, BackendReport, ExecBackend};
 use mamori_sensor::container::RuntimeRoots;
 
 const GUEST: &str = "MAMORI_LSM_VM_GUEST";
+/// The memfd-exec program built on the host, for the guest's images.
+const MEMFD_PROG: &str = "MAMORI_LSM_VM_MEMFD";
 
 #[test]
 fn lsm_backend_enforces_runtime_policies_in_a_vm() {
@@ -65,6 +72,11 @@ fn lsm_backend_enforces_runtime_policies_in_a_vm() {
     let out = vm::cache_dir().join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
+    // Built here: the guest's compiler would run under TCG.
+    let prog = match memfd::build(&out) {
+        None => return,
+        Some(r) => r.unwrap_or_else(|e| panic!("building the memfd program: {e}")),
+    };
     let exe = std::env::current_exe().unwrap();
     let payload = format!(
         "exec {} --exact lsm_backend_enforces_runtime_policies_in_a_vm --nocapture --test-threads=1\n",
@@ -74,6 +86,7 @@ fn lsm_backend_enforces_runtime_policies_in_a_vm() {
         (GUEST, "1".to_string()),
         ("MAMORI_REQUIRE_PRIVILEGED", "1".to_string()),
         ("MAMORI_LSM_VM_OUT", out.display().to_string()),
+        (MEMFD_PROG, prog.display().to_string()),
         ("RUST_BACKTRACE", "1".to_string()),
     ];
     // TCG (no usable KVM) boots in about 12 s here; the payload takes the rest.
@@ -99,6 +112,10 @@ fn lsm_backend_enforces_runtime_policies_in_a_vm() {
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap_or_default();
     assert!(summary.contains("backend=lsm"), "{summary}");
     assert!(summary.contains("guest=ok"), "{summary}");
+    assert!(
+        summary.contains("control=fileless-exec") && summary.contains("by BPF LSM"),
+        "{summary}"
+    );
     println!("{summary}");
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -139,6 +156,7 @@ spec:
     readOnlyPaths: [/srv/ro/*]
     reverseShell: {}
     blockedExecutables: [whoami, /bin/id]
+    filelessExec: {}
 ---
 apiVersion: mamori.dev/v1
 kind: RuntimePolicy
@@ -148,9 +166,16 @@ spec:
   scope: {namespaces: [audit]}
   controls:
     blockContainerExec: {}
+    filelessExec: {}
 ";
 
-fn container(name: &str, ns: &str, state: &Path, args: &[&str]) -> runc::TestContainer {
+fn container(
+    name: &str,
+    ns: &str,
+    state: &Path,
+    args: &[&str],
+    memfd_prog: &[u8],
+) -> runc::TestContainer {
     let mut o = runc::Options::new(name)
         .annotation("io.kubernetes.cri.container-type", "container")
         .annotation("io.kubernetes.cri.sandbox-name", &format!("{name}-pod"))
@@ -162,6 +187,8 @@ fn container(name: &str, ns: &str, state: &Path, args: &[&str]) -> runc::TestCon
         )
         .file("/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)
         .file("/srv/ro/keep.txt", "keep\n", 0o644)
+        // In the image layer: running it is not drift; what it runs from memory is fileless.
+        .file("/bin/memfd_exec", memfd_prog.to_vec(), 0o755)
         .args(args);
     o.state_root = Some(state.to_path_buf());
     o.applets.push("date".into());
@@ -282,19 +309,37 @@ fn guest() {
     let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
     println!("guest kernel {} lsm={}", release.trim(), lsms.trim());
     assert!(runc::available());
+    let prog_path = std::env::var(MEMFD_PROG).expect("the host passes the memfd program");
+    let prog = std::fs::read(&prog_path).unwrap_or_else(|e| panic!("read {prog_path}: {e}"));
     let state = tempfile::tempdir().unwrap();
-    let shop = container("shop", "shop", state.path(), &["sh", "-c", DRIFT_LOOP]);
+    let shop = container(
+        "shop",
+        "shop",
+        state.path(),
+        &["sh", "-c", DRIFT_LOOP],
+        &prog,
+    );
     let files = container(
         "files",
         "files",
         state.path(),
         &["sh", "-c", "while true; do sleep 1; done"],
+        &prog,
     );
     let audit = container(
         "audit",
         "audit",
         state.path(),
         &["sh", "-c", "while true; do sleep 1; done"],
+        &prog,
+    );
+    // Before the agent: the program runs busybox from memory.
+    let o = files.exec(&["/bin/memfd_exec", "echo", "fileless-ran"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "fileless-ran\n",
+        "{}",
+        text(&o)
     );
     let mut summary = format!("kernel={} lsm={}\n", release.trim(), lsms.trim());
     let t0 = Instant::now();
@@ -494,7 +539,26 @@ fn guest() {
         !decisions(a, files.id(), "reverse-shell", "block").is_empty()
     });
 
-    mark("exec, drift, file and reverse-shell checks done");
+    // filelessExec: the memfd exec is refused by bprm_check_security; the loader is still there
+    // and reports EPERM (exit 126), and the memfd'd busybox never prints.
+    let fl = files.exec(&["sh", "-c", "/bin/memfd_exec echo fileless-ran; echo rc=$?"]);
+    let fl_t = text(&fl);
+    println!("fileless: {fl_t}");
+    assert!(
+        !fl_t.contains("fileless-ran"),
+        "the memfd program ran: {fl_t}"
+    );
+    assert!(
+        fl_t.contains("memfd_exec: execveat: Operation not permitted") && fl_t.contains("rc=126"),
+        "{fl_t}"
+    );
+    wait_for(&agent.alerts, "filelessExec block", |a| {
+        decisions(a, files.id(), "fileless-exec", "block")
+            .iter()
+            .any(|d| d.output.contains("by BPF LSM"))
+    });
+
+    mark("exec, drift, file, reverse-shell and fileless checks done");
     // Audit: the exec runs and is reported as detect.
     let a = audit.exec(&["sh", "-c", "echo audited"]);
     assert!(
@@ -512,6 +576,19 @@ fn guest() {
         "block"
     )
     .is_empty());
+    // Audit: the fileless exec runs too, reported as detect.
+    let a = audit.exec(&["sh", "-c", "/bin/memfd_exec echo fileless-ran; echo rc=$?"]);
+    assert!(text(&a).contains("fileless-ran\nrc=0"), "{}", text(&a));
+    wait_for(&agent.alerts, "filelessExec detect (audit)", |al| {
+        !decisions(al, audit.id(), "fileless-exec", "detect").is_empty()
+    });
+    assert!(decisions(
+        &agent.alerts.lock().unwrap(),
+        audit.id(),
+        "fileless-exec",
+        "block"
+    )
+    .is_empty());
 
     agent.stop.store(true, Ordering::Relaxed);
     agent.thread.join().unwrap();
@@ -525,7 +602,22 @@ fn guest() {
         .find(|a| a.status.as_deref() == Some("block"))
         .map(|a| a.output.clone())
         .unwrap_or_default();
-    summary.push_str(&format!("blocks={blocks}\nsample={sample}\nguest=ok\n"));
+    let fileless = decisions(&alerts, files.id(), "fileless-exec", "block");
+    assert_eq!(
+        fileless.len(),
+        1,
+        "one memfd exec, one block: {fileless:#?}"
+    );
+    assert_eq!(
+        fileless[0].output_fields.get("proc.is_exe_from_memfd"),
+        Some(&serde_json::Value::Bool(true)),
+        "{}",
+        fileless[0].output
+    );
+    summary.push_str(&format!(
+        "blocks={blocks}\nsample={sample}\nfileless={}\nguest=ok\n",
+        fileless[0].output
+    ));
     print!("{summary}");
     std::fs::write(out.join("summary.txt"), summary).unwrap();
     drop((shop, files, audit));

@@ -49,6 +49,7 @@ fn denial_event(d: &Denial, c: &crate::container::ContainerInfo) -> Event {
                 "proc.is_exe_upper_layer".into(),
                 Value::Bool(d.has(F_UPPER)),
             );
+            f.insert("proc.is_exe_from_memfd".into(), Value::Bool(d.has(F_MEMFD)));
         }
         DenialKind::Open | DenialKind::Modify(_) => {
             f.insert("proc.name".into(), Value::Str(d.comm.clone()));

@@ -1,0 +1,57 @@
+/* Fileless exec for the sensor tests: copies /bin/busybox into a memfd and executes the memfd
+ * with execveat(fd, "", argv, envp, AT_EMPTY_PATH), so no file on any mount is executed.
+ *
+ *   memfd_exec APPLET [ARGS...]   runs busybox APPLET ARGS from memory
+ *
+ * Exit codes: 125 setup failed (memfd, open, copy), 126 the exec itself failed; stderr then
+ * says "memfd_exec: execveat: <strerror>". Built static by the tests with `cc -static -O2`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: memfd_exec APPLET [ARGS...]\n");
+		return 125;
+	}
+	int mfd = memfd_create("fileless", 0);
+	if (mfd < 0) {
+		fprintf(stderr, "memfd_exec: memfd_create: %s\n", strerror(errno));
+		return 125;
+	}
+	int src = open("/bin/busybox", O_RDONLY);
+	if (src < 0) {
+		fprintf(stderr, "memfd_exec: open /bin/busybox: %s\n", strerror(errno));
+		return 125;
+	}
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(src, buf, sizeof(buf));
+		if (n < 0) {
+			fprintf(stderr, "memfd_exec: read: %s\n", strerror(errno));
+			return 125;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(mfd, buf + off, (size_t)(n - off));
+			if (w < 0) {
+				fprintf(stderr, "memfd_exec: write: %s\n", strerror(errno));
+				return 125;
+			}
+			off += w;
+		}
+	}
+	close(src);
+	syscall(SYS_execveat, mfd, "", &argv[1], environ, AT_EMPTY_PATH);
+	fprintf(stderr, "memfd_exec: execveat: %s\n", strerror(errno));
+	return 126;
+}
