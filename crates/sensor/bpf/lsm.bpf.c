@@ -79,6 +79,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define F_WRITE (1u << 4)
 #define F_PATH_UNKNOWN (1u << 5)
 #define F_OVERLAY (1u << 6)
+#define F_DELETED (1u << 7) // the executable has no name left (unlinked, O_TMPFILE)
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define S_IFMT 00170000
@@ -436,6 +437,8 @@ int BPF_PROG(lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	bpf_probe_read_kernel_str(dname, sizeof(dname), BPF_CORE_READ(f, f_path.dentry, d_name.name));
 	if (dname[0] == 'm' && dname[1] == 'e' && dname[2] == 'm' && dname[3] == 'f' && dname[4] == 'd' && dname[5] == ':')
 		flags |= F_MEMFD;
+	if (BPF_CORE_READ(ino, __i_nlink) == 0)
+		flags |= F_DELETED;
 	if (is_sock_file(task_fd(t, 0)) || is_sock_file(task_fd(t, 1)))
 		flags |= F_STDIO_SOCK;
 
@@ -482,7 +485,7 @@ int BPF_PROG(lsm_bprm_check, struct linux_binprm *bprm, int ret)
 		ctl = C_REVERSE_SHELL;
 	}
 	need = pol->need[C_FILELESS];
-	if (!hit && need && (flags & F_MEMFD)) {
+	if (!hit && need && (flags & (F_MEMFD | F_DELETED))) {
 		hit = need;
 		ctl = C_FILELESS;
 	}

@@ -39,6 +39,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define F_UADDR (1u << 8)        // slot 1 holds a raw sockaddr copied from user memory
 #define F_TRUNC_ARGV (1u << 9)   // argv longer than ARGV_MAX
 #define F_TTY_SET (1u << 10)
+#define F_DELETED (1u << 11)     // the executable has no name left (unlinked, O_TMPFILE): fileless
 
 // Config indices.
 #define CFG_HOST_PIDNS 0
@@ -461,6 +462,8 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	bpf_probe_read_kernel_str(dname, sizeof(dname), BPF_CORE_READ(f, f_path.dentry, d_name.name));
 	if (dname[0] == 'm' && dname[1] == 'e' && dname[2] == 'm' && dname[3] == 'f' && dname[4] == 'd' && dname[5] == ':')
 		h->flags |= F_MEMFD;
+	if (h->args[2] == 0)
+		h->flags |= F_DELETED;
 
 	// stdio on sockets (reverse shells).
 	if (is_sock_file(task_fd(t, 0)))
@@ -505,7 +508,7 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 	__u32 *ef = bpf_map_lookup_elem(&enforce, &h->pidns);
 	if (ef) {
 		__u32 e = *ef;
-		if (((e & ENF_KILL_FILELESS) && (h->flags & F_MEMFD)) ||
+		if (((e & ENF_KILL_FILELESS) && (h->flags & (F_MEMFD | F_DELETED))) ||
 		    ((e & ENF_KILL_SESSION_EXEC) && (h->flags & F_TAINT)) ||
 		    ((e & ENF_KILL_DRIFT) && (h->flags & F_UPPER))) {
 			bpf_send_signal(9);

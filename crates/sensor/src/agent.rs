@@ -642,7 +642,7 @@ impl Agent {
                     name: &raw.comm,
                     is_exec_session: raw.has(flags::TAINT),
                     is_upper_layer: raw.has(flags::UPPER),
-                    is_fileless: raw.has(flags::MEMFD),
+                    is_fileless: raw.has(flags::MEMFD) || raw.has(flags::DELETED),
                     stdio_is_socket: raw.has(flags::STDIN_SOCK) || raw.has(flags::STDOUT_SOCK),
                 }
             }

@@ -60,6 +60,8 @@ pub mod flags {
     pub const TRUNC_ARGV: u32 = 1 << 9;
     /// The task has a controlling terminal.
     pub const TTY: u32 = 1 << 10;
+    /// The executable has no links left (deleted while open, or `O_TMPFILE`): fileless.
+    pub const DELETED: u32 = 1 << 11;
 }
 
 /// A record could not be decoded.

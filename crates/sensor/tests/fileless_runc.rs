@@ -225,6 +225,26 @@ fn memfd_exec_is_blocked_in_enforce_and_reported_in_audit() {
         !decisions(a, enforce.id(), "block").is_empty()
     });
 
+    // A copy whose only name is removed before it runs through its fd is fileless too: the kernel
+    // sees no links left. (It is also on the upper layer, but this policy has no drift control.)
+    // fanotify, when the container is marked, refuses it before the exec (126, EPERM); otherwise
+    // the exec tracepoint kills it (137).
+    let o = enforce.exec(&[
+        "sh",
+        "-c",
+        "/bin/memfd_exec --deleted echo deleted-ran; echo rc=$?",
+    ]);
+    let all = text(&o);
+    println!("enforce, deleted copy: {all}");
+    assert!(!all.contains("deleted-ran"), "the deleted copy ran: {all}");
+    let refused = all.contains("rc=126") && all.contains("execveat: Operation not permitted");
+    assert!(refused || (!lsm && all.contains("rc=137")), "{all}");
+    wait_for(
+        &agent.alerts,
+        "fileless-exec block of a deleted file",
+        |a| decisions(a, enforce.id(), "block").len() >= 2,
+    );
+
     // Audit: the same program runs and is reported as detect.
     let o = audit.exec(&["sh", "-c", "/bin/memfd_exec echo fileless-ran; echo rc=$?"]);
     let all = text(&o);
@@ -240,7 +260,17 @@ fn memfd_exec_is_blocked_in_enforce_and_reported_in_audit() {
     let blocks = decisions(&alerts, enforce.id(), "block");
     let b = &blocks[0];
     println!("block: {}", b.output);
-    assert_eq!(blocks.len(), 1, "one memfd exec, one block: {blocks:#?}");
+    assert_eq!(
+        blocks.len(),
+        2,
+        "one memfd exec and one exec of a deleted file, two blocks: {blocks:#?}"
+    );
+    assert_eq!(
+        field(&blocks[1], "proc.is_exe_from_memfd"),
+        Some(&serde_json::Value::Bool(false)),
+        "{}",
+        blocks[1].output
+    );
     assert_eq!(b.status.as_deref(), Some("block"));
     assert_eq!(
         field(b, "policy.name").and_then(|v| v.as_str()),

@@ -241,7 +241,8 @@ impl ExecDecider for PolicyDecider {
             name: basename(&asked),
             is_exec_session: session,
             is_upper_layer: upper,
-            is_fileless: false,
+            // Deleted while open and run through an fd: nothing on disk names it any more.
+            is_fileless: req.unlinked,
             stdio_is_socket: fd_is_net_socket(req.pid, 0) || fd_is_net_socket(req.pid, 1),
         };
         let decisions =

@@ -6,7 +6,9 @@ use mamori_policy::runtime::{Activity, Decision, Mode, Status};
 use mamori_rules::Alert;
 
 use super::{decision_alert, workload, Agent};
-use crate::lsm::wire::{F_MEMFD, F_PATH_UNKNOWN, F_STDIO_SOCK, F_TAINT, F_UPPER, F_WRITE};
+use crate::lsm::wire::{
+    F_DELETED, F_MEMFD, F_PATH_UNKNOWN, F_STDIO_SOCK, F_TAINT, F_UPPER, F_WRITE,
+};
 use crate::lsm::{plan, Denial, DenialKind};
 
 fn basename(p: &str) -> &str {
@@ -102,7 +104,7 @@ impl Agent {
                 name: &name,
                 is_exec_session: d.has(F_TAINT),
                 is_upper_layer: d.has(F_UPPER) || d.has(F_PATH_UNKNOWN),
-                is_fileless: d.has(F_MEMFD),
+                is_fileless: d.has(F_MEMFD) || d.has(F_DELETED),
                 stdio_is_socket: d.has(F_STDIO_SOCK),
             },
             DenialKind::Open => Activity::Open {

@@ -35,6 +35,8 @@ pub const F_STDIO_SOCK: u32 = 1 << 3;
 pub const F_WRITE: u32 = 1 << 4;
 /// Record flag: the executable's path could not be read.
 pub const F_PATH_UNKNOWN: u32 = 1 << 5;
+/// Record flag: the executable has no links left (deleted while open, or `O_TMPFILE`).
+pub const F_DELETED: u32 = 1 << 7;
 
 /// `containers` value: the set id, then `need`.
 pub fn container_value(set: u32, need: &[u32; NCTL]) -> [u8; 36] {

@@ -1,7 +1,9 @@
 /* Fileless exec for the sensor tests: copies /bin/busybox into a memfd and executes the memfd
  * with execveat(fd, "", argv, envp, AT_EMPTY_PATH), so no file on any mount is executed.
  *
- *   memfd_exec APPLET [ARGS...]   runs busybox APPLET ARGS from memory
+ *   memfd_exec APPLET [ARGS...]             runs busybox APPLET ARGS from memory
+ *   memfd_exec --deleted APPLET [ARGS...]   the same from a copy in /tmp that is deleted
+ *                                           before it is executed through its fd
  *
  * Exit codes: 125 setup failed (memfd, open, copy), 126 the exec itself failed; stderr then
  * says "memfd_exec: execveat: <strerror>". Built static by the tests with `cc -static -O2`. */
@@ -22,9 +24,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: memfd_exec APPLET [ARGS...]\n");
 		return 125;
 	}
-	int mfd = memfd_create("fileless", 0);
+	int deleted = strcmp(argv[1], "--deleted") == 0;
+	if (deleted && argc < 3) {
+		fprintf(stderr, "usage: memfd_exec --deleted APPLET [ARGS...]\n");
+		return 125;
+	}
+	const char *tmp = "/tmp/.mamori-fileless";
+	int mfd = deleted ? open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0755) : memfd_create("fileless", 0);
 	if (mfd < 0) {
-		fprintf(stderr, "memfd_exec: memfd_create: %s\n", strerror(errno));
+		fprintf(stderr, "memfd_exec: memfd_create/open: %s\n", strerror(errno));
 		return 125;
 	}
 	int src = open("/bin/busybox", O_RDONLY);
@@ -51,7 +59,17 @@ int main(int argc, char **argv)
 		}
 	}
 	close(src);
-	syscall(SYS_execveat, mfd, "", &argv[1], environ, AT_EMPTY_PATH);
+	if (deleted) {
+		/* A file open for writing cannot be executed (ETXTBSY): reopen it read-only, then
+		 * remove its only name. */
+		close(mfd);
+		mfd = open(tmp, O_RDONLY);
+		if (mfd < 0 || unlink(tmp) != 0) {
+			fprintf(stderr, "memfd_exec: reopen/unlink %s: %s\n", tmp, strerror(errno));
+			return 125;
+		}
+	}
+	syscall(SYS_execveat, mfd, "", &argv[1 + deleted], environ, AT_EMPTY_PATH);
 	fprintf(stderr, "memfd_exec: execveat: %s\n", strerror(errno));
 	return 126;
 }
