@@ -191,6 +191,17 @@ fn container(
         .file("/bin/memfd_exec", memfd_prog.to_vec(), 0o755)
         .args(args);
     o.state_root = Some(state.to_path_buf());
+    // /dev/shm without `noexec`: a tmpfs (not the overlay, so not drift) where a deleted copy can
+    // be executed through its fd.
+    o.edit_config = Some(|spec| {
+        for m in spec["mounts"].as_array_mut().into_iter().flatten() {
+            if m["destination"] == "/dev/shm" {
+                if let Some(opts) = m["options"].as_array_mut() {
+                    opts.retain(|o| o != "noexec");
+                }
+            }
+        }
+    });
     o.applets.push("date".into());
     runc::TestContainer::start(o).unwrap_or_else(|e| panic!("container {name}: {e}"))
 }
@@ -558,6 +569,27 @@ fn guest() {
             .any(|d| d.output.contains("by BPF LSM"))
     });
 
+    // A copy deleted before it runs through its fd (on /dev/shm, a tmpfs: not drift) has no links
+    // left: fileless too, refused the same way.
+    let dl = files.exec(&[
+        "sh",
+        "-c",
+        "MEMFD_EXEC_DIR=/dev/shm /bin/memfd_exec --deleted echo deleted-ran; echo rc=$?",
+    ]);
+    let dl_t = text(&dl);
+    println!("fileless (deleted copy): {dl_t}");
+    assert!(
+        !dl_t.contains("deleted-ran"),
+        "the deleted copy ran: {dl_t}"
+    );
+    assert!(
+        dl_t.contains("memfd_exec: execveat: Operation not permitted") && dl_t.contains("rc=126"),
+        "{dl_t}"
+    );
+    wait_for(&agent.alerts, "filelessExec block of a deleted copy", |a| {
+        decisions(a, files.id(), "fileless-exec", "block").len() >= 2
+    });
+
     mark("exec, drift, file, reverse-shell and fileless checks done");
     // Audit: the exec runs and is reported as detect.
     let a = audit.exec(&["sh", "-c", "echo audited"]);
@@ -605,8 +637,8 @@ fn guest() {
     let fileless = decisions(&alerts, files.id(), "fileless-exec", "block");
     assert_eq!(
         fileless.len(),
-        1,
-        "one memfd exec, one block: {fileless:#?}"
+        2,
+        "one memfd exec and one deleted copy, two blocks: {fileless:#?}"
     );
     assert_eq!(
         fileless[0].output_fields.get("proc.is_exe_from_memfd"),

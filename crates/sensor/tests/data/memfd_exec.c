@@ -2,8 +2,9 @@
  * with execveat(fd, "", argv, envp, AT_EMPTY_PATH), so no file on any mount is executed.
  *
  *   memfd_exec APPLET [ARGS...]             runs busybox APPLET ARGS from memory
- *   memfd_exec --deleted APPLET [ARGS...]   the same from a copy in /tmp that is deleted
- *                                           before it is executed through its fd
+ *   memfd_exec --deleted APPLET [ARGS...]   the same from a copy in $MEMFD_EXEC_DIR (default
+ *                                           /tmp) that is deleted before it is executed
+ *                                           through its fd
  *
  * Exit codes: 125 setup failed (memfd, open, copy), 126 the exec itself failed; stderr then
  * says "memfd_exec: execveat: <strerror>". Built static by the tests with `cc -static -O2`. */
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -29,7 +31,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: memfd_exec --deleted APPLET [ARGS...]\n");
 		return 125;
 	}
-	const char *tmp = "/tmp/.mamori-fileless";
+	char tmp[256];
+	const char *dir = getenv("MEMFD_EXEC_DIR");
+	snprintf(tmp, sizeof(tmp), "%s/.mamori-fileless", dir && *dir ? dir : "/tmp");
 	int mfd = deleted ? open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0755) : memfd_create("fileless", 0);
 	if (mfd < 0) {
 		fprintf(stderr, "memfd_exec: memfd_create/open: %s\n", strerror(errno));
