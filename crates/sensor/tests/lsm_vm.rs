@@ -157,6 +157,7 @@ spec:
     reverseShell: {}
     blockedExecutables: [whoami, /bin/id]
     filelessExec: {}
+    blockedOutbound: {ports: [4444]}
 ---
 apiVersion: mamori.dev/v1
 kind: RuntimePolicy
@@ -192,8 +193,15 @@ fn container(
         .args(args);
     o.state_root = Some(state.to_path_buf());
     // /dev/shm without `noexec`: a tmpfs (not the overlay, so not drift) where a deleted copy can
-    // be executed through its fd.
+    // be executed through its fd. A private cgroup namespace, as containerd gives pods on a pure
+    // cgroup v2 node (EKS): the guest mounts only cgroup2, so outbound blocking keyed by the
+    // container's cgroup is checked in that shape.
     o.edit_config = Some(|spec| {
+        if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+            if !ns.iter().any(|n| n["type"] == "cgroup") {
+                ns.push(serde_json::json!({"type": "cgroup"}));
+            }
+        }
         for m in spec["mounts"].as_array_mut().into_iter().flatten() {
             if m["destination"] == "/dev/shm" {
                 if let Some(opts) = m["options"].as_array_mut() {
@@ -590,7 +598,33 @@ fn guest() {
         decisions(a, files.id(), "fileless-exec", "block").len() >= 2
     });
 
-    mark("exec, drift, file, reverse-shell and fileless checks done");
+    // blockedOutbound: cgroup connect programs keyed by the container's cgroup v2 directory, with
+    // the container in its own cgroup namespace on a cgroup2-only host.
+    let own = std::fs::read_to_string(format!("/proc/{}/cgroup", files.init_pid())).unwrap();
+    let inside = files.exec(&["cat", "/proc/self/cgroup"]);
+    println!(
+        "files cgroup from the host: {own:?}; inside: {:?}",
+        text(&inside)
+    );
+    assert!(
+        String::from_utf8_lossy(&inside.stdout).trim() == "0::/",
+        "the container has no private cgroup namespace: {}",
+        text(&inside)
+    );
+    let nb = files.exec(&["nc", "127.0.0.1", "4444"]);
+    let nb_t = text(&nb);
+    println!("blockedOutbound: {nb_t}");
+    assert!(
+        !nb.status.success() && nb_t.contains("Operation not permitted"),
+        "{nb_t}"
+    );
+    let other = text(&files.exec(&["nc", "127.0.0.1", "5555"]));
+    assert!(!other.contains("Operation not permitted"), "{other}");
+    wait_for(&agent.alerts, "blockedOutbound block", |a| {
+        !decisions(a, files.id(), "blocked-outbound", "block").is_empty()
+    });
+
+    mark("exec, drift, file, reverse-shell, fileless and outbound checks done");
     // Audit: the exec runs and is reported as detect.
     let a = audit.exec(&["sh", "-c", "echo audited"]);
     assert!(
