@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mamori_console::ingest::decode_body;
+use mamori_console::ingest::{decode_body, Decoder};
 use mamori_console::model::{EventFilter, GroupBy};
 use mamori_console::ratelimit::RateLimitConfig;
 use mamori_console::server::{Console, ConsoleConfig};
@@ -65,6 +65,15 @@ fn ingest(c: &mut Criterion) {
             b.iter(|| {
                 let d = decode_body(body.as_bytes(), 0);
                 store.insert(&d.events).expect("insert")
+            })
+        });
+        // As the HTTP handler does it: the store writes the first events while later ones are
+        // still being decoded.
+        g.bench_function(format!("{name}_streamed"), |b| {
+            b.iter(|| {
+                store
+                    .insert_stream(&mut Decoder::new(body.as_bytes(), 0))
+                    .expect("insert")
             })
         });
     }
@@ -238,6 +247,31 @@ fn queries(c: &mut Criterion) {
             "text_in_output",
             EventFilter {
                 text: Some("pid=99999".into()),
+                ..Default::default()
+            },
+        ),
+        // In every event: the newest block fills the page.
+        (
+            "text_common",
+            EventFilter {
+                text: Some("/etc/shadow".into()),
+                ..Default::default()
+            },
+        ),
+        // In no event, with trigrams that are not in any event either.
+        (
+            "text_absent",
+            EventFilter {
+                text: Some("nc -e /bin/sh".into()),
+                ..Default::default()
+            },
+        ),
+        // In one old event only, though every trigram of it is in every block: no block can be
+        // skipped, so a page reads the scan window (the index's worst case).
+        (
+            "text_rare_common_trigrams",
+            EventFilter {
+                text: Some("root command=cat /etc/shadow pid=1 ".into()),
                 ..Default::default()
             },
         ),
