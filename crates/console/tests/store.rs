@@ -548,3 +548,42 @@ fn text_search_is_case_insensitive_for_ascii_and_exact_for_other_letters() {
     assert_eq!(found("Üb"), 1);
     assert_eq!(found("üb"), 0);
 }
+
+#[test]
+fn text_search_pages_find_every_match_once_whatever_the_window() {
+    let (_d, s) = store();
+    let events: Vec<_> = (0..5000)
+        .map(|i| {
+            let mut e = ev(i, "A", "notice", None);
+            if i % 37 == 0 || (1500..1600).contains(&i) {
+                e.output = format!("hit {i}");
+            }
+            e
+        })
+        .collect();
+    insert_all(&s, &events);
+    let expected: Vec<String> = (0..5000)
+        .rev()
+        .filter(|i| i % 37 == 0 || (1500..1600).contains(i))
+        .map(|i| format!("hit {i}"))
+        .collect();
+    for window in [700, 1024, 1500, 3000, 200_000] {
+        let s2 = SqliteStore::open(s.path())
+            .expect("reopen")
+            .with_scan_window(window);
+        let mut got = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = s2.query(&needle_filter("HIT "), cursor, 7).expect("query");
+            got.extend(page.events.into_iter().map(|e| e.output));
+            pages += 1;
+            assert!(pages < 1000, "the cursor moves on");
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "window {window}");
+    }
+}

@@ -309,10 +309,13 @@ impl SqliteStore {
         );
         let fixed = args.len();
         self.with_reader(|conn| {
-            let (min, max): (Option<i64>, Option<i64>) =
-                conn.query_row("SELECT min(id), max(id) FROM events", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+            // Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but
+            // both in one select scan the table.
+            let (min, max): (Option<i64>, Option<i64>) = conn.query_row(
+                "SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let (Some(min), Some(max)) = (min, max) else {
                 return Ok(Page {
                     events: Vec::new(),
@@ -326,50 +329,58 @@ impl SqliteStore {
                     next_cursor: None,
                 });
             }
-            let (blocks, floor) = search::candidates(
+            let mut events = Vec::new();
+            let mut budget = self.scan_window;
+            // Where the page stopped reading, if it stopped within a block.
+            let mut stopped_in_block = None;
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let end = search::walk(
                 conn,
                 needle,
                 search::block_of(min),
                 search::block_of(top - 1),
                 MAX_FILTER_BLOCKS,
+                |block| {
+                    let start = block << search::BLOCK_SHIFT;
+                    let hi = top.min(start + search::BLOCK_EVENTS);
+                    let lo = start.max(hi - budget);
+                    args.truncate(fixed);
+                    args.extend([
+                        SqlValue::Integer(lo),
+                        SqlValue::Integer(hi),
+                        SqlValue::Integer((limit + 1 - events.len()) as i64),
+                    ]);
+                    let rows = stmt.query_map(params_from_iter(args.iter()), row_to_event)?;
+                    for row in rows {
+                        events.push(row?);
+                    }
+                    budget -= hi - lo;
+                    if lo > start {
+                        stopped_in_block = Some(lo);
+                    }
+                    Ok(events.len() <= limit && budget > 0)
+                },
             )?;
-            let mut events = Vec::new();
-            let mut budget = self.scan_window;
-            // Where this page stopped looking, if it did before the oldest event.
-            let mut stopped =
-                (floor > search::block_of(min)).then_some(floor << search::BLOCK_SHIFT);
-            let mut stmt = conn.prepare_cached(&sql)?;
-            for block in blocks {
-                let start = block << search::BLOCK_SHIFT;
-                let hi = top.min(start + search::BLOCK_EVENTS);
-                let lo = start.max(hi - budget);
-                args.truncate(fixed);
-                args.extend([
-                    SqlValue::Integer(lo),
-                    SqlValue::Integer(hi),
-                    SqlValue::Integer((limit + 1 - events.len()) as i64),
-                ]);
-                let rows = stmt.query_map(params_from_iter(args.iter()), row_to_event)?;
-                for row in rows {
-                    events.push(row?);
-                }
-                if events.len() > limit {
-                    events.truncate(limit);
-                    let cursor = events.last().map(|e| e.id);
-                    return Ok(Page {
-                        events,
-                        next_cursor: cursor,
-                    });
-                }
-                budget -= hi - lo;
-                if budget <= 0 {
-                    stopped = Some(lo);
-                    break;
-                }
+            if events.len() > limit {
+                events.truncate(limit);
+                let cursor = events.last().map(|e| e.id);
+                return Ok(Page {
+                    events,
+                    next_cursor: cursor,
+                });
             }
+            // Where the next page goes on: below what this one read.
+            let resume = match end {
+                search::WalkEnd::Done => None,
+                search::WalkEnd::Stopped(block) => {
+                    Some(stopped_in_block.unwrap_or(block << search::BLOCK_SHIFT))
+                }
+                search::WalkEnd::Limit(block) => Some((block + 1) << search::BLOCK_SHIFT),
+            };
+            let next_cursor = resume.filter(|&r| r > min);
             Ok(Page {
                 events,
-                next_cursor: stopped.filter(|&s| s > min),
+                next_cursor,
             })
         })
     }

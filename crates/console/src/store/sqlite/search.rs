@@ -225,23 +225,34 @@ pub(crate) fn backfill(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(stored)
 }
 
-/// The blocks a search for `needle` must read, newest first, among blocks `low..=high`: a
-/// block is skipped only when its stored filter lacks a trigram of the needle. Stops after
-/// `max_blocks` blocks examined; returns the candidates and the lowest block examined.
-pub(crate) fn candidates(
+/// Where a [`walk`] over the blocks ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WalkEnd {
+    /// The visitor asked to stop, in this block.
+    Stopped(i64),
+    /// Every block down to `low` was examined.
+    Done,
+    /// The block limit ran out; blocks from this one down are left.
+    Limit(i64),
+}
+
+/// Calls `visit` with each block a search for `needle` must read, newest first, among blocks
+/// `low..=high`, until it returns `false`: a block is skipped only when its stored filter lacks a
+/// trigram of the needle. Examines at most `max_blocks` blocks.
+pub(crate) fn walk(
     conn: &Connection,
     needle: &Needle,
     low: i64,
     high: i64,
     max_blocks: i64,
-) -> rusqlite::Result<(Vec<i64>, i64)> {
+    mut visit: impl FnMut(i64) -> rusqlite::Result<bool>,
+) -> rusqlite::Result<WalkEnd> {
     let floor = low.max(high.saturating_sub(max_blocks - 1));
     let mut stmt = conn.prepare_cached(
         "SELECT block, filter FROM search_blocks WHERE block >= ?1 AND block <= ?2 ORDER BY block DESC",
     )?;
     let mut stored = stmt.query(params![floor, high])?;
     let mut next = stored.next()?;
-    let mut out = Vec::new();
     for block in (floor..=high).rev() {
         // Stored filters of blocks above this one were passed already.
         while let Some(row) = next {
@@ -257,11 +268,15 @@ pub(crate) fn candidates(
             }
             _ => true,
         };
-        if admitted {
-            out.push(block);
+        if admitted && !visit(block)? {
+            return Ok(WalkEnd::Stopped(block));
         }
     }
-    Ok((out, floor))
+    Ok(if floor > low {
+        WalkEnd::Limit(floor - 1)
+    } else {
+        WalkEnd::Done
+    })
 }
 
 #[cfg(test)]
