@@ -266,12 +266,13 @@ fn queries(c: &mut Criterion) {
                 ..Default::default()
             },
         ),
-        // In one old event only, though every trigram of it is in every block: no block can be
-        // skipped, so a page reads the scan window (the index's worst case).
+        // In no event (a notice is never of that rule here), though every trigram of it is in
+        // every block: no block can be skipped, so a page reads the whole scan window (the
+        // index's worst case).
         (
-            "text_rare_common_trigrams",
+            "text_absent_common_trigrams",
             EventFilter {
-                text: Some("root command=cat /etc/shadow pid=1 ".into()),
+                text: Some("Notice Read sensitive file".into()),
                 ..Default::default()
             },
         ),

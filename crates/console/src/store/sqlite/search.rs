@@ -1,7 +1,7 @@
 //! The free-text search index: one trigram filter per block of event ids.
 //!
 //! Events are grouped by id into blocks of [`BLOCK_EVENTS`]. For each block the store keeps a
-//! bitset (a Bloom filter with one hash) of the trigrams of its events' output lines, lowercased
+//! bitset (a Bloom filter with two hashes) of the trigrams of its events' output lines, lowercased
 //! as the search is (ASCII letters). A search for a needle of three bytes or more only reads the
 //! rows of blocks whose filter holds every trigram of the needle; the others cannot contain a
 //! match. The filter only ever says "maybe", so a search still checks each candidate row with
@@ -39,14 +39,21 @@ pub(crate) fn block_of(id: i64) -> i64 {
     id >> BLOCK_SHIFT
 }
 
-/// The bit of a trigram (three bytes, already lowercased).
-fn bit(a: u8, b: u8, c: u8) -> usize {
-    let key = u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16;
-    // Fibonacci hashing: the top bits of the product are well mixed.
-    (key.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS_SHIFT)) as usize
+/// The two bits of a trigram (three bytes, already lowercased). Two bits per trigram: with one,
+/// a needle's rarest trigram could share its bit with a trigram in every block (digits are
+/// everywhere), and the filter would admit every block.
+fn bits(a: u8, b: u8, c: u8) -> (usize, usize) {
+    let key = u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16;
+    // Fibonacci hashing: the top bits of the product are well mixed; two slices of them.
+    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mask = (1 << FILTER_BITS_SHIFT) - 1;
+    (
+        (h >> (64 - FILTER_BITS_SHIFT)) as usize,
+        ((h >> (64 - 2 * FILTER_BITS_SHIFT)) & mask) as usize,
+    )
 }
 
-/// Calls `f` with the bit of every trigram of `text`, lowercased (ASCII) as the search is.
+/// Calls `f` with the bits of every trigram of `text`, lowercased (ASCII) as the search is.
 fn for_each_bit(text: &[u8], mut f: impl FnMut(usize)) {
     if text.len() < 3 {
         return;
@@ -55,13 +62,15 @@ fn for_each_bit(text: &[u8], mut f: impl FnMut(usize)) {
     let mut b = text[1].to_ascii_lowercase();
     for &c in &text[2..] {
         let c = c.to_ascii_lowercase();
-        f(bit(a, b, c));
+        let (x, y) = bits(a, b, c);
+        f(x);
+        f(y);
         a = b;
         b = c;
     }
 }
 
-/// The trigram filter of one block.
+/// The trigram filter of one block (a Bloom filter with two hashes).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Filter {
     words: Box<[u64; FILTER_WORDS]>,
