@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mamori_console::ingest::{decode_body, Decoder};
+use mamori_console::ingest::decode_body;
 use mamori_console::model::{EventFilter, GroupBy};
 use mamori_console::ratelimit::RateLimitConfig;
 use mamori_console::server::{Console, ConsoleConfig};
@@ -65,15 +65,6 @@ fn ingest(c: &mut Criterion) {
             b.iter(|| {
                 let d = decode_body(body.as_bytes(), 0);
                 store.insert(&d.events).expect("insert")
-            })
-        });
-        // As the HTTP handler does it: the store writes the first events while later ones are
-        // still being decoded.
-        g.bench_function(format!("{name}_streamed"), |b| {
-            b.iter(|| {
-                store
-                    .insert_stream(&mut Decoder::new(body.as_bytes(), 0))
-                    .expect("insert")
             })
         });
     }

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::alarms::AlarmConfig;
 use crate::auth::{create_token, hash_token, Permission, Role};
-use crate::ingest::Decoder;
+use crate::ingest::decode_body;
 use crate::metrics::Metrics;
 use crate::model::{EventFilter, GroupBy};
 use crate::ratelimit::{RateLimiter, Refused};
@@ -255,11 +255,14 @@ async fn ingest(
     // the insert.
     let (rejected, stored) = tokio::task::spawn_blocking(move || {
         let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
-        // The store writes the first events while later ones are still being decoded.
-        let mut decoder = Decoder::new(&body, now);
-        let stored = store.insert_stream(&mut decoder);
-        let n = decoder.yielded() as u64;
-        (decoder.into_rejected(), stored.map_err(|e| (n, e)))
+        let decoded = decode_body(&body, now);
+        let n = decoded.events.len() as u64;
+        let stored = if decoded.events.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.insert(&decoded.events)
+        };
+        (decoded.rejected, stored.map_err(|e| (n, e)))
     })
     .await
     .map_err(|e| {

@@ -39,16 +39,6 @@ pub enum StoreError {
 pub trait EventStore: Send + Sync + 'static {
     /// Stores events durably (committed before returning) and returns their ids.
     fn insert(&self, events: &[StoredEvent]) -> Result<Vec<i64>, StoreError>;
-    /// Stores the events an iterator yields, with the guarantees of [`insert`](Self::insert)
-    /// (one batch: all of them or none, committed before returning). A store may start writing
-    /// the first events while the iterator still decodes later ones; by default it collects them.
-    fn insert_stream(
-        &self,
-        events: &mut dyn Iterator<Item = StoredEvent>,
-    ) -> Result<Vec<i64>, StoreError> {
-        let events: Vec<StoredEvent> = events.collect();
-        self.insert(&events)
-    }
     /// A page of events matching `filter`, newest first, older than the cursor `before`.
     fn query(
         &self,

@@ -535,51 +535,9 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        // Serialise here, on the caller's thread, so the writer only binds and steps; a large
-        // batch goes in chunks, so the writer inserts one while the next is serialised.
-        if events.len() <= group::CHUNK_ROWS {
-            return self
-                .group
-                .insert(events.iter().map(group::Row::from_event).collect());
-        }
-        self.group.insert_chunks(|send| {
-            for chunk in events.chunks(group::CHUNK_ROWS) {
-                if send
-                    .send(Some(chunk.iter().map(group::Row::from_event).collect()))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        })
-    }
-
-    fn insert_stream(
-        &self,
-        events: &mut dyn Iterator<Item = StoredEvent>,
-    ) -> Result<Vec<i64>, StoreError> {
-        let mut next_chunk = || -> Vec<group::Row> {
-            (&mut *events)
-                .take(group::CHUNK_ROWS)
-                .map(|e| group::Row::from_event(&e))
-                .collect()
-        };
-        let first = next_chunk();
-        if first.is_empty() {
-            return Ok(Vec::new());
-        }
-        if first.len() < group::CHUNK_ROWS {
-            return self.group.insert(first);
-        }
-        self.group.insert_chunks(|send| {
-            let mut chunk = first;
-            while !chunk.is_empty() {
-                if send.send(Some(chunk)).is_err() {
-                    return;
-                }
-                chunk = next_chunk();
-            }
-        })
+        // Serialise here, on the caller's thread, so the writer only binds and steps.
+        self.group
+            .insert(events.iter().map(group::Row::from_event).collect())
     }
 
     fn query(

@@ -34,10 +34,8 @@ const QUEUE: usize = 256;
 pub(super) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// Pause of the checkpoint thread between two checkpoints, so that pages changed by many
-/// commits (the hot index pages) are copied once, and the checkpoint's own syncs of the database
-/// file rarely queue in front of a commit's sync. At 50,000 events/s the WAL grows by about
-/// 65 MB in that time; the writer's own checkpoint bounds it if this thread falls behind.
-const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(1000);
+/// commits are copied once.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One event, with its JSON columns already serialised by the caller's thread.
 pub(super) struct Row {
@@ -76,25 +74,8 @@ impl Row {
     }
 }
 
-/// Most rows per chunk of a streamed batch: the writer inserts one chunk while the caller
-/// prepares (decodes, serialises) the next.
-pub(super) const CHUNK_ROWS: usize = 128;
-
-/// Chunks in flight between a streaming caller and the writer.
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// The rows of a streamed batch, chunk by chunk; `None` ends the batch. A batch whose sender goes
-/// away without that end is refused.
-type Chunks = Receiver<Option<Vec<Row>>>;
-
 struct Job {
-    /// The batch's rows received so far (all of them, for a batch handed over whole). They are
-    /// kept so that the batch can be written again on its own if its group fails.
     rows: Vec<Row>,
-    /// More rows to come, for a streamed batch.
-    more: Option<Chunks>,
-    /// The stream ended without its end marker: the batch is refused.
-    broken: bool,
     reply: SyncSender<Result<Vec<i64>, StoreError>>,
 }
 
@@ -149,40 +130,7 @@ impl GroupWriter {
         let stopped = || StoreError::Unavailable("the store writer has stopped".into());
         let queue = self.queue.as_ref().ok_or_else(stopped)?;
         let (reply, answer) = sync_channel(1);
-        queue
-            .send(Job {
-                rows,
-                more: None,
-                broken: false,
-                reply,
-            })
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
-    }
-
-    /// Queues a batch whose rows `produce` sends in chunks (at most [`CHUNK_ROWS`] each), and
-    /// waits until the whole batch is committed. The writer starts inserting the first chunk
-    /// while later ones are still being produced; the batch is still one transaction.
-    pub(super) fn insert_chunks(
-        &self,
-        produce: impl FnOnce(&SyncSender<Option<Vec<Row>>>),
-    ) -> Result<Vec<i64>, StoreError> {
-        let stopped = || StoreError::Unavailable("the store writer has stopped".into());
-        let queue = self.queue.as_ref().ok_or_else(stopped)?;
-        let (reply, answer) = sync_channel(1);
-        let (chunks, more) = sync_channel(CHUNKS_IN_FLIGHT);
-        queue
-            .send(Job {
-                rows: Vec::new(),
-                more: Some(more),
-                broken: false,
-                reply,
-            })
-            .map_err(|_| stopped())?;
-        produce(&chunks);
-        // The end marker; if the writer gave up on the batch, it answers with the error.
-        let _ = chunks.send(None);
-        drop(chunks);
+        queue.send(Job { rows, reply }).map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
 }
@@ -230,7 +178,6 @@ fn run(
                 Err(_) => break,
             }
         }
-        let mut jobs = jobs;
         let mut guard = match conn.lock() {
             Ok(g) => g,
             Err(_) => {
@@ -242,14 +189,13 @@ fn run(
                 continue;
             }
         };
-        match write(&mut guard, &mut jobs, search) {
+        match write(&mut guard, &jobs, search) {
             Ok(ids) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats
                     .batches
                     .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                let rows: usize = ids.iter().map(Vec::len).sum();
-                stats.rows.fetch_add(rows as u64, Ordering::Relaxed);
+                stats.rows.fetch_add(n as u64, Ordering::Relaxed);
                 for (j, ids) in jobs.into_iter().zip(ids) {
                     let _ = j.reply.send(Ok(ids));
                 }
@@ -257,8 +203,8 @@ fn run(
             }
             Err(_) if jobs.len() > 1 => {
                 // Find out whose batch failed: each on its own.
-                for mut j in jobs {
-                    let r = write(&mut guard, std::slice::from_mut(&mut j), search)
+                for j in jobs {
+                    let r = write(&mut guard, std::slice::from_ref(&j), search)
                         .map(|mut ids| ids.pop().unwrap_or_default())
                         .map_err(classify);
                     if r.is_ok() {
@@ -283,7 +229,7 @@ fn run(
 /// filters are kept up to date in the same transaction.
 fn write(
     conn: &mut Connection,
-    jobs: &mut [Job],
+    jobs: &[Job],
     search: &mut OpenBlock,
 ) -> rusqlite::Result<Vec<Vec<i64>>> {
     let r = write_tx(conn, jobs, search);
@@ -296,7 +242,7 @@ fn write(
 
 fn write_tx(
     conn: &mut Connection,
-    jobs: &mut [Job],
+    jobs: &[Job],
     search: &mut OpenBlock,
 ) -> rusqlite::Result<Vec<Vec<i64>>> {
     let tx = conn.transaction()?;
@@ -307,52 +253,27 @@ fn write_tx(
                namespace, pod, container, image, status, fields)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        let mut put = |r: &Row| -> rusqlite::Result<i64> {
-            stmt.execute(params![
-                r.time_ns,
-                r.source,
-                r.rule,
-                r.rank,
-                r.output,
-                r.hostname,
-                r.tags,
-                r.namespace,
-                r.pod,
-                r.container,
-                r.image,
-                r.status,
-                r.fields
-            ])?;
-            let id = tx.last_insert_rowid();
-            search.add(&tx, id, &r.output)?;
-            Ok(id)
-        };
-        for j in jobs.iter_mut() {
+        for j in jobs {
             let mut ids = Vec::with_capacity(j.rows.len());
             for r in &j.rows {
-                ids.push(put(r)?);
-            }
-            while let Some(more) = &j.more {
-                match more.recv() {
-                    Ok(Some(rows)) => {
-                        // Kept before they are written: a retry of this batch needs them all.
-                        let start = j.rows.len();
-                        j.rows.extend(rows);
-                        for r in &j.rows[start..] {
-                            ids.push(put(r)?);
-                        }
-                    }
-                    Ok(None) => j.more = None,
-                    Err(_) => {
-                        j.more = None;
-                        j.broken = true;
-                    }
-                }
-            }
-            if j.broken {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    "the caller stopped sending its batch before its end".into(),
-                ));
+                stmt.execute(params![
+                    r.time_ns,
+                    r.source,
+                    r.rule,
+                    r.rank,
+                    r.output,
+                    r.hostname,
+                    r.tags,
+                    r.namespace,
+                    r.pod,
+                    r.container,
+                    r.image,
+                    r.status,
+                    r.fields
+                ])?;
+                let id = tx.last_insert_rowid();
+                search.add(&tx, id, &r.output)?;
+                ids.push(id);
             }
             out.push(ids);
         }
@@ -398,58 +319,6 @@ mod tests {
             status: None,
             fields: BTreeMap::new(),
         }
-    }
-
-    #[test]
-    fn a_streamed_batch_is_one_transaction_in_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
-        let events: Vec<_> = (0..1000).map(|i| ev(&format!("r{i}"))).collect();
-        let ids = store
-            .insert_stream(&mut events.clone().into_iter())
-            .expect("insert");
-        assert_eq!(ids.len(), 1000);
-        assert!(
-            ids.windows(2).all(|w| w[1] == w[0] + 1),
-            "one batch, in order"
-        );
-        assert_eq!(store.get(ids[999]).expect("get").expect("row").rule, "r999");
-        // The same through `insert`, which streams large batches too.
-        let more = store.insert(&events).expect("insert");
-        assert_eq!(more[0], ids[999] + 1);
-        let st = store.ingest_stats();
-        assert_eq!((st.commits, st.batches, st.events), (2, 2, 2000));
-        assert!(store
-            .insert_stream(&mut std::iter::empty())
-            .expect("empty")
-            .is_empty());
-    }
-
-    #[test]
-    fn a_streamed_batch_cut_off_before_its_end_is_not_stored() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
-        let chunk = || {
-            (0..super::CHUNK_ROWS)
-                .map(|_| super::Row::from_event(&ev("cut")))
-                .collect::<Vec<_>>()
-        };
-        // The producer dies (panics) after two chunks: its sender goes away without the end.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            store.group.insert_chunks(|send| {
-                send.send(Some(chunk())).expect("send");
-                send.send(Some(chunk())).expect("send");
-                panic!("producer dies mid-batch");
-            })
-        }));
-        assert!(r.is_err());
-        // The writer refuses the batch and goes on with the next one.
-        let ids = store.insert(&[ev("after")]).expect("insert");
-        assert_eq!(ids.len(), 1);
-        let all = store
-            .count(&crate::model::EventFilter::default())
-            .expect("count");
-        assert_eq!(all, 1, "nothing of the cut-off batch is stored");
     }
 
     #[test]
