@@ -241,6 +241,32 @@ fn queries(c: &mut Criterion) {
                 ..Default::default()
             },
         ),
+        // In every event: the newest block fills the page.
+        (
+            "text_common",
+            EventFilter {
+                text: Some("/etc/shadow".into()),
+                ..Default::default()
+            },
+        ),
+        // In no event, with trigrams that are not in any event either.
+        (
+            "text_absent",
+            EventFilter {
+                text: Some("nc -e /bin/sh".into()),
+                ..Default::default()
+            },
+        ),
+        // In no event (a notice is never of that rule here), though every trigram of it is in
+        // every block: no block can be skipped, so a page reads the whole scan window (the
+        // index's worst case).
+        (
+            "text_absent_common_trigrams",
+            EventFilter {
+                text: Some("Notice Read sensitive file".into()),
+                ..Default::default()
+            },
+        ),
     ];
     let mut g = c.benchmark_group(format!("query_{n}_events"));
     for (name, f) in &filters {

@@ -36,52 +36,116 @@ pub struct Decoded {
 
 /// Decodes an ingest body; `now_ns` stamps events that carry no time.
 pub fn decode_body(body: &[u8], now_ns: i64) -> Decoded {
-    let mut out = Decoded::default();
-    let text = match std::str::from_utf8(body) {
-        Ok(t) => t,
-        Err(e) => {
-            out.rejected.push(Rejected {
+    let mut decoder = Decoder::new(body, now_ns);
+    let events = decoder.by_ref().collect();
+    Decoded {
+        events,
+        rejected: decoder.into_rejected(),
+    }
+}
+
+/// Decodes an ingest body item by item: an iterator over its valid events, in body order, for a
+/// caller that stores the first events while later ones are still being decoded. NDJSON bodies
+/// are decoded line by line as the iterator advances; an array or a single object is decoded at
+/// once. The invalid items are in [`Decoder::into_rejected`] once the iterator is exhausted.
+#[derive(Debug)]
+pub struct Decoder<'a> {
+    /// NDJSON lines still to decode, with their 0-based line number.
+    lines: Option<std::iter::Enumerate<std::str::Lines<'a>>>,
+    /// Events decoded already (arrays and single objects).
+    ready: std::vec::IntoIter<StoredEvent>,
+    /// Index of the next NDJSON item.
+    index: usize,
+    now_ns: i64,
+    rejected: Vec<Rejected>,
+    yielded: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts decoding `body`; `now_ns` stamps events that carry no time.
+    pub fn new(body: &'a [u8], now_ns: i64) -> Decoder<'a> {
+        let mut out = Decoded::default();
+        let mut lines = None;
+        match std::str::from_utf8(body) {
+            Err(e) => out.rejected.push(Rejected {
                 index: 0,
                 line: None,
                 reason: format!("body is not UTF-8: {e}"),
-            });
-            return out;
-        }
-    };
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        match serde_json::from_str::<Vec<Value>>(text) {
-            Ok(items) => {
-                for (index, item) in items.into_iter().enumerate() {
-                    push(&mut out, index, None, from_value(item, now_ns));
+            }),
+            Ok(text) if text.trim_start().starts_with('[') => {
+                match serde_json::from_str::<Vec<Value>>(text) {
+                    Ok(items) => {
+                        for (index, item) in items.into_iter().enumerate() {
+                            push(&mut out, index, None, from_value(item, now_ns));
+                        }
+                    }
+                    Err(e) => out.rejected.push(Rejected {
+                        index: 0,
+                        line: Some(e.line()),
+                        reason: format!("invalid JSON array: {e}"),
+                    }),
                 }
             }
-            Err(e) => out.rejected.push(Rejected {
-                index: 0,
-                line: Some(e.line()),
-                reason: format!("invalid JSON array: {e}"),
-            }),
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                // A single (possibly pretty-printed) object.
+                Ok(value @ Value::Object(_)) => push(&mut out, 0, None, from_value(value, now_ns)),
+                // NDJSON: one object per line; blank lines are ignored.
+                _ => lines = Some(text.lines().enumerate()),
+            },
         }
-        return out;
-    }
-    // A single (possibly pretty-printed) object.
-    if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(text) {
-        push(&mut out, 0, None, from_value(value, now_ns));
-        return out;
-    }
-    // NDJSON: one object per line; blank lines are ignored.
-    let mut index = 0;
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+        Decoder {
+            lines,
+            ready: out.events.into_iter(),
+            index: 0,
+            now_ns,
+            rejected: out.rejected,
+            yielded: 0,
         }
-        let result = serde_json::from_str::<Value>(line)
-            .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))
-            .and_then(|v| from_value(v, now_ns));
-        push(&mut out, index, Some(n + 1), result);
-        index += 1;
     }
-    out
+
+    /// How many valid events the iterator has yielded so far.
+    pub fn yielded(&self) -> usize {
+        self.yielded
+    }
+
+    /// The invalid items (complete once the iterator is exhausted).
+    pub fn into_rejected(self) -> Vec<Rejected> {
+        self.rejected
+    }
+}
+
+impl Iterator for Decoder<'_> {
+    type Item = StoredEvent;
+
+    fn next(&mut self) -> Option<StoredEvent> {
+        if let Some(ev) = self.ready.next() {
+            self.yielded += 1;
+            return Some(ev);
+        }
+        let lines = self.lines.as_mut()?;
+        for (n, line) in lines.by_ref() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let index = self.index;
+            self.index += 1;
+            let result = serde_json::from_str::<Value>(line)
+                .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))
+                .and_then(|v| from_value(v, self.now_ns));
+            match result {
+                Ok(ev) => {
+                    self.yielded += 1;
+                    return Some(ev);
+                }
+                Err(reason) => self.rejected.push(Rejected {
+                    index,
+                    line: Some(n + 1),
+                    reason,
+                }),
+            }
+        }
+        None
+    }
 }
 
 fn push(out: &mut Decoded, index: usize, line: Option<usize>, r: Result<StoredEvent, String>) {
@@ -249,6 +313,26 @@ mod tests {
             "{}",
             d.rejected[1].reason
         );
+    }
+
+    #[test]
+    fn the_decoder_yields_what_decode_body_collects() {
+        let nd = format!("{ALERT}\n{{not json\n\n{ALERT}\n{{\"rule\":\"x\"}}\n{ALERT}");
+        let whole = decode_body(nd.as_bytes(), 7);
+        let mut d = Decoder::new(nd.as_bytes(), 7);
+        let first = d.next().expect("first event");
+        assert_eq!(d.yielded(), 1);
+        let rest: Vec<_> = d.by_ref().collect();
+        assert_eq!(d.yielded(), 3);
+        assert_eq!(
+            std::iter::once(first).chain(rest).collect::<Vec<_>>(),
+            whole.events
+        );
+        assert_eq!(d.into_rejected(), whole.rejected);
+        let array = format!("[{ALERT},1]");
+        let mut d = Decoder::new(array.as_bytes(), 0);
+        assert_eq!(d.by_ref().count(), 1);
+        assert_eq!(d.into_rejected().len(), 1);
     }
 
     #[test]

@@ -103,15 +103,16 @@ pub struct EventFilter {
     pub image: Option<String>,
     /// Status equals.
     pub status: Option<String>,
-    /// Output contains (case-insensitive).
+    /// Output contains (case-insensitive for ASCII letters; other characters match exactly).
     pub text: Option<String>,
 }
 
 /// One page of events, newest first, with the cursor of the next page.
 ///
-/// A substring filter (`text`, `image`) examines a bounded window of events per page, so such a
-/// page may hold fewer events than asked for while `next_cursor` is still set: keep following the
-/// cursor to search older events.
+/// A substring filter (`text`, `image`) examines a bounded window of events per page (for a
+/// `text` of three bytes or more, only events in blocks the search index cannot rule out count),
+/// so such a page may hold fewer events than asked for while `next_cursor` is still set: keep
+/// following the cursor to search older events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     /// The events.

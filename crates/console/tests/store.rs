@@ -406,3 +406,184 @@ fn substring_search_is_bounded_per_page_and_resumable() {
     assert_eq!(page.events[0].output, "needle here");
     assert_eq!(page.next_cursor, None);
 }
+
+fn needle_filter(text: &str) -> EventFilter {
+    EventFilter {
+        text: Some(text.into()),
+        ..EventFilter::default()
+    }
+}
+
+fn fillers(from: i64, to: i64) -> Vec<StoredEvent> {
+    (from..to).map(|i| ev(i, "A", "notice", None)).collect()
+}
+
+fn insert_all(s: &SqliteStore, events: &[StoredEvent]) {
+    for chunk in events.chunks(500) {
+        s.insert(chunk).expect("insert");
+    }
+}
+
+#[test]
+fn text_search_skips_blocks_whose_filter_lacks_the_needle() {
+    let (_d, s) = store();
+    // A window of 2,000 ids cannot reach id 1 from id 3,001 by scanning; it can when the
+    // search index rules out block 1 (ids 1,024..2,047), which holds no needle.
+    let s = s.with_scan_window(2000);
+    let mut first = ev(0, "A", "notice", None);
+    first.output = "a Needle here".into();
+    s.insert(&[first]).expect("insert");
+    insert_all(&s, &fillers(1, 3001));
+    let page = s
+        .query(&needle_filter("NEEDLE h"), None, 10)
+        .expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].output, "a Needle here");
+    assert_eq!(page.next_cursor, None);
+    // Other filters still apply to the rows read.
+    let f = EventFilter {
+        rule: Some("B".into()),
+        ..needle_filter("needle")
+    };
+    assert!(s.query(&f, None, 10).expect("query").events.is_empty());
+    // A needle in every event: pages walk back without overlap, as without the index.
+    let f = needle_filter("by a");
+    let p1 = s.query(&f, None, 700).expect("query");
+    assert_eq!(p1.events.len(), 700);
+    let p2 = s.query(&f, p1.next_cursor, 700).expect("query");
+    assert!(p2.events[0].id < p1.events[699].id);
+}
+
+#[test]
+fn text_search_finds_events_written_before_a_restart_in_a_block_completed_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    {
+        let s = SqliteStore::open(&path).expect("opens");
+        let mut first = ev(0, "A", "notice", None);
+        first.output = "needle before restart".into();
+        s.insert(&[first]).expect("insert");
+        insert_all(&s, &fillers(1, 600));
+    }
+    // The reopened writer completes block 0 (ids 0..1,023): its filter must hold the events
+    // the first run wrote, or the search below would skip the block.
+    let s = SqliteStore::open(&path).expect("reopens");
+    insert_all(&s, &fillers(600, 2200));
+    let page = s.query(&needle_filter("needle"), None, 10).expect("query");
+    assert_eq!(page.events.len(), 1, "{page:?}");
+    assert_eq!(page.events[0].output, "needle before restart");
+}
+
+#[test]
+fn a_version_4_store_gets_search_filters_for_its_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    {
+        let s = SqliteStore::open(&path).expect("opens");
+        let mut first = ev(0, "A", "notice", None);
+        first.output = "old needle".into();
+        s.insert(&[first]).expect("insert");
+        insert_all(&s, &fillers(1, 2500));
+    }
+    // Make it look like a store written before the index existed.
+    let c = rusqlite::Connection::open(&path).expect("sqlite");
+    c.execute_batch("DROP TABLE search_blocks; PRAGMA user_version = 4;")
+        .expect("downgrade");
+    drop(c);
+    let s = SqliteStore::open(&path)
+        .expect("migrates")
+        .with_scan_window(1500);
+    let c = rusqlite::Connection::open(&path).expect("sqlite");
+    let blocks: i64 = c
+        .query_row("SELECT count(*) FROM search_blocks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(blocks, 2, "blocks 0 and 1 are complete, block 2 is open");
+    // Reaching id 1 from id 2,500 within 1,500 ids needs block 1 to be ruled out.
+    let page = s
+        .query(&needle_filter("old needle"), None, 10)
+        .expect("query");
+    assert_eq!(page.events.len(), 1, "{page:?}");
+}
+
+#[test]
+fn retention_drops_the_search_filters_of_deleted_blocks() {
+    let (d, s) = store();
+    insert_all(&s, &fillers(0, 3000));
+    s.enforce_retention(None, Some(500)).expect("retention");
+    let c = rusqlite::Connection::open(d.path().join("events.db")).expect("sqlite");
+    let blocks: Vec<i64> = c
+        .prepare("SELECT block FROM search_blocks ORDER BY block")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    // Ids 2,501..3,000 remain: all in block 2, which is still open.
+    assert_eq!(blocks, Vec::<i64>::new());
+    assert_eq!(
+        s.query(&needle_filter("by a"), None, 1000)
+            .expect("query")
+            .events
+            .len(),
+        500
+    );
+}
+
+#[test]
+fn text_search_is_case_insensitive_for_ascii_and_exact_for_other_letters() {
+    let (_d, s) = store();
+    let mut a = ev(0, "A", "notice", None);
+    a.output = "Datei /tmp/Übung geöffnet".into();
+    s.insert(&[a]).expect("insert");
+    let found = |t: &str| {
+        s.query(&needle_filter(t), None, 10)
+            .expect("query")
+            .events
+            .len()
+    };
+    assert_eq!(found("DATEI /TMP/Übung"), 1);
+    assert_eq!(found("geöffnet"), 1);
+    assert_eq!(found("übung"), 0);
+    // Shorter than a trigram: the bounded scan, same answer.
+    assert_eq!(found("Üb"), 1);
+    assert_eq!(found("üb"), 0);
+}
+
+#[test]
+fn text_search_pages_find_every_match_once_whatever_the_window() {
+    let (_d, s) = store();
+    let events: Vec<_> = (0..5000)
+        .map(|i| {
+            let mut e = ev(i, "A", "notice", None);
+            if i % 37 == 0 || (1500..1600).contains(&i) {
+                e.output = format!("hit {i}");
+            }
+            e
+        })
+        .collect();
+    insert_all(&s, &events);
+    let expected: Vec<String> = (0..5000)
+        .rev()
+        .filter(|i| i % 37 == 0 || (1500..1600).contains(i))
+        .map(|i| format!("hit {i}"))
+        .collect();
+    for window in [700, 1024, 1500, 3000, 200_000] {
+        let s2 = SqliteStore::open(s.path())
+            .expect("reopen")
+            .with_scan_window(window);
+        let mut got = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = s2.query(&needle_filter("HIT "), cursor, 7).expect("query");
+            got.extend(page.events.into_iter().map(|e| e.output));
+            pages += 1;
+            assert!(pages < 1000, "the cursor moves on");
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "window {window}");
+    }
+}

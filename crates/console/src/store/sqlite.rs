@@ -8,6 +8,7 @@
 //! the last commits before a power loss or kernel crash may be lost.
 
 mod group;
+mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -24,15 +25,20 @@ use crate::model::{
 };
 use crate::reports::{IncomingReport, StoredReport};
 
-/// How many events (by id) one page of a substring search examines at most, by default.
+/// How many events (by id) one page of a substring search examines at most, by default. For a
+/// text of three bytes or more, only events in blocks that the search index cannot rule out
+/// count.
 pub const SCAN_WINDOW: i64 = 200_000;
+
+/// How many blocks' search filters one page of a text search examines at most (8 KiB each).
+const MAX_FILTER_BLOCKS: i64 = 4096;
 
 /// Page cache of the writer connection, KiB: the hot index pages of a large store stay in memory
 /// instead of being read back for every insert.
 const WRITER_CACHE_KIB: u32 = 65_536;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -118,7 +124,16 @@ const MIGRATIONS: &[&str] = &[
      CREATE UNIQUE INDEX tokens_name ON tokens(name);
      DROP INDEX events_status;
      CREATE INDEX events_status ON events(status) WHERE status IS NOT NULL;",
+    // v5: the free-text search index, a trigram filter per block of event ids (module
+    // `search`); the filters of existing events are built right after (`search::backfill`).
+    "CREATE TABLE search_blocks (
+        block  INTEGER PRIMARY KEY,
+        filter BLOB NOT NULL
+     );",
 ];
+
+/// The migration (1-based) after which the search filters of existing events are built.
+const SEARCH_MIGRATION: usize = 5;
 
 /// When SQLite syncs to disk (`PRAGMA synchronous` in WAL mode).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -275,6 +290,102 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// A page of a free-text search: only the blocks whose trigram filter admits the needle are
+    /// read, newest first, each with the whole filter (so results are exactly those of a scan).
+    /// At most the scan window of ids in such blocks is read per page; the cursor then points at
+    /// where the search stopped.
+    fn search(
+        &self,
+        filter: &EventFilter,
+        needle: &search::Needle,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let (clause, mut args) = where_clause(filter)?;
+        let limit = limit.clamp(1, 1000);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE {clause} AND id >= ? AND id < ? ORDER BY id DESC LIMIT ?"
+        );
+        let fixed = args.len();
+        self.with_reader(|conn| {
+            // Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but
+            // both in one select scan the table.
+            let (min, max): (Option<i64>, Option<i64>) = conn.query_row(
+                "SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (Some(min), Some(max)) = (min, max) else {
+                return Ok(Page {
+                    events: Vec::new(),
+                    next_cursor: None,
+                });
+            };
+            let top = before.unwrap_or(max + 1).min(max + 1);
+            if top <= min {
+                return Ok(Page {
+                    events: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            let mut events = Vec::new();
+            let mut budget = self.scan_window;
+            // Where the page stopped reading, if it stopped within a block.
+            let mut stopped_in_block = None;
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let end = search::walk(
+                conn,
+                needle,
+                search::block_of(min),
+                search::block_of(top - 1),
+                MAX_FILTER_BLOCKS,
+                |block| {
+                    let start = block << search::BLOCK_SHIFT;
+                    let hi = top.min(start + search::BLOCK_EVENTS);
+                    let lo = start.max(hi - budget);
+                    args.truncate(fixed);
+                    args.extend([
+                        SqlValue::Integer(lo),
+                        SqlValue::Integer(hi),
+                        SqlValue::Integer((limit + 1 - events.len()) as i64),
+                    ]);
+                    let rows = stmt.query_map(params_from_iter(args.iter()), row_to_event)?;
+                    for row in rows {
+                        events.push(row?);
+                    }
+                    budget -= hi - lo;
+                    if lo > start {
+                        stopped_in_block = Some(lo);
+                    }
+                    Ok(events.len() <= limit && budget > 0)
+                },
+            )?;
+            if events.len() > limit {
+                events.truncate(limit);
+                let cursor = events.last().map(|e| e.id);
+                return Ok(Page {
+                    events,
+                    next_cursor: cursor,
+                });
+            }
+            // Where the next page goes on: below what this one read.
+            let resume = match end {
+                search::WalkEnd::Done => None,
+                search::WalkEnd::Stopped(block) => {
+                    Some(stopped_in_block.unwrap_or(block << search::BLOCK_SHIFT))
+                }
+                search::WalkEnd::Limit(block) => Some((block + 1) << search::BLOCK_SHIFT),
+            };
+            let next_cursor = resume.filter(|&r| r > min);
+            Ok(Page {
+                events,
+                next_cursor,
+            })
+        })
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |reason: String| StoreError::Open {
         path: path.display().to_string(),
@@ -306,6 +417,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         let tx = conn.transaction().map_err(|e| err(e.to_string()))?;
         tx.execute_batch(sql)
             .map_err(|e| err(format!("migration {}: {e}", i + 1)))?;
+        if i + 1 == SEARCH_MIGRATION {
+            search::backfill(&tx)
+                .map_err(|e| err(format!("migration {}: search index: {e}", i + 1)))?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(|e| err(e.to_string()))?;
         tx.commit().map_err(|e| err(e.to_string()))?;
@@ -373,8 +488,10 @@ fn where_clause(filter: &EventFilter) -> Result<(String, Vec<SqlValue>), StoreEr
         args.push(SqlValue::Text(img.clone()));
     }
     if let Some(text) = &filter.text {
+        // SQLite's lower() folds ASCII letters only: the needle is folded the same way, so a
+        // search is case-insensitive for ASCII and exact for other characters.
         sql.push("instr(lower(output), ?) > 0".into());
-        args.push(SqlValue::Text(text.to_lowercase()));
+        args.push(SqlValue::Text(text.to_ascii_lowercase()));
     }
     let clause = if sql.is_empty() {
         String::from("1")
@@ -429,13 +546,17 @@ impl EventStore for SqliteStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Page, StoreError> {
+        if let Some(needle) = filter.text.as_deref().and_then(search::Needle::new) {
+            return self.search(filter, &needle, before, limit);
+        }
         let (mut clause, mut args) = where_clause(filter)?;
         if let Some(b) = before {
             clause.push_str(" AND id < ?");
             args.push(SqlValue::Integer(b));
         }
-        // Substring filters cannot use an index: bound the work of one page to a window of ids,
-        // and hand back a cursor at the window's edge so the caller can keep searching older.
+        // Substring filters without an index (an image, a text shorter than a trigram) cannot
+        // use one: bound the work of one page to a window of ids, and hand back a cursor at the
+        // window's edge so the caller can keep searching older.
         let mut window_floor = None;
         if filter.text.is_some() || filter.image.is_some() {
             let top = match before {
@@ -586,6 +707,14 @@ impl EventStore for SqliteStore {
                     "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     [max as i64],
                 )? as u64;
+            }
+            if deleted > 0 {
+                // Search filters of blocks whose events are all gone.
+                conn.execute(
+                    "DELETE FROM search_blocks
+                     WHERE block < (SELECT coalesce(min(id), 9223372036854775807) FROM events) >> ?",
+                    [search::BLOCK_SHIFT],
+                )?;
             }
             Ok(deleted)
         })

@@ -84,6 +84,61 @@ async function saveAlarm(e) {
   }
 }
 
+async function loadTokens() {
+  const err = document.getElementById("token-error");
+  const body = document.querySelector("#token-table tbody");
+  body.replaceChildren();
+  let tokens;
+  try {
+    tokens = await api("/api/v1/tokens");
+    err.hidden = true;
+  } catch (e) {
+    err.textContent = `Tokens cannot be listed: ${e.message}`; err.hidden = false;
+    return;
+  }
+  for (const t of tokens) {
+    const del = t.name === "admin" ? el("span", { class: "empty" }, "built in; rotate with replace")
+      : el("button", { class: "small", "data-delete": t.name, onclick: e => confirmDelete(e.currentTarget, t.name) }, "Delete");
+    body.append(el("tr", { "data-token": t.name }, el("td", {}, t.name), el("td", {}, pill(t.role)), el("td", {}, fmtTime(t.created_ns)), el("td", {}, del)));
+  }
+}
+
+async function confirmDelete(button, name) {
+  // Two clicks: the first asks, the second deletes.
+  if (!button.classList.contains("confirm")) {
+    button.classList.add("confirm"); button.textContent = `Really delete ${name}?`;
+    return;
+  }
+  const msg = document.getElementById("token-msg");
+  try {
+    await api(`/api/v1/tokens/${encodeURIComponent(name)}`, "DELETE");
+    msg.textContent = `Deleted ${name}.`; msg.className = "";
+  } catch (e) {
+    msg.textContent = `Not deleted: ${e.message}`; msg.className = "error";
+  }
+  msg.hidden = false;
+  loadTokens();
+}
+
+async function createToken(e) {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  const msg = document.getElementById("token-msg");
+  const box = document.getElementById("token-new");
+  box.hidden = true;
+  try {
+    const t = await api("/api/v1/tokens", "POST", JSON.stringify({ name: form.get("name"), role: form.get("role"), replace: form.get("replace") === "on" }));
+    document.getElementById("token-new-name").textContent = t.name;
+    document.getElementById("token-new-role").textContent = t.role;
+    document.getElementById("token-new-value").textContent = t.token;
+    box.hidden = false; msg.hidden = true;
+    e.target.reset();
+    loadTokens();
+  } catch (err) {
+    msg.textContent = `Not created: ${err.message}`; msg.className = "error"; msg.hidden = false;
+  }
+}
+
 function fmtTime(ns) {
   const d = new Date(Number(BigInt(ns) / 1000000n));
   return d.toISOString().replace("T", " ").replace("Z", "");
@@ -261,7 +316,7 @@ function show(view) {
   state.view = view;
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== view;
   for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.view === view);
-  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions, alarms: loadAlarms, findings: loadFindings, compliance: loadCompliance };
+  const loaders = { overview: loadOverview, events: () => loadEvents(false), decisions: loadDecisions, alarms: loadAlarms, findings: loadFindings, compliance: loadCompliance, tokens: loadTokens };
   loaders[view]().catch(err => console.error(err));
 }
 
@@ -302,6 +357,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("filters").addEventListener("submit", e => { e.preventDefault(); loadEvents(false); });
   document.getElementById("more").addEventListener("click", () => loadEvents(true));
   document.getElementById("alarm-form").addEventListener("submit", saveAlarm);
+  document.getElementById("token-form").addEventListener("submit", createToken);
   document.getElementById("finding-filters").addEventListener("submit", e => { e.preventDefault(); loadFindings(); });
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
   if (state.token) login(state.token); else logout();

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 
+use super::search::OpenBlock;
 use super::{classify, priority_rank};
 use crate::model::{StoredEvent, PRIORITIES};
 use crate::store::StoreError;
@@ -114,7 +115,7 @@ impl GroupWriter {
         let s = stats.clone();
         let thread = std::thread::Builder::new()
             .name("mamori-store-writer".into())
-            .spawn(move || run(&conn, &rx, &s, &ckpt_tx))
+            .spawn(move || run(&conn, &rx, &s, &ckpt_tx, &mut OpenBlock::default()))
             .map_err(spawn_err)?;
         Ok(GroupWriter {
             queue: Some(tx),
@@ -163,6 +164,7 @@ fn run(
     rx: &Receiver<Job>,
     stats: &GroupStats,
     checkpoint: &SyncSender<()>,
+    search: &mut OpenBlock,
 ) {
     while let Ok(first) = rx.recv() {
         let mut n = first.rows.len();
@@ -187,7 +189,7 @@ fn run(
                 continue;
             }
         };
-        match write(&mut guard, &jobs) {
+        match write(&mut guard, &jobs, search) {
             Ok(ids) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -202,7 +204,7 @@ fn run(
             Err(_) if jobs.len() > 1 => {
                 // Find out whose batch failed: each on its own.
                 for j in jobs {
-                    let r = write(&mut guard, std::slice::from_ref(&j))
+                    let r = write(&mut guard, std::slice::from_ref(&j), search)
                         .map(|mut ids| ids.pop().unwrap_or_default())
                         .map_err(classify);
                     if r.is_ok() {
@@ -223,8 +225,26 @@ fn run(
     }
 }
 
-/// Writes the batches of `jobs` in one transaction; the ids of each batch.
-fn write(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Vec<i64>>> {
+/// Writes the batches of `jobs` in one transaction; the ids of each batch. The search index's
+/// filters are kept up to date in the same transaction.
+fn write(
+    conn: &mut Connection,
+    jobs: &[Job],
+    search: &mut OpenBlock,
+) -> rusqlite::Result<Vec<Vec<i64>>> {
+    let r = write_tx(conn, jobs, search);
+    if r.is_err() {
+        // The in-memory filter may hold events that were rolled back, or miss a stored block.
+        search.reset();
+    }
+    r
+}
+
+fn write_tx(
+    conn: &mut Connection,
+    jobs: &[Job],
+    search: &mut OpenBlock,
+) -> rusqlite::Result<Vec<Vec<i64>>> {
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(jobs.len());
     {
@@ -251,7 +271,9 @@ fn write(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Vec<i64>>>
                     r.status,
                     r.fields
                 ])?;
-                ids.push(tx.last_insert_rowid());
+                let id = tx.last_insert_rowid();
+                search.add(&tx, id, &r.output)?;
+                ids.push(id);
             }
             out.push(ids);
         }
