@@ -11,20 +11,22 @@
 //! otherwise; fails under `MAMORI_REQUIRE_PRIVILEGED=1`).
 #![cfg(target_os = "linux")]
 
+#[path = "common/agent.rs"]
+mod agent;
 #[path = "common/memfd.rs"]
 mod memfd;
 #[path = "common/runc.rs"]
 mod runc;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use mamori_policy::RuntimePolicySet;
 use mamori_rules::Alert;
-use mamori_sensor::agent::{Agent, AgentConfig, BackendReport, ExecBackend};
-use mamori_sensor::container::RuntimeRoots;
+use mamori_sensor::agent::ExecBackend;
+
+use agent::{start_agent, wait_for};
 
 const POLICIES: &str = "apiVersion: mamori.dev/v1
 kind: RuntimePolicy
@@ -70,62 +72,6 @@ fn container(name: &str, ns: &str, state: &Path, prog: &[u8]) -> runc::TestConta
     runc::TestContainer::start(o).unwrap_or_else(|e| panic!("container {name}: {e}"))
 }
 
-struct Running {
-    stop: Arc<AtomicBool>,
-    alerts: Arc<Mutex<Vec<Alert>>>,
-    thread: std::thread::JoinHandle<()>,
-    backend: BackendReport,
-}
-
-fn start_agent(policies: RuntimePolicySet, state: &Path) -> Running {
-    let stop = Arc::new(AtomicBool::new(false));
-    let alerts = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop2, alerts2, state) = (stop.clone(), alerts.clone(), state.to_path_buf());
-    let thread = std::thread::spawn(move || {
-        let loaded = mamori_rules::load(&[]).expect("empty rules");
-        let engine = mamori_rules::Engine::new(loaded.ruleset, mamori_rules::Settings::default());
-        let cfg = AgentConfig {
-            policies,
-            roots: RuntimeRoots(vec![state]),
-            exec_backend: ExecBackend::Auto,
-            containers_only: true,
-            hostname: "fileless".into(),
-            ..AgentConfig::default()
-        };
-        let mut agent = match Agent::start(engine, cfg) {
-            Ok(a) => a,
-            Err(e) => {
-                let mut msg = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(c) = src {
-                    msg.push_str(": ");
-                    msg.push_str(&c.to_string());
-                    src = c.source();
-                }
-                let _ = tx.send(Err(msg));
-                return;
-            }
-        };
-        let _ = tx.send(Ok(agent.backend().clone()));
-        agent.run(&stop2, &mut |a| {
-            alerts2.lock().unwrap().push(a);
-        });
-        let s = agent.shutdown();
-        println!("agent stats: {s:?}");
-    });
-    let backend = rx
-        .recv()
-        .expect("agent thread")
-        .unwrap_or_else(|e| panic!("the agent did not start: {e}"));
-    Running {
-        stop,
-        alerts,
-        thread,
-        backend,
-    }
-}
-
 fn decisions(alerts: &[Alert], container: &str, status: &str) -> Vec<Alert> {
     alerts
         .iter()
@@ -139,25 +85,6 @@ fn decisions(alerts: &[Alert], container: &str, status: &str) -> Vec<Alert> {
         })
         .cloned()
         .collect()
-}
-
-fn wait_for(alerts: &Mutex<Vec<Alert>>, what: &str, f: impl Fn(&[Alert]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if f(&alerts.lock().unwrap()) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let all: Vec<String> = alerts
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|a| a.output.clone())
-                .collect();
-            panic!("no {what} decision; alerts: {all:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn field<'a>(a: &'a Alert, k: &str) -> Option<&'a serde_json::Value> {
@@ -189,7 +116,7 @@ fn memfd_exec_is_blocked_in_enforce_and_reported_in_audit() {
     );
 
     let policies = RuntimePolicySet::from_str_named(POLICIES, "fileless.yaml").unwrap();
-    let agent = start_agent(policies, state.path());
+    let agent = start_agent(policies, state.path(), ExecBackend::Auto, "fileless");
     println!("backend: {:?}", agent.backend);
     let lsm = agent.backend.exec == "lsm";
     // Let the agent put both containers in the kernel's maps (it syncs every tick).
@@ -354,7 +281,7 @@ spec:
 "
     );
     let policies = RuntimePolicySet::from_str_named(&doc, "later.yaml").unwrap();
-    let agent = start_agent(policies, state.path());
+    let agent = start_agent(policies, state.path(), ExecBackend::Auto, "fileless");
     println!("backend: {:?}", agent.backend);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(

@@ -21,6 +21,8 @@
 //! Without root, qemu, runc or a static busybox it prints `SKIPPED:`; with
 //! `MAMORI_REQUIRE_PRIVILEGED=1` that is a failure, and so is a kernel that cannot be fetched.
 
+#[path = "common/agent.rs"]
+mod agent;
 #[path = "common/memfd.rs"]
 mod memfd;
 #[path = "common/runc.rs"]
@@ -29,14 +31,14 @@ mod runc;
 mod vm;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mamori_policy::RuntimePolicySet;
 use mamori_rules::Alert;
-use mamori_sensor::agent::{Agent, AgentConfig, BackendReport, ExecBackend};
-use mamori_sensor::container::RuntimeRoots;
+use mamori_sensor::agent::ExecBackend;
+
+use agent::{start_agent, wait_for};
 
 const GUEST: &str = "MAMORI_LSM_VM_GUEST";
 /// The memfd-exec program built on the host, for the guest's images.
@@ -232,62 +234,6 @@ fn exec_ms(c: &runc::TestContainer, n: u32) -> f64 {
     (v[1] - v[0]) * 10.0 / f64::from(n)
 }
 
-struct Running {
-    stop: Arc<AtomicBool>,
-    alerts: Arc<Mutex<Vec<Alert>>>,
-    thread: std::thread::JoinHandle<()>,
-    backend: BackendReport,
-}
-
-fn start_agent(policies: RuntimePolicySet, state: &Path) -> Running {
-    let stop = Arc::new(AtomicBool::new(false));
-    let alerts = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop2, alerts2, state) = (stop.clone(), alerts.clone(), state.to_path_buf());
-    let thread = std::thread::spawn(move || {
-        let loaded = mamori_rules::load(&[]).expect("empty rules");
-        let engine = mamori_rules::Engine::new(loaded.ruleset, mamori_rules::Settings::default());
-        let cfg = AgentConfig {
-            policies,
-            roots: RuntimeRoots(vec![state]),
-            exec_backend: ExecBackend::Lsm,
-            containers_only: true,
-            hostname: "vm".into(),
-            ..AgentConfig::default()
-        };
-        let mut agent = match Agent::start(engine, cfg) {
-            Ok(a) => a,
-            Err(e) => {
-                let mut msg = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(c) = src {
-                    msg.push_str(": ");
-                    msg.push_str(&c.to_string());
-                    src = c.source();
-                }
-                let _ = tx.send(Err(msg));
-                return;
-            }
-        };
-        let _ = tx.send(Ok(agent.backend().clone()));
-        agent.run(&stop2, &mut |a| {
-            alerts2.lock().unwrap().push(a);
-        });
-        let s = agent.shutdown();
-        println!("agent stats: {s:?}");
-    });
-    let backend = rx
-        .recv()
-        .expect("agent thread")
-        .unwrap_or_else(|e| panic!("the agent did not start with the LSM backend: {e}"));
-    Running {
-        stop,
-        alerts,
-        thread,
-        backend,
-    }
-}
-
 fn decisions(alerts: &[Alert], container: &str, control: &str, status: &str) -> Vec<Alert> {
     alerts
         .iter()
@@ -301,25 +247,6 @@ fn decisions(alerts: &[Alert], container: &str, control: &str, status: &str) -> 
         })
         .cloned()
         .collect()
-}
-
-fn wait_for(alerts: &Mutex<Vec<Alert>>, what: &str, f: impl Fn(&[Alert]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if f(&alerts.lock().unwrap()) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let all: Vec<String> = alerts
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|a| a.output.clone())
-                .collect();
-            panic!("no {what} decision; alerts: {all:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn guest() {
@@ -412,7 +339,7 @@ fn guest() {
         "the LSM programs did not see the container's execs"
     );
     mark("exec cost measured");
-    let agent = start_agent(policies, state.path());
+    let agent = start_agent(policies, state.path(), ExecBackend::Lsm, "vm");
     mark("agent started");
     println!("backend: {:?}", agent.backend);
     assert_eq!(agent.backend.exec, "lsm", "{:?}", agent.backend);
