@@ -475,34 +475,206 @@ fn text_search_finds_events_written_before_a_restart_in_a_block_completed_after_
 }
 
 #[test]
-fn a_version_4_store_gets_search_filters_for_its_events() {
+fn a_version_4_store_is_migrated_with_its_events_search_filters_and_time_ranges() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.db");
+    // A store as a version-4 console left it: text columns, an index on time_ns, no search
+    // filters, no interned names, no block time ranges.
+    mamori_console::store::sqlite::create_at_version(&path, 4).expect("v4 schema");
+    let mut want = Vec::new();
     {
-        let s = SqliteStore::open(&path).expect("opens");
-        let mut first = ev(0, "A", "notice", None);
-        first.output = "old needle".into();
-        s.insert(&[first]).expect("insert");
-        insert_all(&s, &fillers(1, 2500));
+        let c = rusqlite::Connection::open(&path).expect("sqlite");
+        let tx = c.unchecked_transaction().expect("tx");
+        for i in 0..2501i64 {
+            let mut e = ev(
+                i,
+                ["A", "B", "C"][i as usize % 3],
+                ["notice", "critical"][i as usize % 2],
+                (i % 5 != 0).then_some(["default", "shop"][i as usize % 2]),
+            );
+            if i == 0 {
+                e.output = "old needle".into();
+            }
+            if i % 7 == 0 {
+                e.status = Some("block".into());
+                e.source = "policy".into();
+            }
+            e.id = i + 1;
+            tx.execute(
+                "INSERT INTO events (id, time_ns, source, rule, priority, output, hostname, tags,
+                   namespace, pod, container, image, status, fields)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                rusqlite::params![
+                    e.id,
+                    e.time_ns,
+                    e.source,
+                    e.rule,
+                    if e.priority == "critical" { 2 } else { 5 },
+                    e.output,
+                    e.hostname,
+                    serde_json::to_string(&e.tags).expect("tags"),
+                    e.namespace,
+                    e.pod,
+                    e.container,
+                    e.image,
+                    e.status,
+                    serde_json::to_string(&e.fields).expect("fields"),
+                ],
+            )
+            .expect("v4 row");
+            want.push(e);
+        }
+        tx.commit().expect("commit");
     }
-    // Make it look like a store written before the index existed.
-    let c = rusqlite::Connection::open(&path).expect("sqlite");
-    c.execute_batch("DROP TABLE search_blocks; PRAGMA user_version = 4;")
-        .expect("downgrade");
-    drop(c);
     let s = SqliteStore::open(&path)
         .expect("migrates")
         .with_scan_window(1500);
+    // Every event reads back exactly as it was written.
+    for e in &want {
+        assert_eq!(s.get(e.id).expect("get").as_ref(), Some(e));
+    }
     let c = rusqlite::Connection::open(&path).expect("sqlite");
-    let blocks: i64 = c
-        .query_row("SELECT count(*) FROM search_blocks", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(blocks, 2, "blocks 0 and 1 are complete, block 2 is open");
-    // Reaching id 1 from id 2,500 within 1,500 ids needs block 1 to be ruled out.
+    let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).expect("count") };
+    assert_eq!(count("PRAGMA user_version"), 6);
+    assert_eq!(
+        count("SELECT count(*) FROM search_blocks"),
+        2,
+        "blocks 0 and 1 are complete, block 2 is open"
+    );
+    assert_eq!(count("SELECT count(*) FROM block_times"), 3);
+    assert_eq!(
+        count("SELECT count(*) FROM sqlite_master WHERE name = 'events_time'"),
+        0
+    );
+    // Reaching id 1 from id 2,501 within 1,500 ids needs block 1 to be ruled out.
     let page = s
         .query(&needle_filter("old needle"), None, 10)
         .expect("query");
     assert_eq!(page.events.len(), 1, "{page:?}");
+    // Filters on interned names, and aggregates, agree with the rows.
+    let f = EventFilter {
+        rule: Some("B".into()),
+        namespace: Some("shop".into()),
+        status: Some("block".into()),
+        source: Some("policy".into()),
+        ..EventFilter::default()
+    };
+    let expected = want
+        .iter()
+        .filter(|e| {
+            e.rule == "B"
+                && e.namespace.as_deref() == Some("shop")
+                && e.status.as_deref() == Some("block")
+                && e.source == "policy"
+        })
+        .count();
+    assert!(expected > 0);
+    assert_eq!(s.count(&f).expect("count") as usize, expected);
+    let by_ns = s
+        .aggregate(&EventFilter::default(), GroupBy::Namespace, 0, 10)
+        .expect("agg");
+    let keys: Vec<(&str, u64)> = by_ns.iter().map(|b| (b.key.as_str(), b.count)).collect();
+    assert_eq!(keys, vec![("default", 1000), ("shop", 1000), ("(none)", 501)]);
+    // New events go on after the migrated ones, with names shared with them.
+    let ids = s.insert(&[ev(9000, "B", "notice", Some("shop"))]).expect("insert");
+    assert_eq!(ids, vec![2502]);
+    let f = EventFilter {
+        rule: Some("B".into()),
+        namespace: Some("shop".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(s.query(&f, None, 1).expect("page").events[0].id, 2502);
+}
+
+#[test]
+fn time_filters_return_exactly_the_events_in_range_whatever_the_arrival_order() {
+    let (_d, s) = store();
+    // Times out of id order: a node whose batch arrives late, and times jumping back and forth
+    // across block boundaries.
+    let mut all = Vec::new();
+    for i in 0..5000i64 {
+        let t = match i % 4 {
+            0 => i,
+            1 => 5000 - i,
+            2 => i / 2,
+            _ => (i * 7919) % 5000,
+        };
+        let mut e = ev(t, ["A", "B"][i as usize % 2], "notice", Some("default"));
+        e.output = format!("n{i}");
+        all.push(e);
+    }
+    insert_all(&s, &all);
+    let base = 1_700_000_000_000_000_000i64;
+    for (since, until) in [
+        (Some(0), Some(10)),
+        (Some(4990), None),
+        (None, Some(3)),
+        (Some(1200), Some(1300)),
+        (Some(2500), Some(2501)),
+        (Some(6000), None),
+        (None, Some(-1)),
+    ] {
+        let f = EventFilter {
+            since_ns: since.map(|t: i64| base + t * 1_000_000_000),
+            until_ns: until.map(|t: i64| base + t * 1_000_000_000),
+            rule: Some("B".into()),
+            ..EventFilter::default()
+        };
+        let want = all
+            .iter()
+            .filter(|e| {
+                e.rule == "B"
+                    && f.since_ns.is_none_or(|t| e.time_ns >= t)
+                    && f.until_ns.is_none_or(|t| e.time_ns < t)
+            })
+            .count();
+        assert_eq!(s.count(&f).expect("count") as usize, want, "{since:?}..{until:?}");
+        let mut seen = 0;
+        let mut cursor = None;
+        loop {
+            let page = s.query(&f, cursor, 97).expect("page");
+            seen += page.events.len();
+            for e in &page.events {
+                assert!(f.since_ns.is_none_or(|t| e.time_ns >= t));
+                assert!(f.until_ns.is_none_or(|t| e.time_ns < t));
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "{since:?}..{until:?}");
+        let buckets = s
+            .aggregate(&f, GroupBy::Time, 60, 10_000)
+            .expect("agg");
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>() as usize, want);
+    }
+}
+
+#[test]
+fn retention_by_age_deletes_old_events_wherever_they_are() {
+    let (_d, s) = store();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    let day = 86_400_000_000_000i64;
+    // Old and new events interleaved across three blocks.
+    let events: Vec<_> = (0..3000i64)
+        .map(|i| {
+            let mut e = ev(i, "A", "notice", None);
+            e.time_ns = if i % 3 == 0 { now - 3 * day } else { now - i };
+            e
+        })
+        .collect();
+    insert_all(&s, &events);
+    assert_eq!(s.enforce_retention(Some(day), None).expect("retention"), 1000);
+    assert_eq!(s.count(&EventFilter::default()).expect("count"), 2000);
+    let old = EventFilter {
+        until_ns: Some(now - day),
+        ..EventFilter::default()
+    };
+    assert_eq!(s.count(&old).expect("count"), 0);
 }
 
 #[test]

@@ -18,7 +18,9 @@ use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 
+use super::names::{Kind, NameCache};
 use super::search::OpenBlock;
+use super::times::Spans;
 use super::{classify, priority_rank};
 use crate::model::{StoredEvent, PRIORITIES};
 use crate::store::StoreError;
@@ -115,7 +117,7 @@ impl GroupWriter {
         let s = stats.clone();
         let thread = std::thread::Builder::new()
             .name("mamori-store-writer".into())
-            .spawn(move || run(&conn, &rx, &s, &ckpt_tx, &mut OpenBlock::default()))
+            .spawn(move || run(&conn, &rx, &s, &ckpt_tx, &mut WriterState::default()))
             .map_err(spawn_err)?;
         Ok(GroupWriter {
             queue: Some(tx),
@@ -159,12 +161,19 @@ fn checkpoint_loop(conn: &Connection, rx: &Receiver<()>) {
     }
 }
 
+/// What the writer keeps between transactions: the open block's search filter and the name ids.
+#[derive(Debug, Default)]
+struct WriterState {
+    search: OpenBlock,
+    names: NameCache,
+}
+
 fn run(
     conn: &Mutex<Connection>,
     rx: &Receiver<Job>,
     stats: &GroupStats,
     checkpoint: &SyncSender<()>,
-    search: &mut OpenBlock,
+    state: &mut WriterState,
 ) {
     while let Ok(first) = rx.recv() {
         let mut n = first.rows.len();
@@ -189,7 +198,7 @@ fn run(
                 continue;
             }
         };
-        match write(&mut guard, &jobs, search) {
+        match write(&mut guard, &jobs, state) {
             Ok(ids) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -204,7 +213,7 @@ fn run(
             Err(_) if jobs.len() > 1 => {
                 // Find out whose batch failed: each on its own.
                 for j in jobs {
-                    let r = write(&mut guard, std::slice::from_ref(&j), search)
+                    let r = write(&mut guard, std::slice::from_ref(&j), state)
                         .map(|mut ids| ids.pop().unwrap_or_default())
                         .map_err(classify);
                     if r.is_ok() {
@@ -226,16 +235,18 @@ fn run(
 }
 
 /// Writes the batches of `jobs` in one transaction; the ids of each batch. The search index's
-/// filters are kept up to date in the same transaction.
+/// filters, the block time ranges and new names are written in the same transaction.
 fn write(
     conn: &mut Connection,
     jobs: &[Job],
-    search: &mut OpenBlock,
+    state: &mut WriterState,
 ) -> rusqlite::Result<Vec<Vec<i64>>> {
-    let r = write_tx(conn, jobs, search);
+    let r = write_tx(conn, jobs, state);
     if r.is_err() {
-        // The in-memory filter may hold events that were rolled back, or miss a stored block.
-        search.reset();
+        // The in-memory filter may hold events that were rolled back, or miss a stored block;
+        // name ids handed out in the transaction are gone.
+        state.search.reset();
+        state.names.reset();
     }
     r
 }
@@ -243,41 +254,57 @@ fn write(
 fn write_tx(
     conn: &mut Connection,
     jobs: &[Job],
-    search: &mut OpenBlock,
+    state: &mut WriterState,
 ) -> rusqlite::Result<Vec<Vec<i64>>> {
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(jobs.len());
+    let mut spans = Spans::default();
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO events (time_ns, source, rule, priority, output, hostname, tags,
-               namespace, pod, container, image, status, fields)
+            "INSERT INTO events (time_ns, priority, source, rule, namespace, status, hostname,
+               tags, pod, container, image, output, fields)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
+        let names = &mut state.names;
         for j in jobs {
             let mut ids = Vec::with_capacity(j.rows.len());
             for r in &j.rows {
+                let source = names.id(&tx, Kind::Source, &r.source)?;
+                let rule = names.id(&tx, Kind::Rule, &r.rule)?;
+                let namespace = match &r.namespace {
+                    Some(n) => Some(names.id(&tx, Kind::Namespace, n)?),
+                    None => None,
+                };
+                let status = match &r.status {
+                    Some(s) => Some(names.id(&tx, Kind::Status, s)?),
+                    None => None,
+                };
+                let hostname = names.id(&tx, Kind::Hostname, &r.hostname)?;
+                let tags = names.id(&tx, Kind::Tags, &r.tags)?;
                 stmt.execute(params![
                     r.time_ns,
-                    r.source,
-                    r.rule,
                     r.rank,
-                    r.output,
-                    r.hostname,
-                    r.tags,
-                    r.namespace,
+                    source,
+                    rule,
+                    namespace,
+                    status,
+                    hostname,
+                    tags,
                     r.pod,
                     r.container,
                     r.image,
-                    r.status,
+                    r.output,
                     r.fields
                 ])?;
                 let id = tx.last_insert_rowid();
-                search.add(&tx, id, &r.output)?;
+                state.search.add(&tx, id, &r.output)?;
+                spans.add(id, r.time_ns);
                 ids.push(id);
             }
             out.push(ids);
         }
     }
+    spans.store(&tx)?;
     tx.commit()?;
     Ok(out)
 }
