@@ -2,6 +2,8 @@
 # Rebuilds the sensor's BPF objects (sensor.bpf.o from sensor.bpf.c, netblock.bpf.o from
 # netblock.bpf.c, lsm.bpf.o from lsm.bpf.c) with Debian's clang (CO-RE against the committed vmlinux.h, so the objects are
 # the same whatever kernel builds them).
+# sensor.bpf.c and lsm.bpf.c include common.bpf.h (shared kernel reads); --check compiles the
+# sources afresh, so a change to the header is caught like a change to a .c file.
 #   build.sh            rebuild every object in place
 #   build.sh --check    rebuild into temp files and fail if any differs from the committed object
 #   build.sh --vmlinux  regenerate vmlinux.h from the running kernel's BTF first (needs bpftool)

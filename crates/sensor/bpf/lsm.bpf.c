@@ -30,6 +30,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -81,9 +82,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define F_OVERLAY (1u << 6)
 #define F_DELETED (1u << 7) // the executable has no name left (unlinked, O_TMPFILE)
 
-#define OVERLAYFS_SUPER_MAGIC 0x794c7630
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define FMODE_WRITE_VAL 0x2
 #define O_CREAT_VAL 0100
 #define O_TRUNC_VAL 01000
@@ -201,20 +199,10 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline struct pid_namespace *pidns_of(struct task_struct *t, __u32 *vpid)
-{
-	struct pid *p = BPF_CORE_READ(t, thread_pid);
-	unsigned int level = BPF_CORE_READ(p, level);
-	struct upid up;
-	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
-	*vpid = up.nr;
-	return up.ns;
-}
-
 static __always_inline struct container_policy *policy_of_current(__u64 *pidns, __u32 *vpid)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pid_namespace *ns = pidns_of(t, vpid);
+	struct pid_namespace *ns = task_pidns(t, vpid);
 	*pidns = BPF_CORE_READ(ns, ns.inum);
 	return bpf_map_lookup_elem(&containers, pidns);
 }
@@ -303,40 +291,6 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch, &z);
 }
 
-// The overlay inode's upper dentry (set when the file is on the upper layer). overlayfs is often
-// a module (Debian), so `struct ovl_inode` is not in vmlinux's BTF and a CO-RE relocation against
-// it fails to load: use its layout instead, which has been stable since 4.19 — `__upperdentry`
-// directly follows the embedded `struct inode vfs_inode` (sized from vmlinux's BTF).
-static __always_inline struct dentry *ovl_upper(struct inode *ino)
-{
-	struct dentry *upper = NULL;
-	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)ino + bpf_core_type_size(struct inode));
-	return upper;
-}
-
-static __always_inline int is_sock_file(struct file *f)
-{
-	if (!f)
-		return 0;
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
-}
-
-static __always_inline struct file *task_fd(struct task_struct *t, __u32 fd)
-{
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	if (!files)
-		return NULL;
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if (fd >= max)
-		return NULL;
-	struct file **arr = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_core_read(&f, sizeof(f), &arr[fd]);
-	return f;
-}
-
 static __always_inline int is_tainted(struct task_struct *t)
 {
 	__u64 k = (__u64)t;
@@ -412,7 +366,7 @@ int BPF_PROG(lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	// Seed the session taint even before the container has a policy (it may get one later).
 	if (vpid != 1 && !is_tainted(t)) {
 		__u32 pv = 0;
-		struct pid_namespace *pns = pidns_of(BPF_CORE_READ(t, real_parent), &pv);
+		struct pid_namespace *pns = task_pidns(BPF_CORE_READ(t, real_parent), &pv);
 		if (BPF_CORE_READ(pns, ns.inum) != pidns)
 			taint(t);
 	}
@@ -433,9 +387,7 @@ int BPF_PROG(lsm_bprm_check, struct linux_binprm *bprm, int ret)
 		if (ovl_upper(ino))
 			flags |= F_UPPER;
 	}
-	char dname[8] = {};
-	bpf_probe_read_kernel_str(dname, sizeof(dname), BPF_CORE_READ(f, f_path.dentry, d_name.name));
-	if (dname[0] == 'm' && dname[1] == 'e' && dname[2] == 'm' && dname[3] == 'f' && dname[4] == 'd' && dname[5] == ':')
+	if (is_memfd_file(f))
 		flags |= F_MEMFD;
 	if (BPF_CORE_READ(ino, __i_nlink) == 0)
 		flags |= F_DELETED;

@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -55,9 +56,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ENF_KILL_DRIFT (1u << 2)        // post-exec fallback when fanotify is unavailable
 #define ENF_TRACK_EXEC (1u << 3)        // record execve's pathname per task for the fanotify decider
 
-#define OVERLAYFS_SUPER_MAGIC 0x794c7630
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define AT_FDCWD_VAL -100
 #define EINPROGRESS_VAL 115
 
@@ -190,16 +188,6 @@ static __always_inline __u64 cfg(__u32 idx)
 	return v ? *v : 0;
 }
 
-static __always_inline struct pid_namespace *task_pidns(struct task_struct *t, __u32 *vpid)
-{
-	struct pid *p = BPF_CORE_READ(t, thread_pid);
-	unsigned int level = BPF_CORE_READ(p, level);
-	struct upid up;
-	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
-	*vpid = up.nr;
-	return up.ns;
-}
-
 // The number of `p` as seen from pid namespace level `level` (0 when not visible there).
 static __always_inline __u32 pid_nr_at(struct pid *p, unsigned int level)
 {
@@ -323,40 +311,6 @@ static __always_inline __u64 inode_ctime_sec(struct inode *ino)
 	return BPF_CORE_READ(old, i_ctime.tv_sec);
 }
 
-// The overlay inode's upper dentry (set when the file is on the upper layer). overlayfs is often
-// a module (Debian), so `struct ovl_inode` is not in vmlinux's BTF and a CO-RE relocation against
-// it fails to load: use its layout instead, which has been stable since 4.19 — `__upperdentry`
-// directly follows the embedded `struct inode vfs_inode` (sized from vmlinux's BTF).
-static __always_inline struct dentry *ovl_upper(struct inode *ino)
-{
-	struct dentry *upper = NULL;
-	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)ino + bpf_core_type_size(struct inode));
-	return upper;
-}
-
-static __always_inline int is_sock_file(struct file *f)
-{
-	if (!f)
-		return 0;
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
-}
-
-static __always_inline struct file *task_fd(struct task_struct *t, __u32 fd)
-{
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	if (!files)
-		return NULL;
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if (fd >= max)
-		return NULL;
-	struct file **arr = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_core_read(&f, sizeof(f), &arr[fd]);
-	return f;
-}
-
 // Reads the endpoints of the socket behind `fd` into slot 1. Returns 1 when it is an inet socket.
 static __always_inline int sock_of_fd(struct scratch_buf *s, struct event_hdr *h, struct task_struct *t, __u32 fd)
 {
@@ -458,9 +412,7 @@ int BPF_PROG(on_exec, struct task_struct *t, pid_t old_pid, struct linux_binprm 
 		if (ovl_upper(ino))
 			h->flags |= F_UPPER;
 	}
-	char dname[8] = {};
-	bpf_probe_read_kernel_str(dname, sizeof(dname), BPF_CORE_READ(f, f_path.dentry, d_name.name));
-	if (dname[0] == 'm' && dname[1] == 'e' && dname[2] == 'm' && dname[3] == 'f' && dname[4] == 'd' && dname[5] == ':')
+	if (is_memfd_file(f))
 		h->flags |= F_MEMFD;
 	if (h->args[2] == 0)
 		h->flags |= F_DELETED;
