@@ -5,13 +5,14 @@
 //! line for NDJSON) and a reason. The caller answers 200 with both lists, or 400 when nothing in
 //! the body is valid.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Map, Value};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::model::{normalise_priority, StoredEvent};
+use crate::model::{normalise_priority, Fields, StoredEvent};
 
 /// One item of a batch that could not be ingested.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -73,10 +74,10 @@ impl<'a> Decoder<'a> {
                 reason: format!("body is not UTF-8: {e}"),
             }),
             Ok(text) if text.trim_start().starts_with('[') => {
-                match serde_json::from_str::<Vec<Value>>(text) {
+                match serde_json::from_str::<Vec<&RawValue>>(text) {
                     Ok(items) => {
                         for (index, item) in items.into_iter().enumerate() {
-                            push(&mut out, index, None, from_value(item, now_ns));
+                            push(&mut out, index, None, decode_item(item.get(), now_ns));
                         }
                     }
                     Err(e) => out.rejected.push(Rejected {
@@ -86,9 +87,11 @@ impl<'a> Decoder<'a> {
                     }),
                 }
             }
-            Ok(text) => match serde_json::from_str::<Value>(text) {
+            Ok(text) => match serde_json::from_str::<&RawValue>(text) {
                 // A single (possibly pretty-printed) object.
-                Ok(value @ Value::Object(_)) => push(&mut out, 0, None, from_value(value, now_ns)),
+                Ok(value) if raw_kind(value) == RawKind::Object => {
+                    push(&mut out, 0, None, decode_item(value.get(), now_ns))
+                }
                 // NDJSON: one object per line; blank lines are ignored.
                 _ => lines = Some(text.lines().enumerate()),
             },
@@ -129,9 +132,7 @@ impl Iterator for Decoder<'_> {
             }
             let index = self.index;
             self.index += 1;
-            let result = serde_json::from_str::<Value>(line)
-                .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))
-                .and_then(|v| from_value(v, self.now_ns));
+            let result = decode_item(line, self.now_ns);
             match result {
                 Ok(ev) => {
                     self.yielded += 1;
@@ -159,70 +160,240 @@ fn push(out: &mut Decoded, index: usize, line: Option<usize>, r: Result<StoredEv
     }
 }
 
-/// Converts one decoded JSON value (a Falco alert or a mamori event) into a stored event.
-pub fn from_value(value: Value, now_ns: i64) -> Result<StoredEvent, String> {
-    let Value::Object(mut obj) = value else {
-        return Err(format!("expected a JSON object, found {}", kind(&value)));
-    };
-    let rule = take_str(&mut obj, "rule")?.ok_or("missing \"rule\"")?;
+/// The members of an alert the console reads; any other member is skipped.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum Member {
+    #[serde(rename = "rule")]
+    Rule,
+    #[serde(rename = "priority")]
+    Priority,
+    #[serde(rename = "output")]
+    Output,
+    #[serde(rename = "time")]
+    Time,
+    #[serde(rename = "source")]
+    Source,
+    #[serde(rename = "hostname")]
+    Hostname,
+    #[serde(rename = "status")]
+    Status,
+    #[serde(rename = "tags")]
+    Tags,
+    #[serde(rename = "output_fields")]
+    OutputFields,
+    #[serde(other)]
+    Other,
+}
+
+/// One alert's members, as the raw JSON of each (a later duplicate replaces an earlier one, as a
+/// JSON object decoded to a map would).
+#[derive(Default)]
+struct Item<'a> {
+    rule: Option<&'a RawValue>,
+    priority: Option<&'a RawValue>,
+    output: Option<&'a RawValue>,
+    time: Option<&'a RawValue>,
+    source: Option<&'a RawValue>,
+    hostname: Option<&'a RawValue>,
+    status: Option<&'a RawValue>,
+    tags: Option<&'a RawValue>,
+    output_fields: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for Item<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Item<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
+                let mut item = Item::default();
+                while let Some(member) = map.next_key::<Member>()? {
+                    let slot = match member {
+                        Member::Rule => &mut item.rule,
+                        Member::Priority => &mut item.priority,
+                        Member::Output => &mut item.output,
+                        Member::Time => &mut item.time,
+                        Member::Source => &mut item.source,
+                        Member::Hostname => &mut item.hostname,
+                        Member::Status => &mut item.status,
+                        Member::Tags => &mut item.tags,
+                        Member::OutputFields => &mut item.output_fields,
+                        Member::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(item)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The members of `output_fields` lifted into columns; the others are skipped.
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum Lifted {
+    #[serde(rename = "k8s.ns.name")]
+    Namespace,
+    #[serde(rename = "k8s.pod.name")]
+    Pod,
+    #[serde(rename = "container.id")]
+    Container,
+    #[serde(rename = "container.image.repository")]
+    Repository,
+    #[serde(rename = "container.image.tag")]
+    Tag,
+    #[serde(rename = "container.image")]
+    Image,
+    #[serde(other)]
+    Other,
+}
+
+/// The lifted members of `output_fields` (raw JSON).
+#[derive(Default)]
+struct LiftedFields<'a> {
+    namespace: Option<&'a RawValue>,
+    pod: Option<&'a RawValue>,
+    container: Option<&'a RawValue>,
+    repository: Option<&'a RawValue>,
+    tag: Option<&'a RawValue>,
+    image: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for LiftedFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LiftedFields<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LiftedFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LiftedFields<'de>, A::Error> {
+                let mut l = LiftedFields::default();
+                while let Some(member) = map.next_key::<Lifted>()? {
+                    let slot = match member {
+                        Lifted::Namespace => &mut l.namespace,
+                        Lifted::Pod => &mut l.pod,
+                        Lifted::Container => &mut l.container,
+                        Lifted::Repository => &mut l.repository,
+                        Lifted::Tag => &mut l.tag,
+                        Lifted::Image => &mut l.image,
+                        Lifted::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(l)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Decodes one item of a batch (a Falco alert or a mamori event, as JSON text) into a stored
+/// event. Members are read in place from the text; `output_fields` is kept as its JSON text.
+pub fn decode_item(text: &str, now_ns: i64) -> Result<StoredEvent, String> {
+    let first = text.trim_start().as_bytes().first().copied();
+    if first != Some(b'{') {
+        return Err(match serde_json::from_str::<Value>(text) {
+            Ok(v) => format!("expected a JSON object, found {}", kind(&v)),
+            Err(e) => format!("invalid JSON at column {}: {e}", e.column()),
+        });
+    }
+    let item: Item<'_> = serde_json::from_str(text)
+        .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))?;
+    let rule = string(item.rule, "rule")?.ok_or("missing \"rule\"")?;
     if rule.is_empty() {
         return Err("\"rule\" is empty".into());
     }
-    let priority_raw = take_str(&mut obj, "priority")?.ok_or("missing \"priority\"")?;
+    let priority_raw = string(item.priority, "priority")?.ok_or("missing \"priority\"")?;
     let priority = normalise_priority(&priority_raw)
         .ok_or_else(|| format!("unknown priority {priority_raw:?}"))?;
-    let output = take_str(&mut obj, "output")?.unwrap_or_default();
-    let time_ns = match obj.remove("time") {
-        None | Some(Value::Null) => now_ns,
-        Some(Value::String(s)) => parse_time(&s)?,
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| format!("\"time\" {n} is not an integer of nanoseconds"))?,
-        Some(other) => {
-            return Err(format!(
-                "\"time\" must be a string or number, found {}",
-                kind(&other)
-            ))
+    let output = string(item.output, "output")?.unwrap_or_default();
+    let time_ns = match item.time {
+        None => now_ns,
+        Some(raw) => match raw_kind(raw) {
+            RawKind::Null => now_ns,
+            RawKind::String => parse_time(&parse::<String>(raw, "time")?)?,
+            RawKind::Number => serde_json::from_str::<i64>(raw.get()).map_err(|_| {
+                format!(
+                    "\"time\" {} is not an integer of nanoseconds",
+                    raw.get().trim()
+                )
+            })?,
+            other => {
+                return Err(format!(
+                    "\"time\" must be a string or number, found {}",
+                    other.name()
+                ))
+            }
+        },
+    };
+    let source = string(item.source, "source")?.unwrap_or_else(|| "syscall".into());
+    let hostname = string(item.hostname, "hostname")?.unwrap_or_default();
+    let status = string(item.status, "status")?;
+    let tags = match item.tags {
+        None => Vec::new(),
+        Some(raw) => match raw_kind(raw) {
+            RawKind::Null => Vec::new(),
+            RawKind::Array => parse::<Vec<&RawValue>>(raw, "tags")?
+                .into_iter()
+                .map(|t| match raw_kind(t) {
+                    RawKind::String => parse::<String>(t, "tags"),
+                    other => Err(format!(
+                        "\"tags\" items must be strings, found {}",
+                        other.name()
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            other => {
+                return Err(format!(
+                    "\"tags\" must be an array, found {}",
+                    other.name()
+                ))
+            }
+        },
+    };
+    let (fields, lifted) = match item.output_fields {
+        None => (Fields::default(), LiftedFields::default()),
+        Some(raw) => match raw_kind(raw) {
+            RawKind::Null => (Fields::default(), LiftedFields::default()),
+            RawKind::Object => (Fields::from_raw(raw), parse(raw, "output_fields")?),
+            other => {
+                return Err(format!(
+                    "\"output_fields\" must be an object, found {}",
+                    other.name()
+                ))
+            }
+        },
+    };
+    // A lifted field is a non-empty string other than Falco's "<NA>"; anything else is left
+    // in the fields only.
+    let field = |raw: Option<&RawValue>| -> Option<String> {
+        let raw = raw?;
+        if raw_kind(raw) != RawKind::String {
+            return None;
         }
+        serde_json::from_str::<String>(raw.get())
+            .ok()
+            .filter(|s| !s.is_empty() && s != "<NA>")
     };
-    let source = take_str(&mut obj, "source")?.unwrap_or_else(|| "syscall".into());
-    let hostname = take_str(&mut obj, "hostname")?.unwrap_or_default();
-    let status = take_str(&mut obj, "status")?;
-    let tags = match obj.remove("tags") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|t| match t {
-                Value::String(s) => Ok(s),
-                other => Err(format!(
-                    "\"tags\" items must be strings, found {}",
-                    kind(&other)
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("\"tags\" must be an array, found {}", kind(&other))),
-    };
-    let fields: BTreeMap<String, Value> = match obj.remove("output_fields") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(m)) => m.into_iter().collect(),
-        Some(other) => {
-            return Err(format!(
-                "\"output_fields\" must be an object, found {}",
-                kind(&other)
-            ))
-        }
-    };
-    let field = |name: &str| match fields.get(name) {
-        Some(Value::String(s)) if !s.is_empty() && s != "<NA>" => Some(s.clone()),
-        _ => None,
-    };
-    let image = match (
-        field("container.image.repository"),
-        field("container.image.tag"),
-    ) {
+    let image = match (field(lifted.repository), field(lifted.tag)) {
         (Some(repo), Some(tag)) => Some(format!("{repo}:{tag}")),
         (Some(repo), None) => Some(repo),
-        (None, _) => field("container.image"),
+        (None, _) => field(lifted.image),
     };
     Ok(StoredEvent {
         id: 0,
@@ -233,22 +404,67 @@ pub fn from_value(value: Value, now_ns: i64) -> Result<StoredEvent, String> {
         output,
         hostname,
         tags,
-        namespace: field("k8s.ns.name"),
-        pod: field("k8s.pod.name"),
-        container: field("container.id"),
+        namespace: field(lifted.namespace),
+        pod: field(lifted.pod),
+        container: field(lifted.container),
         image,
         status,
         fields,
     })
 }
 
-fn take_str(obj: &mut Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match obj.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "\"{key}\" must be a string, found {}",
-            kind(&other)
+/// What a raw JSON value is, from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawKind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl RawKind {
+    fn name(self) -> &'static str {
+        match self {
+            RawKind::Null => "null",
+            RawKind::Bool => "a boolean",
+            RawKind::Number => "a number",
+            RawKind::String => "a string",
+            RawKind::Array => "an array",
+            RawKind::Object => "an object",
+        }
+    }
+}
+
+fn raw_kind(raw: &RawValue) -> RawKind {
+    // serde_json hands out raw values without leading whitespace.
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'n') => RawKind::Null,
+        Some(b't' | b'f') => RawKind::Bool,
+        Some(b'"') => RawKind::String,
+        Some(b'[') => RawKind::Array,
+        Some(b'{') => RawKind::Object,
+        _ => RawKind::Number,
+    }
+}
+
+/// Decodes a raw member as `T`.
+fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue, member: &str) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("\"{member}\": {e}"))
+}
+
+/// A member that must be a string when present; null counts as absent.
+fn string(raw: Option<&RawValue>, member: &str) -> Result<Option<String>, String> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    match raw_kind(raw) {
+        RawKind::Null => Ok(None),
+        RawKind::String => parse(raw, member).map(Some),
+        other => Err(format!(
+            "\"{member}\" must be a string, found {}",
+            other.name()
         )),
     }
 }
@@ -354,6 +570,55 @@ mod tests {
         assert_eq!(d.events[0].time_ns, 42);
         assert_eq!(d.events[0].priority, "informational");
         assert_eq!(d.events[0].status.as_deref(), Some("block"));
+    }
+
+    #[test]
+    fn members_are_read_in_place_whatever_their_form() {
+        // Escapes, a duplicate member (the last wins), unknown members of every kind, numbers
+        // for time, "<NA>" and non-string lifted fields, pretty-printed output_fields.
+        let item = r#"{"rule":"first","extra":{"a":[1,{"b":null}]},"rule":"Write \"below\" etc",
+            "priority":"ERROR","time":1700000000000000001,"output":"tab\there \u00e9",
+            "tags":[],"hostname":null,"output_fields": {
+                "k8s.ns.name": "<NA>", "k8s.pod.name": 7, "container.id": "",
+                "container.image": "busybox", "proc.name": "sh\n"
+            }}"#;
+        let ev = decode_item(item, 5).expect("valid");
+        assert_eq!(ev.rule, "Write \"below\" etc");
+        assert_eq!(ev.priority, "error");
+        assert_eq!(ev.time_ns, 1_700_000_000_000_000_001);
+        assert_eq!(ev.output, "tab\there é");
+        assert_eq!(ev.hostname, "");
+        assert!(ev.tags.is_empty());
+        assert_eq!((ev.namespace, ev.pod, ev.container), (None, None, None));
+        assert_eq!(ev.image.as_deref(), Some("busybox"));
+        let fields = ev.fields.to_map();
+        assert_eq!(fields["proc.name"], "sh\n");
+        assert_eq!(fields["k8s.pod.name"], 7);
+        assert_eq!(fields.len(), 5);
+        // The fields serialise as the object they came in.
+        let v: Value = serde_json::to_value(&ev.fields).expect("serialise");
+        assert_eq!(v["container.image"], "busybox");
+    }
+
+    #[test]
+    fn every_wrong_type_is_named() {
+        for (item, want) in [
+            (r#"{"rule":1,"priority":"info"}"#, "\"rule\" must be a string, found a number"),
+            (r#"{"rule":"r","priority":true}"#, "\"priority\" must be a string, found a boolean"),
+            (r#"{"rule":"r","priority":"info","time":[1]}"#, "\"time\" must be a string or number, found an array"),
+            (r#"{"rule":"r","priority":"info","time":1.5}"#, "is not an integer of nanoseconds"),
+            (r#"{"rule":"r","priority":"info","tags":["a",2]}"#, "\"tags\" items must be strings, found a number"),
+            (r#"{"rule":"r","priority":"info","output_fields":[]}"#, "\"output_fields\" must be an object, found an array"),
+            (r#"{"rule":"r","priority":"info","source":{}}"#, "\"source\" must be a string, found an object"),
+            (r#"{"rule":"","priority":"info"}"#, "\"rule\" is empty"),
+            (r#"{"priority":"info"}"#, "missing \"rule\""),
+            (r#"[1]"#, "expected a JSON object, found an array"),
+            (r#"{"rule":"r","priority":"info""#, "invalid JSON at column"),
+            (r#"{"rule":"r" "priority":"info"}"#, "invalid JSON at column 13"),
+        ] {
+            let err = decode_item(item, 0).expect_err(item);
+            assert!(err.contains(want), "{item}: {err}");
+        }
     }
 
     #[test]

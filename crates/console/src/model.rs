@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// One event as the console stores and returns it.
@@ -48,7 +49,92 @@ pub struct StoredEvent {
     pub status: Option<String>,
     /// All other fields, by Falco name.
     #[serde(default)]
-    pub fields: BTreeMap<String, Value>,
+    pub fields: Fields,
+}
+
+/// An event's fields by Falco name (Falco's `output_fields`): a JSON object, kept as the JSON
+/// text it arrived in, so that ingest stores it without building a map and writing it out again.
+/// It serialises as that object.
+#[derive(Clone)]
+pub struct Fields(
+    /// `None`: no fields (`{}`).
+    Option<Box<RawValue>>,
+);
+
+impl Fields {
+    /// The JSON text of a field object; an error when it is not a JSON object.
+    pub fn from_json(text: &str) -> Result<Fields, String> {
+        if !text.trim_start().starts_with('{') {
+            return Err("fields must be a JSON object".into());
+        }
+        RawValue::from_string(text.to_string())
+            .map(|raw| Fields(Some(raw)))
+            .map_err(|e| format!("fields are not valid JSON: {e}"))
+    }
+
+    /// An already checked JSON object (a raw value that starts with `{`).
+    pub(crate) fn from_raw(raw: &RawValue) -> Fields {
+        Fields(Some(raw.to_owned()))
+    }
+
+    /// The JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.as_deref().map_or("{}", RawValue::get)
+    }
+
+    /// The fields as a map.
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        serde_json::from_str(self.as_json()).unwrap_or_default()
+    }
+
+    /// One field's value.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.to_map().remove(name)
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields(None)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Fields {
+    fn from(map: BTreeMap<String, Value>) -> Fields {
+        if map.is_empty() {
+            return Fields(None);
+        }
+        Fields(serde_json::value::to_raw_value(&map).ok())
+    }
+}
+
+/// Equal when they hold the same fields (whatever the spacing or member order of their text).
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.as_json() == other.as_json() || self.to_map() == other.to_map()
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_json())
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(raw) => raw.serialize(s),
+            None => BTreeMap::<String, Value>::new().serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        // Through a map, so any deserializer (also `serde_json::from_value`) can produce it.
+        BTreeMap::<String, Value>::deserialize(d).map(Fields::from)
+    }
 }
 
 /// The Falco priorities, most severe first, as Falco writes them in JSON alerts.

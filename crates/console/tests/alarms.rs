@@ -1,7 +1,6 @@
 //! Alarms: evaluation against the store, state history, acknowledgement, and the e-mail and webhook
 //! actions against servers the tests start on 127.0.0.1.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -44,7 +43,7 @@ fn event(rule: &str, time_ns: i64) -> StoredEvent {
         container: None,
         image: None,
         status: None,
-        fields: BTreeMap::new(),
+        fields: Default::default(),
     }
 }
 

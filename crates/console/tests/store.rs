@@ -20,7 +20,7 @@ fn ev(i: i64, rule: &str, priority: &str, ns: Option<&str>) -> StoredEvent {
         container: Some("3ad7b26ded6d".into()),
         image: Some("nginx:1.25".into()),
         status: None,
-        fields: BTreeMap::from([("proc.name".into(), serde_json::json!("cat"))]),
+        fields: BTreeMap::from([("proc.name".into(), serde_json::json!("cat"))]).into(),
     }
 }
 
@@ -518,7 +518,7 @@ fn a_version_4_store_is_migrated_with_its_events_search_filters_and_time_ranges(
                     e.container,
                     e.image,
                     e.status,
-                    serde_json::to_string(&e.fields).expect("fields"),
+                    e.fields.as_json(),
                 ],
             )
             .expect("v4 row");

@@ -23,7 +23,7 @@ use super::{EventStore, StoreError};
 use crate::alarms::{AlarmConfig, AlarmState, AlarmStatus, Transition};
 use crate::auth::TokenInfo;
 use crate::model::{
-    normalise_priority, Bucket, EventFilter, GroupBy, Page, StoredEvent, PRIORITIES,
+    normalise_priority, Bucket, EventFilter, Fields, GroupBy, Page, StoredEvent, PRIORITIES,
 };
 use crate::reports::{IncomingReport, StoredReport};
 
@@ -647,7 +647,7 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         container: row.get(10)?,
         image: row.get(11)?,
         status: row.get(12)?,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
+        fields: Fields::from_json(&fields).unwrap_or_default(),
     })
 }
 

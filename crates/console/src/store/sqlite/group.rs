@@ -71,7 +71,7 @@ impl Row {
             container: ev.container.clone(),
             image: ev.image.clone(),
             status: ev.status.clone(),
-            fields: serde_json::to_string(&ev.fields).unwrap_or_else(|_| "{}".into()),
+            fields: ev.fields.as_json().to_string(),
         }
     }
 }
@@ -323,7 +323,6 @@ fn duplicate(e: &StoreError) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use crate::model::StoredEvent;
@@ -344,7 +343,7 @@ mod tests {
             container: None,
             image: None,
             status: None,
-            fields: BTreeMap::new(),
+            fields: Default::default(),
         }
     }
 
