@@ -26,25 +26,62 @@ const RULES: [&str; 6] = [
 ];
 const PRIOS: [&str; 4] = ["Warning", "Notice", "Error", "Critical"];
 
-fn alert(i: usize) -> String {
+/// 2026-11-22T00:00:00Z, ns.
+const DAY_START: i64 = 1_795_305_600_000_000_000;
+const SECOND: i64 = 1_000_000_000;
+
+/// How alert times relate to arrival order.
+#[derive(Clone, Copy)]
+enum Times {
+    /// As they arrive from a fleet: a day of alerts in arrival order, each up to 30 s early or
+    /// late (node clocks, batching delays).
+    Arrival { events: usize },
+    /// Times with no relation to arrival order, spread over a day (a backfill in random order):
+    /// the worst case for the block time ranges.
+    Shuffled,
+}
+
+impl Times {
+    fn of(self, i: usize) -> i64 {
+        let mix = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
+        match self {
+            Times::Arrival { events } => {
+                let step = 86_400 * SECOND / events.max(1) as i64;
+                DAY_START + i as i64 * step + (mix % 60_000) as i64 * 1_000_000 - 30 * SECOND
+            }
+            Times::Shuffled => DAY_START + (mix % (86_400 * 1000)) as i64 * 1_000_000,
+        }
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t))
+        .expect("time in range")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+fn alert(i: usize, times: Times) -> String {
     let rule = RULES[i % RULES.len()];
     let prio = PRIOS[i % PRIOS.len()];
     let ns = ["default", "shop", "payments", "kube-system"][i % 4];
     format!(
-        r#"{{"hostname":"node-{}","output":"12:00:00.000000000: {prio} {rule} (user=root command=cat /etc/shadow pid={i} container=3ad7b26ded6d)","priority":"{prio}","rule":"{rule}","source":"syscall","tags":["container","filesystem","mitre_credential_access"],"time":"2026-11-22T12:{:02}:{:02}.000000000Z","output_fields":{{"container.id":"3ad7b26ded6d","container.image.repository":"nginx","evt.time":1700000000000000000,"fd.name":"/etc/shadow","k8s.ns.name":"{ns}","k8s.pod.name":"web-{}","proc.cmdline":"cat /etc/shadow","proc.name":"cat","user.name":"root"}}}}"#,
+        r#"{{"hostname":"node-{}","output":"12:00:00.000000000: {prio} {rule} (user=root command=cat /etc/shadow pid={i} container=3ad7b26ded6d)","priority":"{prio}","rule":"{rule}","source":"syscall","tags":["container","filesystem","mitre_credential_access"],"time":"{}","output_fields":{{"container.id":"3ad7b26ded6d","container.image.repository":"nginx","evt.time":1700000000000000000,"fd.name":"/etc/shadow","k8s.ns.name":"{ns}","k8s.pod.name":"web-{}","proc.cmdline":"cat /etc/shadow","proc.name":"cat","user.name":"root"}}}}"#,
         i % 8,
-        (i / 60) % 60,
-        i % 60,
+        rfc3339(times.of(i)),
         i % 50
     )
 }
 
-fn ndjson(start: usize, n: usize) -> String {
-    (start..start + n).map(alert).collect::<Vec<_>>().join("\n")
+fn ndjson(start: usize, n: usize, times: Times) -> String {
+    (start..start + n)
+        .map(|i| alert(i, times))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn ingest(c: &mut Criterion) {
-    let body = ndjson(0, 500);
+    let body = ndjson(0, 500, Times::Arrival { events: 1_000_000 });
     let mut g = c.benchmark_group("ingest_500_alerts");
     g.throughput(Throughput::Elements(500));
     g.bench_function("decode_only_baseline", |b| {
@@ -197,21 +234,28 @@ fn queries(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
-    let started = Instant::now();
-    for chunk in (0..n).step_by(10_000) {
-        let body = ndjson(chunk, 10_000.min(n - chunk));
-        store
-            .insert(&decode_body(body.as_bytes(), 0).events)
-            .expect("insert");
-    }
-    eprintln!(
-        "built a store of {n} events in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let (_dir, store) = build_store(n, Times::Arrival { events: n });
+    let end = DAY_START + 86_400 * SECOND;
 
     let filters = [
+        // The console's default view: one rule over the last three hours.
+        (
+            "rule_last_3h",
+            EventFilter {
+                rule: Some(RULES[1].into()),
+                since_ns: Some(end - 3 * 3600 * SECOND),
+                ..Default::default()
+            },
+        ),
+        // Five minutes in the middle of the day, any rule.
+        (
+            "window_5min_at_noon",
+            EventFilter {
+                since_ns: Some(DAY_START + 12 * 3600 * SECOND),
+                until_ns: Some(DAY_START + 12 * 3600 * SECOND + 300 * SECOND),
+                ..Default::default()
+            },
+        ),
         (
             "rule_and_namespace",
             EventFilter {
@@ -288,6 +332,20 @@ fn queries(c: &mut Criterion) {
         );
     }
     let all = EventFilter::default();
+    let last_3h = EventFilter {
+        since_ns: Some(end - 3 * 3600 * SECOND),
+        ..Default::default()
+    };
+    g.bench_function("aggregate_by_rule_last_3h", |b| {
+        b.iter(|| store.aggregate(&last_3h, GroupBy::Rule, 0, 20).expect("agg"))
+    });
+    g.bench_function("aggregate_by_time_5min_last_3h", |b| {
+        b.iter(|| {
+            store
+                .aggregate(&last_3h, GroupBy::Time, 300, 10_000)
+                .expect("agg")
+        })
+    });
     g.bench_function("aggregate_by_rule_all", |b| {
         b.iter(|| store.aggregate(&all, GroupBy::Rule, 0, 20).expect("agg"))
     });
@@ -299,6 +357,46 @@ fn queries(c: &mut Criterion) {
         })
     });
     g.finish();
+    drop(store);
+
+    // The worst case for time filters: times in no relation to ids, so every block's time range
+    // spans the day and a time filter cannot narrow the ids read.
+    let (_dir2, shuffled) = build_store(n, Times::Shuffled);
+    let mut g = c.benchmark_group(format!("query_{n}_events_shuffled_times"));
+    let noon = EventFilter {
+        since_ns: Some(DAY_START + 12 * 3600 * SECOND),
+        until_ns: Some(DAY_START + 12 * 3600 * SECOND + 300 * SECOND),
+        ..Default::default()
+    };
+    g.bench_function("page50_window_5min_at_noon", |b| {
+        b.iter(|| shuffled.query(&noon, None, 50).expect("query"))
+    });
+    g.bench_function("aggregate_by_rule_last_3h", |b| {
+        b.iter(|| {
+            shuffled
+                .aggregate(&last_3h, GroupBy::Rule, 0, 20)
+                .expect("agg")
+        })
+    });
+    g.finish();
+}
+
+/// A store of `n` bench alerts, inserted in batches of 10,000.
+fn build_store(n: usize, times: Times) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+    let started = Instant::now();
+    for chunk in (0..n).step_by(10_000) {
+        let body = ndjson(chunk, 10_000.min(n - chunk), times);
+        store
+            .insert(&decode_body(body.as_bytes(), 0).events)
+            .expect("insert");
+    }
+    eprintln!(
+        "built a store of {n} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    (dir, store)
 }
 
 criterion_group! {
