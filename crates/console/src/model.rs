@@ -55,7 +55,7 @@ pub struct StoredEvent {
 /// An event's fields by Falco name (Falco's `output_fields`): a JSON object, kept as the JSON
 /// text it arrived in, so that ingest stores it without building a map and writing it out again.
 /// It serialises as that object.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Fields(
     /// `None`: no fields (`{}`).
     Option<Box<RawValue>>,
@@ -90,12 +90,6 @@ impl Fields {
     /// One field's value.
     pub fn get(&self, name: &str) -> Option<Value> {
         self.to_map().remove(name)
-    }
-}
-
-impl Default for Fields {
-    fn default() -> Fields {
-        Fields(None)
     }
 }
 

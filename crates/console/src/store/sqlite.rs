@@ -561,7 +561,13 @@ fn where_clause(
             args.push(SqlValue::Text(v.clone()));
         }
     };
-    name("source", names::Kind::Source, &filter.source, &mut sql, &mut args);
+    name(
+        "source",
+        names::Kind::Source,
+        &filter.source,
+        &mut sql,
+        &mut args,
+    );
     name("rule", names::Kind::Rule, &filter.rule, &mut sql, &mut args);
     name(
         "namespace",
@@ -572,7 +578,13 @@ fn where_clause(
     );
     eq("pod", &filter.pod, &mut sql, &mut args);
     eq("container", &filter.container, &mut sql, &mut args);
-    name("status", names::Kind::Status, &filter.status, &mut sql, &mut args);
+    name(
+        "status",
+        names::Kind::Status,
+        &filter.status,
+        &mut sql,
+        &mut args,
+    );
     if let Some(t) = filter.since_ns {
         sql.push("time_ns >= ?".into());
         args.push(SqlValue::Integer(t));
@@ -746,7 +758,15 @@ impl EventStore for SqliteStore {
         bucket_secs: i64,
         limit: usize,
     ) -> Result<Vec<Bucket>, StoreError> {
-        let (clause, mut args) = where_clause(filter, self.id_range(filter)?)?;
+        let range = self.id_range(filter)?;
+        let (clause, mut args) = where_clause(filter, range)?;
+        // With a time filter the rows are read by id range; grouping must not pull the planner
+        // onto the column's index instead (a scan of the whole index to save a sort: 2–3×
+        // slower on a million events). `+col` keeps the index out of the GROUP BY.
+        let grouped = |col: &str| match range {
+            times::IdRange::Within { .. } => format!("+{col}"),
+            _ => col.to_string(),
+        };
         let limit = limit.clamp(1, 10_000) as i64;
         let sql = match group {
             GroupBy::Time => {
@@ -766,7 +786,8 @@ impl EventStore for SqliteStore {
                 args.push(SqlValue::Integer(limit));
                 format!(
                     "SELECT priority AS k, count(*) AS n FROM events WHERE {clause}
-                     GROUP BY priority ORDER BY n DESC, k LIMIT ?"
+                     GROUP BY {} ORDER BY n DESC, k LIMIT ?",
+                    grouped("priority")
                 )
             }
             _ => {
@@ -783,8 +804,9 @@ impl EventStore for SqliteStore {
                 args.push(SqlValue::Integer(limit));
                 format!(
                     "SELECT (SELECT text FROM names WHERE id = g.k) AS k, g.n AS n FROM
-                       (SELECT {col} AS k, count(*) AS n FROM events WHERE {clause} GROUP BY {col}) g
-                     ORDER BY n DESC, k LIMIT ?"
+                       (SELECT {col} AS k, count(*) AS n FROM events WHERE {clause} GROUP BY {}) g
+                     ORDER BY n DESC, k LIMIT ?",
+                    grouped(col)
                 )
             }
         };
