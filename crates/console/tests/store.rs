@@ -535,7 +535,8 @@ fn a_version_4_store_is_migrated_with_its_events_search_filters_and_time_ranges(
     }
     let c = rusqlite::Connection::open(&path).expect("sqlite");
     let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).expect("count") };
-    assert_eq!(count("PRAGMA user_version"), 6);
+    assert_eq!(count("PRAGMA user_version"), 7);
+    assert!(count("SELECT count(*) FROM block_counts") > 0);
     assert_eq!(
         count("SELECT count(*) FROM search_blocks"),
         2,
@@ -768,4 +769,100 @@ fn text_search_pages_find_every_match_once_whatever_the_window() {
         }
         assert_eq!(got, expected, "window {window}");
     }
+}
+
+/// Aggregates answered from the per-block counts equal those read from rows: the same filter
+/// plus a condition every event meets (`min_priority: debug`) takes the row path.
+fn assert_counts_agree(s: &SqliteStore, since: Option<i64>, until: Option<i64>) {
+    for group in [
+        GroupBy::Rule,
+        GroupBy::Priority,
+        GroupBy::Namespace,
+        GroupBy::Source,
+        GroupBy::Status,
+    ] {
+        let f = EventFilter {
+            since_ns: since,
+            until_ns: until,
+            ..EventFilter::default()
+        };
+        let rows = EventFilter {
+            min_priority: Some("debug".into()),
+            ..f.clone()
+        };
+        for limit in [2, 100] {
+            assert_eq!(
+                s.aggregate(&f, group, 0, limit).expect("counts"),
+                s.aggregate(&rows, group, 0, limit).expect("rows"),
+                "{group:?} {since:?}..{until:?} limit {limit}"
+            );
+        }
+    }
+}
+
+#[test]
+fn aggregates_from_block_counts_equal_aggregates_from_rows() {
+    let (_d, s) = store();
+    let base = 1_700_000_000_000_000_000i64;
+    let sec = 1_000_000_000i64;
+    // 6,000 events: mostly in arrival order, some late, with absent namespaces and statuses.
+    let events: Vec<_> = (0..6000i64)
+        .map(|i| {
+            let t = if i % 97 == 0 { i - 1500 } else { i };
+            let mut e = ev(
+                t,
+                ["A", "B", "C", "D"][(i % 4) as usize],
+                ["critical", "warning", "notice"][(i % 3) as usize],
+                (i % 5 != 0).then_some(["default", "shop", "kube-system"][(i % 3) as usize]),
+            );
+            if i % 11 == 0 {
+                e.status = Some(["block", "detect"][(i % 2) as usize].into());
+                e.source = "policy".into();
+            }
+            e
+        })
+        .collect();
+    insert_all(&s, &events);
+    let at = |t: i64| Some(base + t * sec);
+    let ranges = [
+        (None, None),
+        (at(0), None),
+        (at(2500), None),
+        (None, at(3000)),
+        (at(1000), at(1001)),
+        (at(1023), at(4097)),
+        (at(-2000), at(-1000)),
+        (at(7000), None),
+    ];
+    for (since, until) in ranges {
+        assert_counts_agree(&s, since, until);
+    }
+    // After retention (rows, then age), the counts follow the rows left.
+    s.enforce_retention(None, Some(4500)).expect("retention");
+    for (since, until) in ranges {
+        assert_counts_agree(&s, since, until);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    // An age that cuts through the middle of the remaining events.
+    let age = now - (base + 3000 * sec);
+    assert!(s.enforce_retention(Some(age), None).expect("retention") > 0);
+    for (since, until) in ranges {
+        assert_counts_agree(&s, since, until);
+    }
+    let total: u64 = s
+        .aggregate(&EventFilter::default(), GroupBy::Source, 0, 10)
+        .expect("agg")
+        .iter()
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(total, s.count(&EventFilter::default()).expect("count"));
+    // Everything deleted: no counts are left over.
+    s.enforce_retention(Some(1), None).expect("retention");
+    assert!(s
+        .aggregate(&EventFilter::default(), GroupBy::Rule, 0, 10)
+        .expect("agg")
+        .is_empty());
 }

@@ -9,6 +9,7 @@
 
 mod group;
 mod names;
+mod rollup;
 mod search;
 mod times;
 
@@ -40,7 +41,7 @@ const MAX_FILTER_BLOCKS: i64 = 4096;
 const WRITER_CACHE_KIB: u32 = 65_536;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -188,10 +189,29 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO block_times SELECT id >> 10, min(time_ns), max(time_ns) FROM events
         GROUP BY id >> 10;",
+    // v7: per-block counts by rule, priority, namespace, source and status (module `rollup`).
+    "CREATE TABLE block_counts (
+        block INTEGER NOT NULL,
+        dim   INTEGER NOT NULL,
+        value INTEGER NOT NULL,
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (block, dim, value)
+     ) WITHOUT ROWID;
+     INSERT INTO block_counts SELECT id >> 10, 0, rule, count(*) FROM events GROUP BY 1, 3;
+     INSERT INTO block_counts SELECT id >> 10, 1, priority, count(*) FROM events GROUP BY 1, 3;
+     INSERT INTO block_counts SELECT id >> 10, 2, coalesce(namespace, -1), count(*) FROM events
+        GROUP BY 1, 3;
+     INSERT INTO block_counts SELECT id >> 10, 3, source, count(*) FROM events GROUP BY 1, 3;
+     INSERT INTO block_counts SELECT id >> 10, 4, coalesce(status, -1), count(*) FROM events
+        GROUP BY 1, 3;",
 ];
 
-// Migration 6 computes blocks as `id >> 10`.
+// Migrations 6 and 7 compute blocks as `id >> 10`, and 7 writes the dimensions and the absent
+// value by number.
 const _: () = assert!(search::BLOCK_SHIFT == 10);
+const _: () = assert!(rollup::NONE == -1);
+const _: () = assert!(rollup::Dim::Status as i64 == 4 && rollup::Dim::Source as i64 == 3);
+const _: () = assert!(rollup::Dim::Namespace as i64 == 2 && rollup::Dim::Priority as i64 == 1);
 
 /// The migration (1-based) after which the search filters of existing events are built.
 const SEARCH_MIGRATION: usize = 5;
@@ -345,6 +365,62 @@ impl SqliteStore {
             return Ok(times::IdRange::All);
         }
         self.with_reader(|conn| times::id_range(conn, filter.since_ns, filter.until_ns))
+    }
+
+    /// An aggregate answered from the per-block counts (module `rollup`): only for a filter on
+    /// time alone and a grouping the counts keep; `None` when they cannot answer it.
+    fn aggregate_from_counts(
+        &self,
+        filter: &EventFilter,
+        group: GroupBy,
+        limit: usize,
+    ) -> Result<Option<Vec<Bucket>>, StoreError> {
+        let time_only = EventFilter {
+            since_ns: filter.since_ns,
+            until_ns: filter.until_ns,
+            ..EventFilter::default()
+        };
+        if *filter != time_only {
+            return Ok(None);
+        }
+        let dim = match group {
+            GroupBy::Rule => rollup::Dim::Rule,
+            GroupBy::Priority => rollup::Dim::Priority,
+            GroupBy::Namespace => rollup::Dim::Namespace,
+            GroupBy::Source => rollup::Dim::Source,
+            GroupBy::Status => rollup::Dim::Status,
+            GroupBy::Time => return Ok(None),
+        };
+        self.with_reader(|conn| {
+            // One snapshot for the counts, the edge blocks' rows and the names.
+            let tx = conn.unchecked_transaction()?;
+            let Some(counts) = rollup::counts(&tx, dim, filter.since_ns, filter.until_ns)? else {
+                return Ok(None);
+            };
+            // (sort key, label, count): names sort as SQLite orders them (absent first, then
+            // by bytes), priorities by rank.
+            let mut rows: Vec<(Option<String>, i64, String, u64)> = Vec::new();
+            let mut name = tx.prepare_cached("SELECT text FROM names WHERE id = ?")?;
+            for (value, n) in counts {
+                let n = n as u64;
+                if dim == rollup::Dim::Priority {
+                    let label = PRIORITIES.get(value as usize).copied().unwrap_or("debug");
+                    rows.push((None, value, label.to_string(), n));
+                } else if value == rollup::NONE {
+                    rows.push((None, 0, "(none)".to_string(), n));
+                } else {
+                    let text: String = name.query_row([value], |r| r.get(0))?;
+                    rows.push((Some(text.clone()), 0, text, n));
+                }
+            }
+            rows.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| (&a.0, a.1).cmp(&(&b.0, b.1))));
+            rows.truncate(limit.clamp(1, 10_000));
+            Ok(Some(
+                rows.into_iter()
+                    .map(|(_, _, key, count)| Bucket { key, count })
+                    .collect(),
+            ))
+        })
     }
 
     fn with_reader<T>(
@@ -758,6 +834,9 @@ impl EventStore for SqliteStore {
         bucket_secs: i64,
         limit: usize,
     ) -> Result<Vec<Bucket>, StoreError> {
+        if let Some(buckets) = self.aggregate_from_counts(filter, group, limit)? {
+            return Ok(buckets);
+        }
         let range = self.id_range(filter)?;
         let (clause, mut args) = where_clause(filter, range)?;
         // With a time filter the rows are read by id range; grouping must not pull the planner
@@ -853,33 +932,55 @@ impl EventStore for SqliteStore {
         max_rows: Option<u64>,
     ) -> Result<u64, StoreError> {
         self.with_writer(|conn| {
+            let tx = conn.transaction()?;
             let mut deleted = 0u64;
+            // The highest block a delete may have touched.
+            let mut touched = None;
             if let Some(age) = max_age_ns {
                 let cutoff = now_ns().saturating_sub(age);
                 // Only blocks holding an event older than the cutoff are read (there is no index
                 // on time_ns; see module `times`).
-                if let Some(end) = times::end_of_blocks_before(conn, cutoff)? {
-                    deleted += conn.execute(
+                if let Some(end) = times::end_of_blocks_before(&tx, cutoff)? {
+                    let n = tx.execute(
                         "DELETE FROM events WHERE id < ?1 AND time_ns < ?2",
                         params![end, cutoff],
                     )? as u64;
+                    if n > 0 {
+                        deleted += n;
+                        touched = Some(search::block_of(end - 1));
+                    }
                 }
             }
             if let Some(max) = max_rows {
-                deleted += conn.execute(
+                let n = tx.execute(
                     "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     [max as i64],
                 )? as u64;
+                deleted += n;
             }
             if deleted > 0 {
                 // Search filters of blocks whose events are all gone.
-                conn.execute(
+                tx.execute(
                     "DELETE FROM search_blocks
                      WHERE block < (SELECT coalesce(min(id), 9223372036854775807) FROM events) >> ?",
                     [search::BLOCK_SHIFT],
                 )?;
-                times::forget_deleted_blocks(conn)?;
+                times::forget_deleted_blocks(&tx)?;
+                // Counts: blocks below the oldest event left are gone; that event's block and
+                // any other block the age delete went through are counted again.
+                let oldest: Option<i64> =
+                    tx.query_row("SELECT min(id) FROM events", [], |r| r.get(0))?;
+                match oldest {
+                    None => {
+                        tx.execute("DELETE FROM block_counts", [])?;
+                    }
+                    Some(id) => {
+                        let first = search::block_of(id);
+                        rollup::recount(&tx, first, touched.unwrap_or(first).max(first))?;
+                    }
+                }
             }
+            tx.commit()?;
             Ok(deleted)
         })
     }

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection};
 
 use super::names::{Kind, NameCache};
+use super::rollup::Counts;
 use super::search::OpenBlock;
 use super::times::Spans;
 use super::{classify, priority_rank};
@@ -259,6 +260,7 @@ fn write_tx(
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(jobs.len());
     let mut spans = Spans::default();
+    let mut counts = Counts::default();
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO events (time_ns, priority, source, rule, namespace, status, hostname,
@@ -299,12 +301,21 @@ fn write_tx(
                 let id = tx.last_insert_rowid();
                 state.search.add(&tx, id, &r.output)?;
                 spans.add(id, r.time_ns);
+                counts.add(
+                    super::search::block_of(id),
+                    rule,
+                    r.rank,
+                    namespace,
+                    source,
+                    status,
+                );
                 ids.push(id);
             }
             out.push(ids);
         }
     }
     spans.store(&tx)?;
+    counts.store(&tx)?;
     tx.commit()?;
     Ok(out)
 }
