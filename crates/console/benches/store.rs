@@ -101,7 +101,7 @@ fn ingest(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let d = decode_body(body.as_bytes(), 0);
-                store.insert(&d.events).expect("insert")
+                store.insert(d.events).expect("insert")
             })
         });
     }
@@ -393,7 +393,7 @@ fn build_store(n: usize, times: Times) -> (tempfile::TempDir, SqliteStore) {
     for chunk in (0..n).step_by(10_000) {
         let body = ndjson(chunk, 10_000.min(n - chunk), times);
         store
-            .insert(&decode_body(body.as_bytes(), 0).events)
+            .insert(decode_body(body.as_bytes(), 0).events)
             .expect("insert");
     }
     eprintln!(

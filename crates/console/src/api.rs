@@ -260,7 +260,7 @@ async fn ingest(
         let stored = if decoded.events.is_empty() {
             Ok(Vec::new())
         } else {
-            store.insert(&decoded.events)
+            store.insert(decoded.events)
         };
         (decoded.rejected, stored.map_err(|e| (n, e)))
     })

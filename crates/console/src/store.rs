@@ -38,7 +38,7 @@ pub enum StoreError {
 /// blocking tasks.
 pub trait EventStore: Send + Sync + 'static {
     /// Stores events durably (committed before returning) and returns their ids.
-    fn insert(&self, events: &[StoredEvent]) -> Result<Vec<i64>, StoreError>;
+    fn insert(&self, events: Vec<StoredEvent>) -> Result<Vec<i64>, StoreError>;
     /// A page of events matching `filter`, newest first, older than the cursor `before`.
     fn query(
         &self,

@@ -67,7 +67,7 @@ fn alarm_walks_ok_alarm_ok_with_history_and_acknowledgement() {
 
     // Not due again before its period, even with a matching event.
     store
-        .insert(&[
+        .insert(vec![
             event("Mkdir binary dirs", t0 + 10 * S),
             event("Other rule", t0 + 10 * S),
         ])
@@ -343,7 +343,7 @@ async fn a_running_console_fires_the_webhook_when_events_arrive() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
     console
         .store()
-        .insert(&[event("Mkdir binary dirs", now)])
+        .insert(vec![event("Mkdir binary dirs", now)])
         .expect("insert");
     let (listener, _) = console.bind().await.expect("bind");
     let server = tokio::spawn(console.serve(listener, std::future::pending()));

@@ -34,7 +34,7 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
 fn inserted_events_come_back_whole() {
     let (_d, s) = store();
     let ids = s
-        .insert(&[ev(
+        .insert(vec![ev(
             1,
             "Read sensitive file untrusted",
             "warning",
@@ -71,7 +71,7 @@ fn filters_combine_and_pages_walk_back_without_overlap() {
             Some(if i % 4 == 0 { "shop" } else { "default" }),
         ));
     }
-    s.insert(&batch).expect("insert");
+    s.insert(batch.clone()).expect("insert");
 
     let f = EventFilter {
         rule: Some("Terminal shell in container".into()),
@@ -129,7 +129,7 @@ fn aggregates_group_and_bucket() {
             )
         })
         .collect();
-    s.insert(&batch).expect("insert");
+    s.insert(batch.clone()).expect("insert");
     let all = EventFilter::default();
     let by_rule = s.aggregate(&all, GroupBy::Rule, 0, 10).expect("agg");
     assert_eq!((by_rule[0].key.as_str(), by_rule[0].count), ("A", 20));
@@ -162,7 +162,7 @@ fn unknown_priority_filter_is_invalid() {
 fn retention_keeps_the_newest_rows() {
     let (_d, s) = store();
     let batch: Vec<_> = (0..50).map(|i| ev(i, "A", "notice", None)).collect();
-    let ids = s.insert(&batch).expect("insert");
+    let ids = s.insert(batch.clone()).expect("insert");
     assert_eq!(s.enforce_retention(None, Some(20)).expect("retention"), 30);
     assert_eq!(s.count(&EventFilter::default()).expect("count"), 20);
     assert!(s.get(ids[29]).expect("get").is_none());
@@ -181,7 +181,7 @@ fn events_survive_reopening() {
     let path = dir.path().join("events.db");
     {
         let s = SqliteStore::open(&path).expect("opens");
-        s.insert(&[ev(1, "A", "notice", None)]).expect("insert");
+        s.insert(vec![ev(1, "A", "notice", None)]).expect("insert");
     }
     let s = SqliteStore::open(&path).expect("reopens");
     assert_eq!(s.count(&EventFilter::default()).expect("count"), 1);
@@ -357,7 +357,7 @@ fn concurrent_inserts_each_get_their_own_ids() {
                             )
                         })
                         .collect();
-                    let ids = s.insert(&batch).expect("insert");
+                    let ids = s.insert(batch.clone()).expect("insert");
                     assert_eq!(ids.len(), 50);
                     mine.extend(ids);
                 }
@@ -387,12 +387,12 @@ fn substring_search_is_bounded_per_page_and_resumable() {
     // One match at the very start, then more than a window of non-matching events.
     let mut first = ev(0, "A", "notice", None);
     first.output = "needle here".into();
-    s.insert(&[first]).expect("insert");
+    s.insert(vec![first]).expect("insert");
     let filler: Vec<_> = (1..=(window + 10))
         .map(|i| ev(i, "A", "notice", None))
         .collect();
     for chunk in filler.chunks(500) {
-        s.insert(chunk).expect("insert");
+        s.insert(chunk.to_vec()).expect("insert");
     }
     let f = EventFilter {
         text: Some("NEEDLE".into()),
@@ -420,7 +420,7 @@ fn fillers(from: i64, to: i64) -> Vec<StoredEvent> {
 
 fn insert_all(s: &SqliteStore, events: &[StoredEvent]) {
     for chunk in events.chunks(500) {
-        s.insert(chunk).expect("insert");
+        s.insert(chunk.to_vec()).expect("insert");
     }
 }
 
@@ -432,7 +432,7 @@ fn text_search_skips_blocks_whose_filter_lacks_the_needle() {
     let s = s.with_scan_window(2000);
     let mut first = ev(0, "A", "notice", None);
     first.output = "a Needle here".into();
-    s.insert(&[first]).expect("insert");
+    s.insert(vec![first]).expect("insert");
     insert_all(&s, &fillers(1, 3001));
     let page = s
         .query(&needle_filter("NEEDLE h"), None, 10)
@@ -462,7 +462,7 @@ fn text_search_finds_events_written_before_a_restart_in_a_block_completed_after_
         let s = SqliteStore::open(&path).expect("opens");
         let mut first = ev(0, "A", "notice", None);
         first.output = "needle before restart".into();
-        s.insert(&[first]).expect("insert");
+        s.insert(vec![first]).expect("insert");
         insert_all(&s, &fillers(1, 600));
     }
     // The reopened writer completes block 0 (ids 0..1,023): its filter must hold the events
@@ -581,7 +581,7 @@ fn a_version_4_store_is_migrated_with_its_events_search_filters_and_time_ranges(
     );
     // New events go on after the migrated ones, with names shared with them.
     let ids = s
-        .insert(&[ev(9000, "B", "notice", Some("shop"))])
+        .insert(vec![ev(9000, "B", "notice", Some("shop"))])
         .expect("insert");
     assert_eq!(ids, vec![2502]);
     let f = EventFilter {
@@ -717,7 +717,7 @@ fn text_search_is_case_insensitive_for_ascii_and_exact_for_other_letters() {
     let (_d, s) = store();
     let mut a = ev(0, "A", "notice", None);
     a.output = "Datei /tmp/Übung geöffnet".into();
-    s.insert(&[a]).expect("insert");
+    s.insert(vec![a]).expect("insert");
     let found = |t: &str| {
         s.query(&needle_filter(t), None, 10)
             .expect("query")

@@ -261,7 +261,7 @@ fn ingest_loop(
         for r in &decoded.rejected {
             tracing::warn!(reason = %r.reason, "Sensor alert rejected by the console.");
         }
-        if let Err(e) = store.insert(&decoded.events) {
+        if let Err(e) = store.insert(decoded.events) {
             tracing::warn!(error = %e, "Storing sensor alerts failed.");
         }
     };

@@ -740,13 +740,13 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
 }
 
 impl EventStore for SqliteStore {
-    fn insert(&self, events: &[StoredEvent]) -> Result<Vec<i64>, StoreError> {
+    fn insert(&self, events: Vec<StoredEvent>) -> Result<Vec<i64>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         // Serialise here, on the caller's thread, so the writer only binds and steps.
         self.group
-            .insert(events.iter().map(group::Row::from_event).collect())
+            .insert(events.into_iter().map(group::Row::from_event).collect())
     }
 
     fn query(

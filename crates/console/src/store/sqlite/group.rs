@@ -23,7 +23,7 @@ use super::rollup::Counts;
 use super::search::OpenBlock;
 use super::times::Spans;
 use super::{classify, priority_rank};
-use crate::model::{StoredEvent, PRIORITIES};
+use crate::model::{Fields, StoredEvent, PRIORITIES};
 use crate::store::StoreError;
 
 /// Most events written in one transaction (a group stops growing here; the rest waits).
@@ -54,25 +54,25 @@ pub(super) struct Row {
     container: Option<String>,
     image: Option<String>,
     status: Option<String>,
-    fields: String,
+    fields: Fields,
 }
 
 impl Row {
-    pub(super) fn from_event(ev: &StoredEvent) -> Row {
+    pub(super) fn from_event(ev: StoredEvent) -> Row {
         Row {
             time_ns: ev.time_ns,
-            source: ev.source.clone(),
-            rule: ev.rule.clone(),
             rank: priority_rank(&ev.priority).unwrap_or(PRIORITIES.len() as i64 - 1),
-            output: ev.output.clone(),
-            hostname: ev.hostname.clone(),
             tags: serde_json::to_string(&ev.tags).unwrap_or_else(|_| "[]".into()),
-            namespace: ev.namespace.clone(),
-            pod: ev.pod.clone(),
-            container: ev.container.clone(),
-            image: ev.image.clone(),
-            status: ev.status.clone(),
-            fields: ev.fields.as_json().to_string(),
+            source: ev.source,
+            rule: ev.rule,
+            output: ev.output,
+            hostname: ev.hostname,
+            namespace: ev.namespace,
+            pod: ev.pod,
+            container: ev.container,
+            image: ev.image,
+            status: ev.status,
+            fields: ev.fields,
         }
     }
 }
@@ -296,7 +296,7 @@ fn write_tx(
                     r.container,
                     r.image,
                     r.output,
-                    r.fields
+                    r.fields.as_json()
                 ])?;
                 let id = tx.last_insert_rowid();
                 state.search.add(&tx, id, &r.output)?;
@@ -368,7 +368,7 @@ mod tests {
         let callers: Vec<_> = (0..8)
             .map(|i| {
                 let s = store.clone();
-                std::thread::spawn(move || s.insert(&[ev(&format!("r{i}")), ev("x")]))
+                std::thread::spawn(move || s.insert(vec![ev(&format!("r{i}")), ev("x")]))
             })
             .collect();
         std::thread::sleep(Duration::from_millis(300));
