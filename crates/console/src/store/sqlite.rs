@@ -580,6 +580,16 @@ fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(), Sto
         .take(target as usize)
         .skip(version as usize)
     {
+        if version > 0 {
+            // Migration 6 rewrites the events table: about 25 s per million events on the test
+            // machine. The freed pages stay in the file and are reused by new events.
+            tracing::info!(
+                path = %path.display(),
+                from = version,
+                to = i + 1,
+                "Migrating the event store's schema; a large store takes a while."
+            );
+        }
         let tx = conn.transaction().map_err(|e| err(e.to_string()))?;
         tx.execute_batch(sql)
             .map_err(|e| err(format!("migration {}: {e}", i + 1)))?;
