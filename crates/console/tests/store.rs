@@ -798,6 +798,29 @@ fn assert_counts_agree(s: &SqliteStore, since: Option<i64>, until: Option<i64>) 
             );
         }
     }
+    // Time buckets of whole minutes come from the per-minute counts.
+    let f = EventFilter {
+        since_ns: since,
+        until_ns: until,
+        ..EventFilter::default()
+    };
+    let rows = EventFilter {
+        min_priority: Some("debug".into()),
+        ..f.clone()
+    };
+    for bucket in [60, 300, 3600, 90] {
+        for limit in [3, 10_000] {
+            let got = s
+                .aggregate(&f, GroupBy::Time, bucket, limit)
+                .expect("counts");
+            assert_eq!(
+                got,
+                s.aggregate(&rows, GroupBy::Time, bucket, limit)
+                    .expect("rows"),
+                "time {bucket} s {since:?}..{until:?} limit {limit}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -865,4 +888,20 @@ fn aggregates_from_block_counts_equal_aggregates_from_rows() {
         .aggregate(&EventFilter::default(), GroupBy::Rule, 0, 10)
         .expect("agg")
         .is_empty());
+}
+
+#[test]
+fn minute_buckets_agree_with_rows_around_the_epoch() {
+    let (_d, s) = store();
+    // Times on both sides of 1970, where division truncates toward zero.
+    let events: Vec<_> = (-400i64..400)
+        .map(|i| {
+            let mut e = ev(0, "A", "notice", None);
+            e.time_ns = i * 7_000_000_000 + 13;
+            e
+        })
+        .collect();
+    insert_all(&s, &events);
+    assert_counts_agree(&s, None, None);
+    assert_counts_agree(&s, Some(-1_000_000_000_000), Some(900_000_000_000));
 }

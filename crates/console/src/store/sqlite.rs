@@ -203,6 +203,8 @@ const MIGRATIONS: &[&str] = &[
         GROUP BY 1, 3;
      INSERT INTO block_counts SELECT id >> 10, 3, source, count(*) FROM events GROUP BY 1, 3;
      INSERT INTO block_counts SELECT id >> 10, 4, coalesce(status, -1), count(*) FROM events
+        GROUP BY 1, 3;
+     INSERT INTO block_counts SELECT id >> 10, 5, time_ns / 60000000000, count(*) FROM events
         GROUP BY 1, 3;",
 ];
 
@@ -212,6 +214,7 @@ const _: () = assert!(search::BLOCK_SHIFT == 10);
 const _: () = assert!(rollup::NONE == -1);
 const _: () = assert!(rollup::Dim::Status as i64 == 4 && rollup::Dim::Source as i64 == 3);
 const _: () = assert!(rollup::Dim::Namespace as i64 == 2 && rollup::Dim::Priority as i64 == 1);
+const _: () = assert!(rollup::Dim::Minute as i64 == 5 && rollup::MINUTE_NS == 60_000_000_000);
 
 /// The migration (1-based) after which the search filters of existing events are built.
 const SEARCH_MIGRATION: usize = 5;
@@ -373,6 +376,7 @@ impl SqliteStore {
         &self,
         filter: &EventFilter,
         group: GroupBy,
+        bucket_secs: i64,
         limit: usize,
     ) -> Result<Option<Vec<Bucket>>, StoreError> {
         let time_only = EventFilter {
@@ -389,6 +393,8 @@ impl SqliteStore {
             GroupBy::Namespace => rollup::Dim::Namespace,
             GroupBy::Source => rollup::Dim::Source,
             GroupBy::Status => rollup::Dim::Status,
+            // Whole minutes only: each minute then lies in one bucket.
+            GroupBy::Time if bucket_secs > 0 && bucket_secs % 60 == 0 => rollup::Dim::Minute,
             GroupBy::Time => return Ok(None),
         };
         self.with_reader(|conn| {
@@ -397,6 +403,25 @@ impl SqliteStore {
             let Some(counts) = rollup::counts(&tx, dim, filter.since_ns, filter.until_ns)? else {
                 return Ok(None);
             };
+            if dim == rollup::Dim::Minute {
+                // Buckets as the row query makes them: (time_ns / width) * width, in time order.
+                let width = bucket_secs.saturating_mul(1_000_000_000);
+                let mut buckets = std::collections::BTreeMap::<i64, u64>::new();
+                for (minute, n) in counts {
+                    let start = minute.saturating_mul(rollup::MINUTE_NS) / width * width;
+                    *buckets.entry(start).or_default() += n as u64;
+                }
+                return Ok(Some(
+                    buckets
+                        .into_iter()
+                        .take(limit.clamp(1, 10_000))
+                        .map(|(start, count)| Bucket {
+                            key: start.to_string(),
+                            count,
+                        })
+                        .collect(),
+                ));
+            }
             // (sort key, label, count): names sort as SQLite orders them (absent first, then
             // by bytes), priorities by rank.
             let mut rows: Vec<(Option<String>, i64, String, u64)> = Vec::new();
@@ -844,7 +869,7 @@ impl EventStore for SqliteStore {
         bucket_secs: i64,
         limit: usize,
     ) -> Result<Vec<Bucket>, StoreError> {
-        if let Some(buckets) = self.aggregate_from_counts(filter, group, limit)? {
+        if let Some(buckets) = self.aggregate_from_counts(filter, group, bucket_secs, limit)? {
             return Ok(buckets);
         }
         let range = self.id_range(filter)?;

@@ -303,6 +303,7 @@ fn write_tx(
                 spans.add(id, r.time_ns);
                 counts.add(
                     super::search::block_of(id),
+                    r.time_ns,
                     rule,
                     r.rank,
                     namespace,

@@ -1,8 +1,8 @@
 //! Per-block counts (`block_counts`): how many events of each block have each rule, priority,
-//! namespace, source and status.
+//! namespace, source and status, and fall in each minute.
 //!
 //! The dashboard's aggregates ("top rules in the last 3 hours", events by priority, by
-//! namespace) would otherwise read every event of the time range: about 80 ms per million
+//! namespace, events per 5 minutes) would otherwise read every event of the time range: about 80 ms per million
 //! events on the test machine. With the counts, a block whose whole time range lies inside the
 //! filter's range is summed from its counts, and only the blocks at the edges of the range
 //! (whose time range overlaps its bounds) are counted from their rows. With events in arrival
@@ -27,18 +27,25 @@ pub(crate) enum Dim {
     Namespace = 2,
     Source = 3,
     Status = 4,
+    /// The minute of `time_ns` (ns / 60 s, truncated as SQLite divides), for time buckets that
+    /// are whole minutes.
+    Minute = 5,
 }
 
+/// Nanoseconds in a minute.
+pub(crate) const MINUTE_NS: i64 = 60_000_000_000;
+
 impl Dim {
-    const ALL: [Dim; 5] = [
+    const ALL: [Dim; 6] = [
         Dim::Rule,
         Dim::Priority,
         Dim::Namespace,
         Dim::Source,
         Dim::Status,
+        Dim::Minute,
     ];
 
-    /// The `events` column counted.
+    /// The expression over `events` counted.
     pub(crate) fn column(self) -> &'static str {
         match self {
             Dim::Rule => "rule",
@@ -46,6 +53,8 @@ impl Dim {
             Dim::Namespace => "namespace",
             Dim::Source => "source",
             Dim::Status => "status",
+            // MINUTE_NS
+            Dim::Minute => "(time_ns / 60000000000)",
         }
     }
 }
@@ -61,9 +70,11 @@ pub(crate) struct Counts {
 
 impl Counts {
     /// Counts one event of `block`.
+    #[allow(clippy::too_many_arguments)] // one per counted column
     pub(crate) fn add(
         &mut self,
         block: i64,
+        time_ns: i64,
         rule: i64,
         priority: i64,
         namespace: Option<i64>,
@@ -76,6 +87,7 @@ impl Counts {
             (Dim::Namespace, namespace.unwrap_or(NONE)),
             (Dim::Source, source),
             (Dim::Status, status.unwrap_or(NONE)),
+            (Dim::Minute, time_ns / MINUTE_NS),
         ] {
             *self.counts.entry((block, dim, value)).or_default() += 1;
         }
