@@ -88,9 +88,17 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| decode_body(body.as_bytes(), 0))
     });
 
-    for (name, sync) in [
-        ("decode_and_store_full", Synchronous::Full),
-        ("decode_and_store_normal", Synchronous::Normal),
+    // Times in no order (a backfill): every event its own minute and the block time ranges
+    // wide; the worst case for the per-block counts.
+    let shuffled = ndjson(0, 500, Times::Shuffled);
+    for (name, sync, body) in [
+        ("decode_and_store_full", Synchronous::Full, &body),
+        ("decode_and_store_normal", Synchronous::Normal, &body),
+        (
+            "decode_and_store_full_shuffled_times",
+            Synchronous::Full,
+            &shuffled,
+        ),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open_with(
