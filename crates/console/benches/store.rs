@@ -337,7 +337,11 @@ fn queries(c: &mut Criterion) {
         ..Default::default()
     };
     g.bench_function("aggregate_by_rule_last_3h", |b| {
-        b.iter(|| store.aggregate(&last_3h, GroupBy::Rule, 0, 20).expect("agg"))
+        b.iter(|| {
+            store
+                .aggregate(&last_3h, GroupBy::Rule, 0, 20)
+                .expect("agg")
+        })
     });
     g.bench_function("aggregate_by_time_5min_last_3h", |b| {
         b.iter(|| {

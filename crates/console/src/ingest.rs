@@ -358,12 +358,7 @@ pub fn decode_item(text: &str, now_ns: i64) -> Result<StoredEvent, String> {
                     )),
                 })
                 .collect::<Result<_, _>>()?,
-            other => {
-                return Err(format!(
-                    "\"tags\" must be an array, found {}",
-                    other.name()
-                ))
-            }
+            other => return Err(format!("\"tags\" must be an array, found {}", other.name())),
         },
     };
     let (fields, lifted) = match item.output_fields {
@@ -603,18 +598,42 @@ mod tests {
     #[test]
     fn every_wrong_type_is_named() {
         for (item, want) in [
-            (r#"{"rule":1,"priority":"info"}"#, "\"rule\" must be a string, found a number"),
-            (r#"{"rule":"r","priority":true}"#, "\"priority\" must be a string, found a boolean"),
-            (r#"{"rule":"r","priority":"info","time":[1]}"#, "\"time\" must be a string or number, found an array"),
-            (r#"{"rule":"r","priority":"info","time":1.5}"#, "is not an integer of nanoseconds"),
-            (r#"{"rule":"r","priority":"info","tags":["a",2]}"#, "\"tags\" items must be strings, found a number"),
-            (r#"{"rule":"r","priority":"info","output_fields":[]}"#, "\"output_fields\" must be an object, found an array"),
-            (r#"{"rule":"r","priority":"info","source":{}}"#, "\"source\" must be a string, found an object"),
+            (
+                r#"{"rule":1,"priority":"info"}"#,
+                "\"rule\" must be a string, found a number",
+            ),
+            (
+                r#"{"rule":"r","priority":true}"#,
+                "\"priority\" must be a string, found a boolean",
+            ),
+            (
+                r#"{"rule":"r","priority":"info","time":[1]}"#,
+                "\"time\" must be a string or number, found an array",
+            ),
+            (
+                r#"{"rule":"r","priority":"info","time":1.5}"#,
+                "is not an integer of nanoseconds",
+            ),
+            (
+                r#"{"rule":"r","priority":"info","tags":["a",2]}"#,
+                "\"tags\" items must be strings, found a number",
+            ),
+            (
+                r#"{"rule":"r","priority":"info","output_fields":[]}"#,
+                "\"output_fields\" must be an object, found an array",
+            ),
+            (
+                r#"{"rule":"r","priority":"info","source":{}}"#,
+                "\"source\" must be a string, found an object",
+            ),
             (r#"{"rule":"","priority":"info"}"#, "\"rule\" is empty"),
             (r#"{"priority":"info"}"#, "missing \"rule\""),
             (r#"[1]"#, "expected a JSON object, found an array"),
             (r#"{"rule":"r","priority":"info""#, "invalid JSON at column"),
-            (r#"{"rule":"r" "priority":"info"}"#, "invalid JSON at column 13"),
+            (
+                r#"{"rule":"r" "priority":"info"}"#,
+                "invalid JSON at column 13",
+            ),
         ] {
             let err = decode_item(item, 0).expect_err(item);
             assert!(err.contains(want), "{item}: {err}");

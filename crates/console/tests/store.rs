@@ -574,9 +574,14 @@ fn a_version_4_store_is_migrated_with_its_events_search_filters_and_time_ranges(
         .aggregate(&EventFilter::default(), GroupBy::Namespace, 0, 10)
         .expect("agg");
     let keys: Vec<(&str, u64)> = by_ns.iter().map(|b| (b.key.as_str(), b.count)).collect();
-    assert_eq!(keys, vec![("default", 1000), ("shop", 1000), ("(none)", 501)]);
+    assert_eq!(
+        keys,
+        vec![("default", 1000), ("shop", 1000), ("(none)", 501)]
+    );
     // New events go on after the migrated ones, with names shared with them.
-    let ids = s.insert(&[ev(9000, "B", "notice", Some("shop"))]).expect("insert");
+    let ids = s
+        .insert(&[ev(9000, "B", "notice", Some("shop"))])
+        .expect("insert");
     assert_eq!(ids, vec![2502]);
     let f = EventFilter {
         rule: Some("B".into()),
@@ -628,7 +633,11 @@ fn time_filters_return_exactly_the_events_in_range_whatever_the_arrival_order() 
                     && f.until_ns.is_none_or(|t| e.time_ns < t)
             })
             .count();
-        assert_eq!(s.count(&f).expect("count") as usize, want, "{since:?}..{until:?}");
+        assert_eq!(
+            s.count(&f).expect("count") as usize,
+            want,
+            "{since:?}..{until:?}"
+        );
         let mut seen = 0;
         let mut cursor = None;
         loop {
@@ -644,9 +653,7 @@ fn time_filters_return_exactly_the_events_in_range_whatever_the_arrival_order() 
             }
         }
         assert_eq!(seen, want, "{since:?}..{until:?}");
-        let buckets = s
-            .aggregate(&f, GroupBy::Time, 60, 10_000)
-            .expect("agg");
+        let buckets = s.aggregate(&f, GroupBy::Time, 60, 10_000).expect("agg");
         assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>() as usize, want);
     }
 }
@@ -668,7 +675,10 @@ fn retention_by_age_deletes_old_events_wherever_they_are() {
         })
         .collect();
     insert_all(&s, &events);
-    assert_eq!(s.enforce_retention(Some(day), None).expect("retention"), 1000);
+    assert_eq!(
+        s.enforce_retention(Some(day), None).expect("retention"),
+        1000
+    );
     assert_eq!(s.count(&EventFilter::default()).expect("count"), 2000);
     let old = EventFilter {
         until_ns: Some(now - day),

@@ -70,7 +70,10 @@ async fn a_locked_database_answers_503_and_ingest_resumes_when_it_is_released() 
     let (status, v) = call(&console, "POST", "/api/v1/events", batch(10, 10)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     let reason = v["error"].as_str().unwrap_or_default();
-    assert!(reason.contains("unavailable") && reason.contains("locked"), "{reason}");
+    assert!(
+        reason.contains("unavailable") && reason.contains("locked"),
+        "{reason}"
+    );
     // Reads go on while the lock is held.
     assert_eq!(stored(&console).await, 10);
 

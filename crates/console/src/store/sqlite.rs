@@ -561,7 +561,13 @@ fn where_clause(
             args.push(SqlValue::Text(v.clone()));
         }
     };
-    name("source", names::Kind::Source, &filter.source, &mut sql, &mut args);
+    name(
+        "source",
+        names::Kind::Source,
+        &filter.source,
+        &mut sql,
+        &mut args,
+    );
     name("rule", names::Kind::Rule, &filter.rule, &mut sql, &mut args);
     name(
         "namespace",
@@ -572,7 +578,13 @@ fn where_clause(
     );
     eq("pod", &filter.pod, &mut sql, &mut args);
     eq("container", &filter.container, &mut sql, &mut args);
-    name("status", names::Kind::Status, &filter.status, &mut sql, &mut args);
+    name(
+        "status",
+        names::Kind::Status,
+        &filter.status,
+        &mut sql,
+        &mut args,
+    );
     if let Some(t) = filter.since_ns {
         sql.push("time_ns >= ?".into());
         args.push(SqlValue::Integer(t));

@@ -53,7 +53,12 @@ pub(crate) struct NameCache {
 impl NameCache {
     /// The id of `text` as a name of `kind`, adding it to the `names` table (in the open
     /// transaction `conn`) when it is new.
-    pub(crate) fn id(&mut self, conn: &Connection, kind: Kind, text: &str) -> rusqlite::Result<i64> {
+    pub(crate) fn id(
+        &mut self,
+        conn: &Connection,
+        kind: Kind,
+        text: &str,
+    ) -> rusqlite::Result<i64> {
         let map = &mut self.maps[kind as usize];
         if let Some(&id) = map.get(text) {
             return Ok(id);
@@ -104,7 +109,9 @@ mod tests {
         let c = db();
         let mut cache = NameCache::default();
         let a = cache.id(&c, Kind::Rule, "Write below etc").expect("id");
-        let b = cache.id(&c, Kind::Namespace, "Write below etc").expect("id");
+        let b = cache
+            .id(&c, Kind::Namespace, "Write below etc")
+            .expect("id");
         assert_ne!(a, b, "kinds have their own names");
         assert_eq!(cache.id(&c, Kind::Rule, "Write below etc").expect("id"), a);
         // A fresh cache (a restarted writer) finds the stored id.

@@ -1,19 +1,33 @@
-//! The free-text search index: one trigram filter per block of event ids.
+//! The free-text search index: one n-gram filter per block of event ids.
 //!
-//! Events are grouped by id into blocks of [`BLOCK_EVENTS`]. For each block the store keeps a
-//! bitset (a Bloom filter with two hashes) of the trigrams of its events' output lines, lowercased
-//! as the search is (ASCII letters). A search for a needle of three bytes or more only reads the
-//! rows of blocks whose filter holds every trigram of the needle; the others cannot contain a
-//! match. The filter only ever says "maybe", so a search still checks each candidate row with
-//! the exact substring test: results are the same as a full scan, only the work differs.
+//! Events are grouped by id into blocks of [`BLOCK_EVENTS`]. For each block the store keeps two
+//! bitsets (Bloom filters with two hashes) of its events' output lines, lowercased as the search
+//! is (ASCII letters): one of their trigrams and one of their windows of [`LONG_GRAM`] bytes. A
+//! search for a needle of three bytes or more only reads the rows of blocks whose filter holds
+//! every trigram of the needle and, when the needle is that long, every long window of it; the
+//! others cannot contain a match. The filter only ever says "maybe", so a search still checks
+//! each candidate row with the exact substring test: results are the same as a full scan, only
+//! the work differs.
 //!
 //! Why not SQLite FTS5: its trigram index costs 40–65 µs per event at ingest on the test machine,
 //! more than the whole ingest budget. A filter per block costs one pass over the output line
-//! (a shift and an OR per byte) and one 8 KiB row per 1,024 events.
+//! (a shift, three multiplications and four ORs per byte) and one 24 KiB row per 1,024 events.
 //!
-//! Where it is weak: a needle whose trigrams are all common (numbers, words in every alert) but
-//! whose whole is rare passes every filter, and the search then reads rows like a scan (bounded per
-//! page by the scan window, as before).
+//! Why the long windows: a needle made of common pieces ("Notice" and "Read sensitive file", each
+//! in every block, never together) has every trigram in every block, so trigrams alone skip
+//! nothing and the search reads rows like a scan. A window of six bytes spans the join of two
+//! pieces, and the join is what such a block lacks.
+//!
+//! Where it is still weak: a needle shorter than [`LONG_GRAM`] has trigrams only, and a needle
+//! whose every window of six bytes occurs in a block (pieces that meet elsewhere in it) passes
+//! that block's filter; the search then reads that block's rows (bounded per page by the scan
+//! window, as before).
+//!
+//! Blob format (the `filter` column), told apart by its length: 8 KiB is the trigram bitset alone
+//! (written before the long windows were indexed; such a block is never skipped for want of a
+//! long window), 24 KiB is the trigram bitset followed by the 16 KiB bitset of long windows; bit
+//! `i` of a bitset is bit `i % 8` of its byte `i / 8`. Any other length is damage, and the block
+//! is read.
 //!
 //! The filter of the newest (open) block lives in the writer's memory and is written when the
 //! block is complete, in the transaction that starts the next block, so a stored filter always
@@ -28,22 +42,41 @@ pub(crate) const BLOCK_SHIFT: u32 = 10;
 /// Events per block.
 pub(crate) const BLOCK_EVENTS: i64 = 1 << BLOCK_SHIFT;
 
-/// Bits of one block's filter, as a power of two.
+/// Bits of one block's trigram bitset, as a power of two.
 const FILTER_BITS_SHIFT: u32 = 16;
 
-/// 64-bit words of one block's filter (8 KiB).
+/// 64-bit words of one block's trigram bitset (8 KiB).
 const FILTER_WORDS: usize = (1 << FILTER_BITS_SHIFT) / 64;
+
+/// Bytes of a long window. Six: a realistic block of Falco output lines (about 270 bytes each,
+/// with times, pids and container ids) holds about 23,000 distinct windows of six bytes, which
+/// the bitset below keeps at a fill of about 30%; longer windows grow that count and leave
+/// needles of 6 or 7 bytes with trigrams only, shorter ones span fewer bytes of a join.
+pub(crate) const LONG_GRAM: usize = 6;
+
+/// Bits of one block's bitset of long windows, as a power of two.
+const LONG_BITS_SHIFT: u32 = 17;
+
+/// 64-bit words of one block's bitset of long windows (16 KiB).
+const LONG_WORDS: usize = (1 << LONG_BITS_SHIFT) / 64;
+
+/// Bytes of a stored filter without long windows (the format before them).
+const TRIGRAM_BYTES: usize = FILTER_WORDS * 8;
+
+/// Bytes of a stored filter with long windows.
+const FULL_BYTES: usize = TRIGRAM_BYTES + LONG_WORDS * 8;
 
 /// The block an event id falls in.
 pub(crate) fn block_of(id: i64) -> i64 {
     id >> BLOCK_SHIFT
 }
 
-/// The two bits of a trigram (three bytes, already lowercased). Two bits per trigram: with one,
-/// a needle's rarest trigram could share its bit with a trigram in every block (digits are
-/// everywhere), and the filter would admit every block.
-fn bits(a: u8, b: u8, c: u8) -> (usize, usize) {
-    let key = u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16;
+/// The two bits of a trigram, `key` being its bytes (already lowercased) with the first in the
+/// low byte. Two bits per trigram: with one, a needle's rarest trigram could share its bit with a
+/// trigram in every block (digits are everywhere), and the filter would admit every block.
+///
+/// Stored filters depend on these bits: changing them needs every stored filter rebuilt.
+fn trigram_bits(key: u64) -> (usize, usize) {
     // Fibonacci hashing: the top bits of the product are well mixed; two slices of them.
     let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mask = (1 << FILTER_BITS_SHIFT) - 1;
@@ -53,79 +86,125 @@ fn bits(a: u8, b: u8, c: u8) -> (usize, usize) {
     )
 }
 
-/// Calls `f` with the bits of every trigram of `text`, lowercased (ASCII) as the search is.
-fn for_each_bit(text: &[u8], mut f: impl FnMut(usize)) {
-    if text.len() < 3 {
-        return;
-    }
-    let mut a = text[0].to_ascii_lowercase();
-    let mut b = text[1].to_ascii_lowercase();
-    for &c in &text[2..] {
-        let c = c.to_ascii_lowercase();
-        let (x, y) = bits(a, b, c);
-        f(x);
-        f(y);
-        a = b;
-        b = c;
+/// The two bits of a long window, `key` being its bytes as in [`trigram_bits`]. Two products
+/// with different odd constants, the top bits of each: a slice lower in one product would
+/// depend only on the window's first bytes, and windows that share them would share that bit.
+fn long_bits(key: u64) -> (usize, usize) {
+    let a = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let b = key.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (
+        (a >> (64 - LONG_BITS_SHIFT)) as usize,
+        (b >> (64 - LONG_BITS_SHIFT)) as usize,
+    )
+}
+
+/// Calls `tri` with the bits of every trigram of `text` and `long` with the bits of every long
+/// window, lowercased (ASCII) as the search is.
+fn for_each_bit(text: &[u8], mut tri: impl FnMut(usize), mut long: impl FnMut(usize)) {
+    // The last eight bytes, newest in the top byte: the trigram is the top three bytes, the long
+    // window the top six, each with its first byte lowest.
+    let mut window = 0u64;
+    for (i, &c) in text.iter().enumerate() {
+        window = window >> 8 | u64::from(c.to_ascii_lowercase()) << 56;
+        if i >= 2 {
+            let (x, y) = trigram_bits(window >> 40);
+            tri(x);
+            tri(y);
+        }
+        if i >= LONG_GRAM - 1 {
+            let (x, y) = long_bits(window >> (64 - 8 * LONG_GRAM));
+            long(x);
+            long(y);
+        }
     }
 }
 
-/// The trigram filter of one block (a Bloom filter with two hashes).
+/// Whether bit `i` of a stored bitset is set.
+fn has_bit(bitset: &[u8], i: usize) -> bool {
+    bitset[i / 8] & (1 << (i % 8)) != 0
+}
+
+/// The n-gram filter of one block (two Bloom filters with two hashes each).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Filter {
-    words: Box<[u64; FILTER_WORDS]>,
+    trigrams: Box<[u64; FILTER_WORDS]>,
+    long: Box<[u64; LONG_WORDS]>,
 }
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ones: u32 = self.words.iter().map(|w| w.count_ones()).sum();
-        write!(f, "Filter({ones} bits set)")
+        let ones = |w: &[u64]| w.iter().map(|w| w.count_ones()).sum::<u32>();
+        write!(
+            f,
+            "Filter({} trigram bits, {} long-window bits set)",
+            ones(&self.trigrams[..]),
+            ones(&self.long[..])
+        )
     }
 }
 
 impl Filter {
     pub(crate) fn new() -> Filter {
         Filter {
-            words: Box::new([0; FILTER_WORDS]),
+            trigrams: Box::new([0; FILTER_WORDS]),
+            long: Box::new([0; LONG_WORDS]),
         }
     }
 
-    /// Adds the trigrams of an output line.
+    /// Adds the trigrams and long windows of an output line.
     pub(crate) fn add(&mut self, text: &str) {
-        let words = &mut self.words;
-        for_each_bit(text.as_bytes(), |i| words[i / 64] |= 1 << (i % 64));
+        let (trigrams, long) = (&mut self.trigrams, &mut self.long);
+        for_each_bit(
+            text.as_bytes(),
+            |i| trigrams[i / 64] |= 1 << (i % 64),
+            |i| long[i / 64] |= 1 << (i % 64),
+        );
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
-        self.words.iter().flat_map(|w| w.to_le_bytes()).collect()
-    }
-
-    /// Whether every bit of `needle` is set in a stored filter; a blob of the wrong size
-    /// (damaged) answers yes, so the block is read.
-    fn admits(blob: &[u8], needle: &Needle) -> bool {
-        if blob.len() != FILTER_WORDS * 8 {
-            return true;
-        }
-        needle
-            .bits
+    /// The stored form (the 24 KiB format).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        self.trigrams
             .iter()
-            .all(|&i| blob[i / 8] & (1 << (i % 8)) != 0)
+            .chain(self.long.iter())
+            .flat_map(|w| w.to_le_bytes())
+            .collect()
+    }
+
+    /// Whether a stored filter may hold `needle`: every trigram bit of it is set, and every long
+    /// window bit where the blob has long windows. A blob of an unknown size (damaged) answers
+    /// yes, so the block is read.
+    pub(crate) fn admits(blob: &[u8], needle: &Needle) -> bool {
+        let (trigrams, long) = match blob.len() {
+            TRIGRAM_BYTES => (blob, None),
+            FULL_BYTES => {
+                let (t, l) = blob.split_at(TRIGRAM_BYTES);
+                (t, Some(l))
+            }
+            _ => return true,
+        };
+        needle.bits.iter().all(|&i| has_bit(trigrams, i))
+            && long.is_none_or(|l| needle.long.iter().all(|&i| has_bit(l, i)))
     }
 }
 
-/// The trigram bits a search needle needs; `None` when it is shorter than a trigram.
+/// The bits a search needle needs; `None` when it is shorter than a trigram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Needle {
+    /// Trigram bits, sorted, without repeats.
     bits: Vec<usize>,
+    /// Long window bits, sorted, without repeats; empty for a needle shorter than a window.
+    long: Vec<usize>,
 }
 
 impl Needle {
     pub(crate) fn new(text: &str) -> Option<Needle> {
-        let mut bits = Vec::new();
-        for_each_bit(text.as_bytes(), |i| bits.push(i));
-        bits.sort_unstable();
-        bits.dedup();
-        (!bits.is_empty()).then_some(Needle { bits })
+        let (mut bits, mut long) = (Vec::new(), Vec::new());
+        for_each_bit(text.as_bytes(), |i| bits.push(i), |i| long.push(i));
+        for v in [&mut bits, &mut long] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        (!bits.is_empty()).then_some(Needle { bits, long })
     }
 }
 
@@ -296,12 +375,22 @@ mod tests {
         f.to_bytes()
     }
 
+    /// The blob the format before long windows stored for the same lines: the trigram part.
+    fn stored_without_long_windows(f: &Filter) -> Vec<u8> {
+        f.to_bytes()[..TRIGRAM_BYTES].to_vec()
+    }
+
+    fn needle(text: &str) -> Needle {
+        Needle::new(text).expect("long enough")
+    }
+
     #[test]
     fn a_filter_admits_every_substring_of_what_it_holds_in_any_case() {
         let mut f = Filter::new();
         f.add("Warning Sensitive file opened (file=/etc/shadow pid=4242)");
         f.add("Notice Terminal shell in container");
         let blob = stored(&f);
+        assert_eq!(blob.len(), FULL_BYTES);
         for needle in [
             "shadow",
             "SHADOW",
@@ -317,17 +406,135 @@ mod tests {
         }
     }
 
+    /// Every substring of three bytes or more of every line, as stored, upper-cased,
+    /// lower-cased and with alternating case, is admitted by both blob formats.
+    #[test]
+    fn every_substring_of_every_line_is_admitted_in_any_ascii_case() {
+        let lines = [
+            "12:00:00.123456789: Notice Read sensitive file untrusted (user=root command=cat \
+             /etc/shadow pid=4242 container=3ad7b26ded6d)",
+            "Critical Redirect STDOUT/STDIN to Network Connection in Container (fd=10.0.0.7:4444)",
+            "Datei geöffnet: /tmp/Übung k8s.ns=kube-system",
+            "ab",
+        ];
+        let mut f = Filter::new();
+        for line in lines {
+            f.add(line);
+        }
+        let (full, old) = (stored(&f), stored_without_long_windows(&f));
+        let alternate = |s: &str| -> String {
+            s.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect()
+        };
+        let mut checked = 0;
+        for line in lines {
+            let bytes = line.as_bytes();
+            for start in 0..bytes.len() {
+                for end in start + 3..=bytes.len() {
+                    let Ok(sub) = std::str::from_utf8(&bytes[start..end]) else {
+                        continue;
+                    };
+                    for variant in [
+                        sub.to_string(),
+                        sub.to_ascii_uppercase(),
+                        sub.to_ascii_lowercase(),
+                        alternate(sub),
+                    ] {
+                        let n = needle(&variant);
+                        assert!(Filter::admits(&full, &n), "{variant:?}");
+                        assert!(Filter::admits(&old, &n), "{variant:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 20_000, "{checked}");
+    }
+
     #[test]
     fn a_filter_rejects_needles_with_a_missing_trigram() {
         let mut f = Filter::new();
         f.add("Notice Terminal shell in container");
-        let blob = stored(&f);
-        for needle in ["passwd", "nc -e", "pid=99999"] {
-            assert!(
-                !Filter::admits(&blob, &Needle::new(needle).expect("long enough")),
-                "{needle}"
-            );
+        for blob in [stored(&f), stored_without_long_windows(&f)] {
+            for needle in ["passwd", "nc -e", "pid=99999"] {
+                assert!(
+                    !Filter::admits(&blob, &Needle::new(needle).expect("long enough")),
+                    "{needle}"
+                );
+            }
         }
+    }
+
+    /// The worst case of a trigram filter: every trigram of the needle is in the block (its
+    /// pieces are), its whole is not. The long windows across the joins are not either.
+    #[test]
+    fn needles_of_common_trigrams_but_a_missing_long_window_are_rejected() {
+        let mut f = Filter::new();
+        for i in 0..1024 {
+            let prio = ["Warning", "Notice", "Error", "Critical"][i % 4];
+            let rule = [
+                "Read sensitive file untrusted",
+                "Terminal shell in container",
+                "Write below etc",
+                "Mkdir binary dirs",
+                "Launch Package Management Process in Container",
+                "Redirect STDOUT/STDIN to Network Connection in Container",
+            ][i % 6];
+            f.add(&format!(
+                "12:00:00.000000000: {prio} {rule} (user=root command=cat /etc/shadow \
+                 pid={i} container=3ad7b26ded6d)"
+            ));
+        }
+        let (full, old) = (stored(&f), stored_without_long_windows(&f));
+        for text in [
+            // A notice is only ever of rules 1, 3 and 5 here.
+            "Notice Read sensitive file",
+            // An error is only ever of rules 0, 2 and 4.
+            "ERROR REDIRECT",
+            // The start of one field's value in another.
+            "pid=3ad7b",
+            // A pid that is not there, of digits that are.
+            "pid=2010",
+        ] {
+            let n = needle(text);
+            assert!(
+                Filter::admits(&old, &n),
+                "{text}: its trigrams are all in the block"
+            );
+            assert!(!Filter::admits(&full, &n), "{text}");
+        }
+        // What is there still is admitted, of course.
+        for text in [
+            "Notice Redirect STDOUT",
+            "pid=1022 c",
+            "Error Write below etc",
+        ] {
+            assert!(Filter::admits(&full, &needle(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn needles_shorter_than_a_long_window_are_filtered_by_trigrams_only() {
+        let short = needle("abcde");
+        assert!(short.long.is_empty());
+        assert!(!short.bits.is_empty());
+        let long = needle("abcdef");
+        assert_eq!(long.long.len(), 2, "one window, two bits");
+        // A blob whose long part is empty still admits the short needle on its trigrams.
+        let mut f = Filter::new();
+        f.add("abcde");
+        let mut blob = stored(&f);
+        blob[TRIGRAM_BYTES..].fill(0);
+        assert!(Filter::admits(&blob, &short));
+        assert!(!Filter::admits(&blob, &long));
     }
 
     #[test]
@@ -335,16 +542,50 @@ mod tests {
         assert_eq!(Needle::new("ab"), None);
         assert_eq!(Needle::new(""), None);
         let needle = Needle::new("shadow").expect("long enough");
-        assert!(Filter::admits(&[0u8; 3], &needle));
+        for len in [
+            0,
+            3,
+            TRIGRAM_BYTES - 1,
+            TRIGRAM_BYTES + 1,
+            FULL_BYTES - 1,
+            FULL_BYTES + 8,
+        ] {
+            assert!(Filter::admits(&vec![0u8; len], &needle), "{len}");
+        }
+        // The two formats, empty, admit nothing.
+        assert!(!Filter::admits(&[0u8; TRIGRAM_BYTES], &needle));
+        assert!(!Filter::admits(&[0u8; FULL_BYTES], &needle));
+    }
+
+    /// Filters stored before the long windows (8 KiB) keep meaning what they meant: the bits of
+    /// a trigram are those the store has always used.
+    #[test]
+    fn trigram_bits_are_those_of_stored_filters() {
+        let mut f = Filter::new();
+        f.add("abc");
+        let blob = stored(&f);
+        let ones: Vec<usize> = (0..TRIGRAM_BYTES * 8)
+            .filter(|&i| has_bit(&blob, i))
+            .collect();
+        assert_eq!(ones, vec![16986, 23505]);
+        assert_eq!(
+            trigram_bits(u64::from_le_bytes(*b"pid\0\0\0\0\0")),
+            (34216, 3957)
+        );
+        assert_eq!(
+            trigram_bits(u64::from_le_bytes(*b"/et\0\0\0\0\0")),
+            (5955, 13830)
+        );
     }
 
     #[test]
     fn multibyte_text_is_indexed_by_bytes() {
         let mut f = Filter::new();
         f.add("Datei geöffnet: /tmp/Übung");
-        let blob = stored(&f);
-        assert!(Filter::admits(&blob, &Needle::new("geöff").expect("long")));
-        assert!(Filter::admits(&blob, &Needle::new("Übung").expect("long")));
-        assert!(!Filter::admits(&blob, &Needle::new("übung").expect("long")));
+        for blob in [stored(&f), stored_without_long_windows(&f)] {
+            assert!(Filter::admits(&blob, &Needle::new("geöff").expect("long")));
+            assert!(Filter::admits(&blob, &Needle::new("Übung").expect("long")));
+            assert!(!Filter::admits(&blob, &Needle::new("übung").expect("long")));
+        }
     }
 }

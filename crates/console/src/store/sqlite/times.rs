@@ -120,7 +120,10 @@ pub(crate) fn id_range(
 
 /// The highest id a retention by age may have to delete: the end of the last block holding an
 /// event older than `cutoff`; `None` when no block does.
-pub(crate) fn end_of_blocks_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn end_of_blocks_before(
+    conn: &Connection,
+    cutoff: i64,
+) -> rusqlite::Result<Option<i64>> {
     let last: Option<i64> = conn
         .prepare_cached("SELECT max(block) FROM block_times WHERE t_min < ?")?
         .query_row([cutoff], |r| r.get(0))?;
@@ -181,16 +184,47 @@ mod tests {
         let c = db();
         let mut s = Spans::default();
         // Block 0: times 100..200, block 1: 150..300 (overlapping), block 2: 400..500.
-        for (id, t) in [(0, 100), (1023, 200), (1024, 150), (2047, 300), (2048, 400), (2100, 500)] {
+        for (id, t) in [
+            (0, 100),
+            (1023, 200),
+            (1024, 150),
+            (2047, 300),
+            (2048, 400),
+            (2100, 500),
+        ] {
             s.add(id, t);
         }
         s.store(&c).expect("store");
         let r = |since, until| id_range(&c, since, until).expect("range");
         assert_eq!(r(None, None), IdRange::All);
-        assert_eq!(r(Some(250), None), IdRange::Within { lo: Some(1024), hi: None });
-        assert_eq!(r(Some(201), None), IdRange::Within { lo: Some(1024), hi: None });
-        assert_eq!(r(None, Some(150)), IdRange::Within { lo: None, hi: Some(1024) });
-        assert_eq!(r(None, Some(151)), IdRange::Within { lo: None, hi: Some(2048) });
+        assert_eq!(
+            r(Some(250), None),
+            IdRange::Within {
+                lo: Some(1024),
+                hi: None
+            }
+        );
+        assert_eq!(
+            r(Some(201), None),
+            IdRange::Within {
+                lo: Some(1024),
+                hi: None
+            }
+        );
+        assert_eq!(
+            r(None, Some(150)),
+            IdRange::Within {
+                lo: None,
+                hi: Some(1024)
+            }
+        );
+        assert_eq!(
+            r(None, Some(151)),
+            IdRange::Within {
+                lo: None,
+                hi: Some(2048)
+            }
+        );
         assert_eq!(r(Some(501), None), IdRange::Empty);
         assert_eq!(r(None, Some(100)), IdRange::Empty);
         assert_eq!(end_of_blocks_before(&c, 100).expect("end"), None);
