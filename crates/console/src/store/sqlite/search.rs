@@ -608,4 +608,124 @@ mod tests {
             assert!(!Filter::admits(&blob, &Needle::new("übung").expect("long")));
         }
     }
+
+    /// A block of output lines shaped like Falco's (times to the nanosecond, pids, container
+    /// ids, users, files), from a seed: about 270 bytes each.
+    fn falco_like_block(seed: u64) -> Vec<String> {
+        let mut x = seed;
+        let mut next = move |n: u64| {
+            // A 64-bit LCG (Knuth's constants), top bits.
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        let rules = [
+            "Warning Sensitive file opened for reading by non-trusted program (file={f} \
+             gparent=systemd evt_type=openat user={u} user_uid={uid} process={p} \
+             command={p} {f} container_id={c})",
+            "Notice A shell was spawned in a container with an attached terminal \
+             (evt_type=execve user={u} user_uid={uid} process={p} parent=runc command={p} -i \
+             terminal=34816 container_id={c})",
+            "Error File below /etc opened for writing (file={f} pcmdline={p} {f} \
+             evt_type=openat user={u} process={p} container_id={c})",
+            "Critical Outbound connection to C2 server (connection=10.0.{a}.{b}:4444 \
+             user={u} process={p} command={p} -c {f} container_id={c})",
+        ];
+        let users = ["root", "www-data", "nobody", "app", "postgres"];
+        let procs = [
+            "cat", "bash", "sh", "nginx", "python3", "curl", "vi", "java",
+        ];
+        let files = [
+            "/etc/shadow",
+            "/etc/passwd",
+            "/root/.ssh/id_rsa",
+            "/etc/sudoers",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "/tmp/x.sh",
+            "/etc/crontab",
+        ];
+        let containers: Vec<String> = (0..40)
+            .map(|_| format!("{:06x}{:06x}", next(1 << 24), next(1 << 24)))
+            .collect();
+        (0..1024)
+            .map(|i| {
+                let line = rules[next(4) as usize]
+                    .replace("{f}", files[next(7) as usize])
+                    .replace("{u}", users[next(5) as usize])
+                    .replace("{uid}", &next(2000).to_string())
+                    .replace("{p}", procs[next(8) as usize])
+                    .replace("{c}", &containers[next(40) as usize])
+                    .replace("{a}", &next(256).to_string())
+                    .replace("{b}", &next(256).to_string());
+                format!(
+                    "{:02}:{:02}:{:02}.{:09}: {line} pid={}",
+                    10 + i / 3600,
+                    i / 60 % 60,
+                    i % 60,
+                    next(1_000_000_000),
+                    next(4_000_000)
+                )
+            })
+            .collect()
+    }
+
+    /// On a realistic block, needles taken from another block that this one lacks but whose
+    /// trigrams it has: the long windows reject them, except where every window of the needle
+    /// is in the block (pieces that meet elsewhere in it), which no filter of windows can tell
+    /// apart, and a few false positives of the bitset.
+    #[test]
+    fn a_realistic_block_rejects_most_absent_needles_whose_trigrams_it_has() {
+        let block = falco_like_block(1);
+        let mut f = Filter::new();
+        for line in &block {
+            f.add(line);
+        }
+        let (full, old) = (stored(&f), stored_without_long_windows(&f));
+        let lower: Vec<String> = block.iter().map(|l| l.to_ascii_lowercase()).collect();
+        let windows: std::collections::HashSet<&[u8]> = lower
+            .iter()
+            .flat_map(|l| l.as_bytes().windows(LONG_GRAM))
+            .collect();
+        let other = falco_like_block(2);
+        let (mut tried, mut unavoidable, mut false_positives) = (0, 0, 0);
+        for (i, line) in other.iter().enumerate() {
+            for (len, step) in [6, 8, 10, 14, 22]
+                .into_iter()
+                .flat_map(|l| [(l, 37), (l, 101)])
+            {
+                let start = (i * step) % (line.len() - len);
+                let Some(text) = line.get(start..start + len) else {
+                    continue;
+                };
+                let text = text.to_ascii_lowercase();
+                let n = needle(&text);
+                if lower.iter().any(|l| l.contains(&text)) || !Filter::admits(&old, &n) {
+                    continue;
+                }
+                tried += 1;
+                if text
+                    .as_bytes()
+                    .windows(LONG_GRAM)
+                    .all(|w| windows.contains(w))
+                {
+                    unavoidable += 1;
+                    assert!(Filter::admits(&full, &n), "{text}");
+                } else if Filter::admits(&full, &n) {
+                    false_positives += 1;
+                }
+            }
+        }
+        eprintln!(
+            "{} distinct windows; {tried} absent needles with every trigram in the block: \
+             {unavoidable} with every window in it too, {false_positives} false positives",
+            windows.len()
+        );
+        assert!(tried > 1000, "{tried}");
+        assert!(
+            false_positives * 20 < tried - unavoidable,
+            "{false_positives} of {}",
+            tried - unavoidable
+        );
+    }
 }
