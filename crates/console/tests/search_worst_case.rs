@@ -42,6 +42,23 @@ fn ev(i: usize) -> StoredEvent {
     }
 }
 
+/// The filter a console before long windows stored for a block's output lines: 8 KiB, two bits
+/// per trigram of the lowercased lines, from the top 32 bits of the trigram's bytes (first byte
+/// lowest) times 0x9E37_79B9_7F4A_7C15.
+fn old_format(lines: &[String]) -> Vec<u8> {
+    let mut blob = vec![0u8; 8192];
+    for line in lines {
+        for w in line.to_ascii_lowercase().as_bytes().windows(3) {
+            let key = u64::from(w[0]) | u64::from(w[1]) << 8 | u64::from(w[2]) << 16;
+            let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for bit in [h >> 48, h >> 32 & 0xFFFF] {
+                blob[(bit / 8) as usize] |= 1 << (bit % 8);
+            }
+        }
+    }
+    blob
+}
+
 fn text(t: &str) -> EventFilter {
     EventFilter {
         text: Some(t.into()),
@@ -100,16 +117,24 @@ fn results_are_those_of_a_scan_whatever_the_format_of_the_stored_filters() {
     }
     insert_all(&s, &events);
     drop(s);
-    // Block 1 as a console before long windows stored it (the trigram part, 8 KiB), block 2
+    // Block 1 as a console before long windows stored it (8 KiB of trigrams), block 2
     // damaged (a length neither format has), block 4 without a filter (as a crash leaves it).
     {
         let db = rusqlite::Connection::open(&path).expect("open");
+        let outputs: Vec<String> = db
+            .prepare("SELECT output FROM events WHERE id >= 1024 AND id < 2048")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("outputs");
+        assert_eq!(outputs.len(), 1024);
         let changed = db
             .execute(
-                "UPDATE search_blocks SET filter = substr(filter, 1, 8192) WHERE block = 1",
-                [],
+                "UPDATE search_blocks SET filter = ?1 WHERE block = 1",
+                [old_format(&outputs)],
             )
-            .expect("truncate")
+            .expect("old format")
             + db.execute(
                 "UPDATE search_blocks SET filter = substr(filter, 1, 9000) WHERE block = 2",
                 [],
