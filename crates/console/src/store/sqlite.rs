@@ -33,7 +33,7 @@ use crate::reports::{IncomingReport, StoredReport};
 /// count.
 pub const SCAN_WINDOW: i64 = 200_000;
 
-/// How many blocks' search filters one page of a text search examines at most (8 KiB each).
+/// How many blocks' search filters one page of a text search examines at most (24 KiB each).
 const MAX_FILTER_BLOCKS: i64 = 4096;
 
 /// Page cache of the writer connection, KiB: the hot index pages of a large store stay in memory
