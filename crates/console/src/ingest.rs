@@ -201,38 +201,60 @@ struct Item<'a> {
     output_fields: Option<&'a RawValue>,
 }
 
+impl<'de> Members<'de> for Item<'de> {
+    type Key = Member;
+
+    fn slot(&mut self, key: Member) -> Option<&mut Option<&'de RawValue>> {
+        Some(match key {
+            Member::Rule => &mut self.rule,
+            Member::Priority => &mut self.priority,
+            Member::Output => &mut self.output,
+            Member::Time => &mut self.time,
+            Member::Source => &mut self.source,
+            Member::Hostname => &mut self.hostname,
+            Member::Status => &mut self.status,
+            Member::Tags => &mut self.tags,
+            Member::OutputFields => &mut self.output_fields,
+            Member::Other => return None,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Item<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item<'de>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Item<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
-                let mut item = Item::default();
-                while let Some(member) = map.next_key::<Member>()? {
-                    let slot = match member {
-                        Member::Rule => &mut item.rule,
-                        Member::Priority => &mut item.priority,
-                        Member::Output => &mut item.output,
-                        Member::Time => &mut item.time,
-                        Member::Source => &mut item.source,
-                        Member::Hostname => &mut item.hostname,
-                        Member::Status => &mut item.status,
-                        Member::Tags => &mut item.tags,
-                        Member::OutputFields => &mut item.output_fields,
-                        Member::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    *slot = Some(map.next_value()?);
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A JSON object read member by member: the raw value of each member the type wants goes into
+/// its slot (a later duplicate replaces an earlier one), any other member is skipped.
+trait Members<'de>: Default {
+    /// The member names the type knows (a serde field identifier with an `Other` variant).
+    type Key: Deserialize<'de>;
+    /// Where the raw value of `key` goes; `None`: skip it.
+    fn slot(&mut self, key: Self::Key) -> Option<&mut Option<&'de RawValue>>;
+}
+
+struct MembersVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Members<'de>> Visitor<'de> for MembersVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        while let Some(key) = map.next_key::<T::Key>()? {
+            match out.slot(key) {
+                Some(slot) => *slot = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                Ok(item)
             }
         }
-        d.deserialize_map(V)
+        Ok(out)
     }
 }
 
@@ -267,38 +289,25 @@ struct LiftedFields<'a> {
     image: Option<&'a RawValue>,
 }
 
+impl<'de> Members<'de> for LiftedFields<'de> {
+    type Key = Lifted;
+
+    fn slot(&mut self, key: Lifted) -> Option<&mut Option<&'de RawValue>> {
+        Some(match key {
+            Lifted::Namespace => &mut self.namespace,
+            Lifted::Pod => &mut self.pod,
+            Lifted::Container => &mut self.container,
+            Lifted::Repository => &mut self.repository,
+            Lifted::Tag => &mut self.tag,
+            Lifted::Image => &mut self.image,
+            Lifted::Other => return None,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for LiftedFields<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LiftedFields<'de>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LiftedFields<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<LiftedFields<'de>, A::Error> {
-                let mut l = LiftedFields::default();
-                while let Some(member) = map.next_key::<Lifted>()? {
-                    let slot = match member {
-                        Lifted::Namespace => &mut l.namespace,
-                        Lifted::Pod => &mut l.pod,
-                        Lifted::Container => &mut l.container,
-                        Lifted::Repository => &mut l.repository,
-                        Lifted::Tag => &mut l.tag,
-                        Lifted::Image => &mut l.image,
-                        Lifted::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    *slot = Some(map.next_value()?);
-                }
-                Ok(l)
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
     }
 }
 
