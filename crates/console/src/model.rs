@@ -86,11 +86,6 @@ impl Fields {
     pub fn to_map(&self) -> BTreeMap<String, Value> {
         serde_json::from_str(self.as_json()).unwrap_or_default()
     }
-
-    /// One field's value.
-    pub fn get(&self, name: &str) -> Option<Value> {
-        self.to_map().remove(name)
-    }
 }
 
 impl From<BTreeMap<String, Value>> for Fields {
